@@ -1,0 +1,288 @@
+"""TOML config -> one frozen, validated :class:`Settings` object.
+
+Every error names the file, the key (``sources[2].url``) and what is wrong, because operators
+edit this file by hand and run the tool from cron, where a vague message costs an evening.
+Unknown keys are errors too: a typo must not silently fall back to a default.
+Paths are relative to the config file, so the same file works from any working directory.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from . import __version__
+from .errors import ConfigError
+
+Layout = Literal["dated", "duty-machine"]
+LAYOUTS: tuple[Layout, ...] = ("dated", "duty-machine")
+SOURCE_KINDS = ("feed",)
+DEFAULT_USER_AGENT = f"newsmirror/{__version__} (+https://github.com/newsmirror/newsmirror)"
+DEFAULT_CONFIG_NAME = "newsmirror.toml"
+
+_ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+_DURATION_RE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*")
+_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``"90s"``, ``"15m"``, ``"1h"``, ``"1d"`` or a bare number of seconds."""
+    m = _DURATION_RE.fullmatch(text)
+    if not m:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 15m, 1h, 1d)")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveSettings:
+    """Where and how article files are written."""
+
+    path: Path
+    layout: Layout = "dated"
+    keep_tracking_params: bool = False
+    list_size: int = 300
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkSettings:
+    """Limits and politeness for every request."""
+
+    allow_private_networks: bool = False
+    timeout: float = 60.0
+    connect_timeout: float = 10.0
+    max_response_bytes: int = 15 * 1024 * 1024
+    max_redirects: int = 5
+    concurrency: int = 16
+    per_host_concurrency: int = 2
+    user_agent: str = DEFAULT_USER_AGENT
+
+
+@dataclass(frozen=True, slots=True)
+class GitSettings:
+    """Publishing the archive folder as a git repository."""
+
+    enabled: bool = False
+    remotes: tuple[str, ...] = ()
+    branch: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSettings:
+    """One outlet."""
+
+    id: str
+    name: str
+    kind: str
+    url: str
+    enabled: bool = True
+    keep_tracking_params: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything newsmirror needs to know, validated."""
+
+    config_path: Path
+    archive: ArchiveSettings
+    network: NetworkSettings
+    git: GitSettings
+    sources: tuple[SourceSettings, ...]
+    interval: float = 3600.0
+
+    @property
+    def catalog_path(self) -> Path:
+        """The embedded SQLite catalog lives inside the archive, out of git's sight."""
+        return self.archive.path / ".newsmirror" / "catalog.sqlite"
+
+    def keep_tracking(self, source: SourceSettings) -> bool:
+        """A source's own setting wins over the archive-wide one."""
+        if source.keep_tracking_params is not None:
+            return source.keep_tracking_params
+        return self.archive.keep_tracking_params
+
+
+T = TypeVar("T")
+
+
+class _Table:
+    """Reads one TOML table, remembering which keys were used, with precise error messages."""
+
+    def __init__(self, data: Any, where: str, file: Path) -> None:
+        self.file = file
+        self.where = where
+        if not isinstance(data, dict):
+            self.fail("", f"must be a table, got {type(data).__name__}")
+        self.data: dict[str, Any] = data
+        self.used: set[str] = set()
+
+    def fail(self, key: str, problem: str) -> None:
+        name = f"{self.where}.{key}" if self.where and key else (key or self.where)
+        raise ConfigError(f"{self.file}: {name}: {problem}")
+
+    def _get(self, key: str, kind: type[T], kind_name: str, default: T) -> T:
+        self.used.add(key)
+        if key not in self.data:
+            return default
+        value = self.data[key]
+        # bool is an int in Python; TOML keeps them apart, so do we.
+        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+            self.fail(key, f"must be {kind_name}, got {value!r}")
+        return value  # type: ignore[return-value]
+
+    def str(self, key: str, default: str = "", *, required: bool = False) -> str:
+        if required and key not in self.data:
+            self.fail(key, "is required")
+        value = self._get(key, str, "a string", default)
+        if required and not value.strip():
+            self.fail(key, "must not be empty")
+        return value
+
+    def bool(self, key: str, default: bool) -> bool:
+        return self._get(key, bool, "true or false", default)
+
+    def int(self, key: str, default: int, *, minimum: int = 0) -> int:
+        value = self._get(key, int, "an integer", default)
+        if value < minimum:
+            self.fail(key, f"must be at least {minimum}, got {value}")
+        return value
+
+    def duration(self, key: str, default: float) -> float:
+        self.used.add(key)
+        if key not in self.data:
+            return default
+        value = self.data[key]
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            seconds = float(value)
+        elif isinstance(value, str):
+            try:
+                seconds = parse_duration(value)
+            except ValueError as e:
+                self.fail(key, str(e))
+        else:
+            self.fail(key, f"must be a duration such as \"30s\" or \"1h\", got {value!r}")
+        if seconds <= 0:
+            self.fail(key, "must be positive")
+        return seconds
+
+    def str_list(self, key: str) -> tuple[str, ...]:
+        value = self._get(key, list, "a list of strings", [])
+        if not all(isinstance(v, str) for v in value):
+            self.fail(key, f"must be a list of strings, got {value!r}")
+        return tuple(value)
+
+    def table(self, key: str) -> _Table:
+        self.used.add(key)
+        return _Table(self.data.get(key, {}), f"{self.where}.{key}" if self.where else key,
+                      self.file)
+
+    def choice(self, key: str, choices: tuple[T, ...], default: T) -> T:
+        value = self._get(key, str, "a string", default)
+        if value not in choices:
+            self.fail(key, f"must be one of {', '.join(map(repr, choices))}, got {value!r}")
+        return value  # type: ignore[return-value]
+
+    def done(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            self.fail(unknown[0], "unknown key (a typo?)")
+
+
+def _check(cond: bool, fail: Callable[[], None]) -> None:
+    if not cond:
+        fail()
+
+
+def _source(t: _Table) -> SourceSettings:
+    sid = t.str("id", required=True)
+    if not _ID_RE.fullmatch(sid):
+        t.fail("id", f"{sid!r} must be lower-case letters, digits, '-' or '_' (it is a folder name)")
+    name = t.str("name", sid).strip() or sid
+    if any(c in name for c in "/\\\0") or name.startswith("."):
+        t.fail("name", f"{name!r} cannot contain '/', '\\' or start with '.' (it names a file)")
+    kind = t.choice("kind", SOURCE_KINDS, "feed")
+    url = t.str("url", required=True).strip()
+    if not url.lower().startswith(("http://", "https://")):
+        t.fail("url", f"{url!r} must be an http or https URL")
+    enabled = t.bool("enabled", True)
+    ktp: bool | None = None
+    if "keep_tracking_params" in t.data:
+        ktp = t.bool("keep_tracking_params", False)
+    t.done()
+    return SourceSettings(id=sid, name=name, kind=kind, url=url, enabled=enabled,
+                          keep_tracking_params=ktp)
+
+
+def parse_settings(data: dict[str, Any], path: Path) -> Settings:
+    """Validate an already-parsed TOML document that was read from ``path``."""
+    root = _Table(data, "", path)
+    base = path.parent
+
+    a = root.table("archive")
+    archive = ArchiveSettings(
+        path=(base / a.str("path", "archive")).resolve(),
+        layout=a.choice("layout", LAYOUTS, "dated"),
+        keep_tracking_params=a.bool("keep_tracking_params", False),
+        list_size=a.int("list_size", 300, minimum=1),
+    )
+    a.done()
+
+    n = root.table("network")
+    d = NetworkSettings()
+    network = NetworkSettings(
+        allow_private_networks=n.bool("allow_private_networks", d.allow_private_networks),
+        timeout=n.duration("timeout", d.timeout),
+        connect_timeout=n.duration("connect_timeout", d.connect_timeout),
+        max_response_bytes=n.int("max_response_bytes", d.max_response_bytes, minimum=1024),
+        max_redirects=n.int("max_redirects", d.max_redirects),
+        concurrency=n.int("concurrency", d.concurrency, minimum=1),
+        per_host_concurrency=n.int("per_host_concurrency", d.per_host_concurrency, minimum=1),
+        user_agent=n.str("user_agent", d.user_agent) or d.user_agent,
+    )
+    n.done()
+
+    p = root.table("publish")
+    g = p.table("git")
+    git = GitSettings(enabled=g.bool("enabled", False), remotes=g.str_list("remotes"),
+                      branch=g.str("branch") or None)
+    g.done()
+    p.done()
+
+    s = root.table("schedule")
+    interval = s.duration("every", 3600.0)
+    s.done()
+
+    root.used.add("sources")
+    raw_sources = data.get("sources", [])
+    if not isinstance(raw_sources, list):
+        root.fail("sources", "must be an array of tables ([[sources]])")
+    sources = [_source(_Table(item, f"sources[{i}]", path)) for i, item in enumerate(raw_sources)]
+    seen: set[str] = set()
+    for i, src in enumerate(sources):
+        _check(src.id not in seen,
+               lambda i=i, src=src: root.fail(f"sources[{i}].id", f"duplicate id {src.id!r}"))
+        seen.add(src.id)
+    root.done()
+    return Settings(config_path=path, archive=archive, network=network, git=git,
+                    sources=tuple(sources), interval=interval)
+
+
+def load(path: Path) -> Settings:
+    """Read and validate the config file at ``path``."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: no such config file (run `newsmirror init` to write one)") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror}") from e
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from e
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: invalid TOML: {e}") from e
+    return parse_settings(data, path.resolve())

@@ -1,0 +1,52 @@
+"""The one exception hierarchy of newsmirror.
+
+Every error we raise on purpose derives from :class:`NewsmirrorError`, so the command line
+can report it as a clean one-line message; anything else is a bug and fails loudly::
+
+    NewsmirrorError
+    ├── ConfigError          bad or missing config file (names file, key, problem)
+    ├── FetchError           network failure, refused address, size or time limit, HTTP error
+    │   └── BlockedAddressError   target resolves to a private/loopback/... address
+    ├── ParseError           a feed or document that cannot be read
+    ├── CatalogError         the SQLite catalog is locked, corrupt or too new
+    ├── ArchiveError         a file could not be written safely
+    └── PublishError         git commit or push failed
+"""
+
+from __future__ import annotations
+
+
+class NewsmirrorError(Exception):
+    """Base of every error newsmirror raises deliberately."""
+
+
+class ConfigError(NewsmirrorError):
+    """The config file is missing, unreadable or invalid."""
+
+
+class FetchError(NewsmirrorError):
+    """A request failed: network, status, limits or a refused address."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class BlockedAddressError(FetchError):
+    """The URL resolves to an address the network policy refuses."""
+
+
+class ParseError(NewsmirrorError):
+    """A feed or document could not be parsed."""
+
+
+class CatalogError(NewsmirrorError):
+    """The catalog cannot be used (locked, corrupt, newer schema)."""
+
+
+class ArchiveError(NewsmirrorError):
+    """An archive file could not be written or would escape the archive."""
+
+
+class PublishError(NewsmirrorError):
+    """Publishing (git commit/push) failed."""

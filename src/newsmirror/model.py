@@ -1,0 +1,65 @@
+"""The one vocabulary that travels the pipeline: :class:`Article` and friends.
+
+Plain frozen data, no behaviour that touches the outside world, so every stage can be
+tested by building values by hand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One article as a source delivers it, after parsing and before rendering.
+
+    ``ident`` is the identity within the source: ``id:<outlet id>`` when the outlet gives one,
+    else ``url:<canonical url>``.  ``key`` is the file-name-safe form used by the dated layout.
+    ``url`` is what the title line links to; ``date_ms`` the item's update date if it has
+    one, else its publication date (ms since the epoch).
+    """
+
+    source: str
+    ident: str
+    key: str
+    url: str
+    title: str
+    date_ms: int
+    body: str
+    authors: tuple[str, ...] = ()
+    language: str = ""
+
+    def content_hash(self) -> str:
+        """Hash of what a reader sees: title, link and body.
+
+        The date is deliberately left out: feeds that bump ``updated`` on every fetch would
+        otherwise rewrite unchanged articles each hour.
+        """
+        h = hashlib.sha256()
+        for part in (self.title, self.url, self.body):
+            h.update(part.encode("utf-8"))
+            h.update(b"\0")
+        return h.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class ItemError:
+    """One entry of a source that could not be turned into an article."""
+
+    source: str
+    where: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SourceResult:
+    """What one source produced in one pass: articles, per-item errors, HTTP validators."""
+
+    source: str
+    articles: list[Article] = field(default_factory=list)
+    item_errors: list[ItemError] = field(default_factory=list)
+    not_modified: bool = False
+    etag: str | None = None
+    last_modified: str | None = None
+    error: str | None = None

@@ -1,0 +1,64 @@
+"""The article file, byte for byte as the existing mirror repositories write it::
+
+    <!--{date_ms}-->
+    [{title}]({url})
+    ------
+
+    {body}
+
+The body is the HTML with every line trimmed (JavaScript's ``String.prototype.trim`` white
+space, which is what the original tooling used) and the lines joined with nothing between.
+"""
+
+from __future__ import annotations
+
+from ..model import Article
+
+# JavaScript's trim() set: WhiteSpace and LineTerminator of ECMA-262.
+JS_WHITESPACE = (
+    "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
+    "\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+
+
+def join_lines(html: str) -> str:
+    """Every line stripped of leading/trailing white space, joined with nothing."""
+    return "".join(line.strip(JS_WHITESPACE) for line in html.split("\n"))
+
+
+def clean_title(title: str) -> str:
+    """Title as stored: one line, trimmed."""
+    return " ".join(title.split("\n")).strip(JS_WHITESPACE)
+
+
+def escape_link_text(text: str) -> str:
+    """Markdown link text that cannot end the link early or open HTML.
+
+    Titles without these characters (nearly all news titles) are unchanged, which keeps the
+    files byte-compatible with the existing mirrors.
+    """
+    out = []
+    for ch in text:
+        if ch in "\\[]<>`*_":
+            out.append("\\" + ch)
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def link_destination(url: str) -> str:
+    """A URL safe inside ``( )``: parentheses and white space percent-encoded."""
+    return (url.replace("(", "%28").replace(")", "%29").replace(" ", "%20")
+            .replace("\n", "").replace("\r", ""))
+
+
+def render_article(article: Article) -> bytes:
+    """The complete file for one article."""
+    title = escape_link_text(clean_title(article.title))
+    text = (
+        f"<!--{article.date_ms}-->\n"
+        f"[{title}]({link_destination(article.url)})\n"
+        "------\n\n"
+        f"{join_lines(article.body)}\n"
+    )
+    return text.encode("utf-8")

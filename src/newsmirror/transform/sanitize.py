@@ -1,0 +1,131 @@
+"""The body allow-list: what HTML from a hostile feed may keep.
+
+nh3 (ammonia) parses with html5ever and re-serializes, so whatever we keep is well-formed and
+nothing outside the allow-list survives: no script, style, event handler, form, or URL scheme
+other than http(s)/mailto.  The lists are chosen so that the bodies of the existing mirrors
+(grey ``<small style="color: #999;">`` captions, ``rel="ArticleRef"`` links,
+``<img width="100%">``) pass through byte for byte.
+
+Relative URLs are made absolute against the article's link while sanitizing, so a mirrored
+copy never points at the mirror's own host by accident.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import nh3
+
+from .. import urls
+
+TAGS = frozenset({
+    "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "col", "colgroup", "dd",
+    "del", "details", "dfn", "div", "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3",
+    "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li", "mark", "ol", "p", "picture", "pre",
+    "q", "rp", "rt", "ruby", "s", "samp", "small", "source", "span", "strike", "strong", "sub",
+    "summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "time", "tr", "tt", "u",
+    "ul", "var", "wbr",
+})
+
+ATTRIBUTES: dict[str, set[str]] = {
+    "*": {"title", "lang", "dir", "style"},
+    "a": {"href", "rel", "hreflang"},
+    "img": {"src", "srcset", "sizes", "alt", "width", "height"},
+    "source": {"srcset", "sizes", "type", "media"},
+    "td": {"colspan", "rowspan", "align"},
+    "th": {"colspan", "rowspan", "align", "scope"},
+    "col": {"span"},
+    "ol": {"start", "type", "reversed"},
+    "li": {"value"},
+    "time": {"datetime"},
+    "blockquote": {"cite"},
+    "q": {"cite"},
+    "del": {"cite", "datetime"},
+    "ins": {"cite", "datetime"},
+}
+
+# Presentation only: nothing that can position an element over the page or load a resource.
+STYLE_PROPERTIES = frozenset({
+    "color", "background-color", "font-weight", "font-style", "text-align",
+    "text-decoration", "font-size",
+})
+
+URL_SCHEMES = frozenset({"http", "https", "mailto"})
+_URL_ATTRS = frozenset({"href", "src", "cite"})
+_SRCSET_ATTRS = frozenset({"srcset"})
+
+
+def _absolutize(value: str, base: str) -> str | None:
+    """Resolve a relative URL against ``base``; absolute URLs are left byte for byte."""
+    v = value.strip()
+    head = v.split(":", 1)[0].lower() if ":" in v else ""
+    if head and head.isascii() and head.replace("+", "").replace("-", "").replace(".", "").isalnum():
+        return value  # absolute: nh3 checks the scheme against the allow-list
+    try:
+        return str(urls.parse(v, base).href)
+    except urls.BadURLError:
+        return None
+
+
+_STYLE_BAD = ("url(", "expression", "\\", "@", "<", "/*", "image(", "attr(", "var(")
+
+
+def _style(value: str) -> str | None:
+    """Keep allowed declarations; an entirely allowed value is kept byte for byte.
+
+    nh3's own style filter re-serializes (``color: #999;`` becomes ``color:#999``), which
+    would break the byte-exact archive format.
+    """
+    if any(bad in value.lower() for bad in _STYLE_BAD):
+        return None
+    decls = [d for d in value.split(";") if d.strip()]
+    kept = []
+    for decl in decls:
+        name, sep, val = decl.partition(":")
+        if sep and name.strip().lower() in STYLE_PROPERTIES and val.strip():
+            kept.append(decl)
+    if len(kept) == len(decls):
+        return value
+    return ";".join(d.strip() for d in kept) or None
+
+
+def _srcset(value: str, base: str) -> str | None:
+    out = []
+    for candidate in value.split(","):
+        parts = candidate.strip().split()
+        if not parts:
+            continue
+        url = _absolutize(parts[0], base)
+        if url is None or not urls.scheme_ok(url):
+            continue
+        out.append(" ".join([url, *parts[1:]]))
+    return ", ".join(out) if out else None
+
+
+@functools.lru_cache(maxsize=64)
+def _filter_for(base: str) -> object:
+    def attribute_filter(tag: str, attr: str, value: str) -> str | None:
+        if attr in _URL_ATTRS:
+            return _absolutize(value, base)
+        if attr in _SRCSET_ATTRS:
+            return _srcset(value, base)
+        if attr == "style":
+            return _style(value)
+        return value
+
+    return attribute_filter
+
+
+def sanitize(html: str, base_url: str) -> str:
+    """The body with only allowed tags, attributes and URL schemes, URLs made absolute."""
+    return nh3.clean(
+        html,
+        tags=set(TAGS),
+        clean_content_tags={"script", "style", "noscript", "template", "iframe", "object",
+                            "embed", "svg", "math", "form", "textarea", "select", "button"},
+        attributes=ATTRIBUTES,
+        attribute_filter=_filter_for(base_url),  # type: ignore[arg-type]
+        link_rel=None,
+        url_schemes=set(URL_SCHEMES),
+        strip_comments=True,
+    )

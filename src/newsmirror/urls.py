@@ -1,0 +1,110 @@
+"""URL handling: WHATWG serialization (ada-url), tracking parameters, outlet ids.
+
+Links are serialized exactly as a browser's ``new URL(link).href`` does, because the article
+files of the existing mirrors were written that way and must stay byte-compatible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from urllib.parse import unquote
+
+import ada_url
+
+_TRACKING_EXACT = frozenset({"maca", "at_medium", "at_campaign"})
+_TRACKING_PREFIX = ("utm_",)
+
+
+class BadURLError(ValueError):
+    """The string is not a URL ada-url can parse (message names the value)."""
+
+
+def parse(url: str, base: str | None = None) -> ada_url.URL:
+    """Parse ``url`` (relative to ``base`` if given) or raise :class:`BadURLError`."""
+    try:
+        return ada_url.URL(url.strip(), base) if base else ada_url.URL(url.strip())
+    except ValueError as e:
+        raise BadURLError(f"not a valid URL: {url!r}") from e
+
+
+def is_tracking_param(name: str) -> bool:
+    """True for query parameters that only track the reader (``utm_*``, ``maca``, ...)."""
+    n = unquote(name).lower()
+    return n in _TRACKING_EXACT or n.startswith(_TRACKING_PREFIX)
+
+
+def strip_tracking(u: ada_url.URL) -> None:
+    """Remove tracking parameters in place, keeping the others byte for byte."""
+    search = u.search
+    if not search:
+        return
+    parts = [p for p in search[1:].split("&") if p]
+    kept = [p for p in parts if not is_tracking_param(p.split("=", 1)[0])]
+    if len(kept) != len(parts):
+        u.search = "&".join(kept)
+
+
+def serialize(url: str, base: str | None = None, *, keep_tracking: bool = False) -> str:
+    """The WHATWG ``href`` of ``url``, tracking parameters removed unless ``keep_tracking``."""
+    u = parse(url, base)
+    if not keep_tracking:
+        strip_tracking(u)
+    return str(u.href)
+
+
+def canonical(url: str, base: str | None = None) -> str:
+    """The identity form of a link: WHATWG-serialized, no tracking, no fragment."""
+    u = parse(url, base)
+    strip_tracking(u)
+    u.hash = ""
+    return str(u.href)
+
+
+def scheme_ok(url: str) -> bool:
+    """Only http and https are ever fetched or linked as article URLs."""
+    return url.lower().startswith(("http://", "https://"))
+
+
+# Outlet ids that stay the same when a story is republished under an edited slug.
+_OUTLET_IDS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("dw.com", re.compile(r"/a-(\d+)(?:$|[/?#])")),
+    ("bbc.com", re.compile(r"/articles/([a-z0-9]+)(?:$|[/?#])")),
+    ("bbc.co.uk", re.compile(r"/articles/([a-z0-9]+)(?:$|[/?#])")),
+    ("voachinese.com", re.compile(r"/a/(?:[^/?#]*/)?(\d+)\.html")),
+)
+
+_KEY_OK = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
+
+
+def outlet_id(url: str) -> str | None:
+    """The outlet's own article id found in a known outlet's URL, e.g. ``a-63558196`` for DW."""
+    try:
+        u = parse(url)
+    except BadURLError:
+        return None
+    host = str(u.hostname).lower()
+    path = str(u.pathname)
+    for suffix, pattern in _OUTLET_IDS:
+        if host == suffix or host.endswith("." + suffix):
+            m = pattern.search(path)
+            if m:
+                value = m.group(1).replace("/", "-")
+                return f"a-{value}" if suffix == "dw.com" else value
+    return None
+
+
+def short_hash(text: str) -> str:
+    """A short stable hash used as a file key when the outlet gives no usable id."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def file_key(outlet: str | None, canonical_url: str) -> str:
+    """A file-name-safe key: the outlet id when it is already safe, else a hash.
+
+    Keys never contain a path separator or start with a dot, so a hostile id cannot make a
+    file escape the archive folder.
+    """
+    if outlet and _KEY_OK.fullmatch(outlet) and ".." not in outlet:
+        return outlet
+    return short_hash(outlet or canonical_url)
