@@ -50,6 +50,7 @@ class ItemError:
     source: str
     where: str
     reason: str
+    retry: bool = False  # a transient failure (e.g. the article page 404s today): fetch again
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,7 +39,7 @@ def escape_link_text(text: str) -> str:
     """
     out = []
     for ch in text:
-        if ch in "\\[]<>`*_":
+        if ch in "\\[]<>`":
             out.append("\\" + ch)
         else:
             out.append(ch)

@@ -1,0 +1,37 @@
+"""Source kinds.  Each kind is a :class:`Driver`: given a source's settings and catalog
+state, it fetches and returns a :class:`~newsmirror.model.SourceResult`.  New kinds plug in
+by adding themselves to :data:`DRIVERS`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..config import SourceSettings
+from ..fetch.http import Fetcher
+from ..model import SourceResult
+from ..store.catalog import SourceState
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a driver may use besides its own settings."""
+
+    fetcher: Fetcher
+    now_ms: int
+    keep_tracking: bool
+
+
+class Driver(Protocol):
+    """Collects one source's articles."""
+
+    async def __call__(self, source: SourceSettings, state: SourceState | None,
+                       ctx: Context) -> SourceResult: ...
+
+
+def drivers() -> dict[str, Driver]:
+    """Every source kind by name."""
+    from .feed import collect as feed_collect
+
+    return {"feed": feed_collect}

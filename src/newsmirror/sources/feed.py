@@ -22,10 +22,13 @@ import fastfeedparser
 import feedparser
 
 from .. import urls
+from ..config import SourceSettings
 from ..errors import ParseError
-from ..model import Article, ItemError
+from ..model import Article, ItemError, SourceResult
 from ..render.markdown import clean_title
+from ..store.catalog import SourceState
 from ..transform.sanitize import sanitize
+from . import Context
 
 log = logging.getLogger(__name__)
 
@@ -194,3 +197,21 @@ def _dedupe(articles: Iterable[Article]) -> list[Article]:
             seen.add(a.ident)
             out.append(a)
     return out
+
+
+async def collect(source: SourceSettings, state: SourceState | None, ctx: Context) -> SourceResult:
+    """The ``feed`` driver: one conditional GET, then every item of the document."""
+    response = await ctx.fetcher.get(
+        source.url, etag=state.etag if state else None,
+        last_modified=state.last_modified if state else None,
+        accept="application/rss+xml, application/atom+xml, application/feed+json, "
+               "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
+    if response.not_modified:
+        return SourceResult(source=source.id, not_modified=True)
+    try:
+        articles, errors = parse_feed(response.content, source=source.id, feed_url=response.url,
+                                      now_ms=ctx.now_ms, keep_tracking=ctx.keep_tracking)
+    except ParseError as e:
+        raise ParseError(f"{source.url}: {e}") from e
+    return SourceResult(source=source.id, articles=articles, item_errors=errors,
+                        etag=response.etag, last_modified=response.last_modified)

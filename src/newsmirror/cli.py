@@ -1,0 +1,224 @@
+"""The ``newsmirror`` command: init, update, run, status.
+
+On a terminal, progress and tables come from rich; otherwise (cron, CI, pipes) output is
+quiet, one line per event, so logs stay greppable.  Exit codes: 0 all well, 1 a fatal error
+(nothing was done), 2 the pass ran but some source failed or publishing failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import signal
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+import click
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from . import __version__
+from .config import DEFAULT_CONFIG_NAME, Settings, load, parse_duration
+from .errors import NewsmirrorError
+from .init import write_initial_config
+from .pipeline import SourceReport, StopFlag, Updater, UpdateReport, wall_clock_ms
+from .store.catalog import Catalog
+
+console = Console(stderr=False, highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def _setup_logging(verbose: bool) -> None:
+    level = logging.DEBUG if verbose else logging.INFO
+    root = logging.getLogger("newsmirror")
+    root.handlers.clear()
+    handler: logging.Handler
+    if err_console.is_terminal:
+        handler = RichHandler(console=err_console, show_path=False, markup=False)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s",
+                                               "%Y-%m-%dT%H:%M:%S"))
+    root.addHandler(handler)
+    root.setLevel(level)
+    root.propagate = False
+
+
+class _Obj:
+    def __init__(self, config: Path) -> None:
+        self.config = config
+
+    def settings(self) -> Settings:
+        return load(self.config)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "-c", "config", type=click.Path(path_type=Path),
+              default=DEFAULT_CONFIG_NAME, show_default=True, help="The config file.")
+@click.option("--verbose", "-v", is_flag=True, help="Debug logging.")
+@click.version_option(__version__, prog_name="newsmirror")
+@click.pass_context
+def main(ctx: click.Context, config: Path, verbose: bool) -> None:
+    """Keep full-text mirrors of news sources in a git-published archive."""
+    _setup_logging(verbose)
+    ctx.obj = _Obj(config)
+
+
+def _fail(e: NewsmirrorError) -> None:
+    err_console.print(f"[bold red]error:[/] {e}", markup=True, highlight=False)
+    sys.exit(1)
+
+
+@main.command()
+@click.option("--force", is_flag=True, help="Overwrite an existing config file.")
+@click.pass_obj
+def init(obj: _Obj, force: bool) -> None:
+    """Write a commented newsmirror.toml and create the archive folder."""
+    try:
+        settings = write_initial_config(obj.config, force=force)
+    except NewsmirrorError as e:
+        _fail(e)
+        return
+    console.print(f"wrote {obj.config} with {len(settings.sources)} sources; "
+                  f"archive folder {settings.archive.path}")
+    console.print("next: edit it if you like, then run `newsmirror update`")
+
+
+def _print_report(report: UpdateReport) -> None:
+    for s in report.sources:
+        if s.error:
+            console.print(f"[red]FAILED[/] {s.id}: {s.error}", markup=True)
+        for e in s.item_errors:
+            console.print(f"[yellow]item failed[/] {s.id}: {e.where}: {e.reason}", markup=True)
+    ok = len(report.sources) - len(report.failed)
+    console.print(f"{report.new} new, {report.updated} updated, {ok} sources ok, "
+                  f"{len(report.failed)} failed"
+                  + (f"; commit {report.commit[:10]}" if report.commit else "; no commit")
+                  + (f"; pushed to {', '.join(report.pushed)}" if report.pushed else ""))
+    for remote, reason in report.publish_errors.items():
+        console.print(f"[red]PUBLISH FAILED[/] {remote}: {reason}", markup=True)
+    if report.interrupted:
+        console.print("stopped early on request; the rest follows next run")
+
+
+def _line(r: SourceReport) -> None:
+    if not console.is_terminal:
+        return
+    state = ("error" if r.error else "304" if r.not_modified
+             else f"{r.new} new, {r.updated} updated, {r.unchanged} unchanged")
+    console.print(f"  {r.id}: {state}", highlight=False)
+
+
+def _one_pass(settings: Settings, stop: StopFlag) -> UpdateReport:
+    updater = Updater(settings, stop=stop, on_source=_line)
+    if console.is_terminal:
+        with console.status(f"updating {len(settings.sources)} sources…"):
+            return updater.run()
+    return updater.run()
+
+
+def _exit_code(report: UpdateReport) -> int:
+    return 2 if report.failed or report.publish_errors else 0
+
+
+@main.command()
+@click.pass_obj
+def update(obj: _Obj) -> None:
+    """One pass over all sources: fetch, archive, commit and push."""
+    stop = StopFlag()
+    _install_stop(stop)
+    try:
+        report = _one_pass(obj.settings(), stop)
+    except NewsmirrorError as e:
+        _fail(e)
+        return
+    _print_report(report)
+    sys.exit(_exit_code(report))
+
+
+def _install_stop(stop: StopFlag) -> None:
+    """First Ctrl-C: finish the file in hand and stop.  Second: stop at once."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if stop:
+            raise KeyboardInterrupt
+        stop.set()
+        err_console.print("stopping after the file in hand (Ctrl-C again to abort)")
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+@main.command()
+@click.option("--every", "every", default=None, help="Interval, e.g. 30m or 1h "
+              "(default: [schedule] every, else 1h).")
+@click.option("--jitter", default=0.1, show_default=True,
+              help="Random extra wait, as a fraction of the interval.")
+@click.pass_obj
+def run(obj: _Obj, every: str | None, jitter: float) -> None:
+    """Update, then repeat every interval (with jitter) until stopped."""
+    stop = StopFlag()
+    _install_stop(stop)
+    while not stop:
+        try:
+            settings = obj.settings()  # re-read: edits take effect next pass
+            interval = parse_duration(every) if every else settings.interval
+            report = _one_pass(settings, stop)
+            _print_report(report)
+        except NewsmirrorError as e:
+            err_console.print(f"[bold red]error:[/] {e}", markup=True)
+            interval = parse_duration(every) if every else 3600.0
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--every") from e
+        wait = interval * (1 + random.uniform(0, max(jitter, 0.0)))
+        logging.getLogger("newsmirror").info("next pass in %.0f s", wait)
+        deadline = time.monotonic() + wait
+        while not stop and time.monotonic() < deadline:
+            time.sleep(min(1.0, deadline - time.monotonic()))
+
+
+def _fmt(ms: int | None) -> str:
+    if ms is None:
+        return "—"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+@main.command()
+@click.pass_obj
+def status(obj: _Obj) -> None:
+    """A table per source: last success, last error, articles, next due."""
+    try:
+        settings = obj.settings()
+        catalog = Catalog(settings.catalog_path, create=False)
+    except NewsmirrorError as e:
+        _fail(e)
+        return
+    try:
+        states = {s.id: s for s in catalog.sources()}
+        errors = {s.id: catalog.item_errors(s.id) for s in settings.sources}
+    finally:
+        catalog.close()
+    table = Table(title=f"newsmirror · {settings.archive.path}")
+    for col in ("source", "articles", "last success", "last error", "next due"):
+        table.add_column(col)
+    now = wall_clock_ms()
+    interval_ms = int(settings.interval * 1000)
+    for src in settings.sources:
+        st = states.get(src.id)
+        if st is None:
+            table.add_row(src.id, "0", "never", "—", "now")
+            continue
+        err = "—"
+        if st.last_error:
+            err = f"{_fmt(st.last_error_ms)} ({st.failures}×): {st.last_error}"
+        elif errors.get(src.id):
+            err = f"{len(errors[src.id])} item(s) failed"
+        due = (st.last_attempt_ms or 0) + interval_ms
+        table.add_row(src.id if src.enabled else f"{src.id} (disabled)", str(st.articles),
+                      _fmt(st.last_success_ms), err, "now" if due <= now else _fmt(due))
+    console.print(table)

@@ -1,0 +1,79 @@
+"""The pure core of an update: which articles are new, changed or unchanged, and where
+new ones go.  Takes data, returns data; no clock, network or database in here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from .config import Layout
+from .model import Article
+from .store.catalog import Known
+
+
+@dataclass(frozen=True, slots=True)
+class NewFile:
+    """A new article and the file it gets."""
+
+    article: Article
+    path: str
+    number: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Changed:
+    """A known article whose title, link or body changed: rewrite its file in place."""
+
+    article: Article
+    known: Known
+
+
+@dataclass(slots=True)
+class Plan:
+    """What one source's pass will do."""
+
+    new: list[NewFile] = field(default_factory=list)
+    changed: list[Changed] = field(default_factory=list)
+    unchanged: int = 0
+    next_number: int = 0
+
+
+def dated_path(source: str, article: Article) -> str:
+    """``articles/{source}/{YYYY-MM-DD}/{key}.md``, the date in UTC."""
+    day = datetime.fromtimestamp(article.date_ms / 1000, UTC).strftime("%Y-%m-%d")
+    return f"articles/{source}/{day}/{article.key}.md"
+
+
+def numbered_path(source: str, number: int) -> str:
+    """``articles/{source}/{n}.md`` of the duty-machine layout."""
+    return f"articles/{source}/{number}.md"
+
+
+def plan(articles: list[Article], known: dict[str, Known], *, layout: Layout,
+         next_number: int) -> Plan:
+    """Sort a source's articles into new, changed and unchanged.
+
+    New articles of the duty-machine layout are numbered counting down from ``next_number``
+    in ascending date order, so the newest file of the run gets the lowest number and sorts
+    first.  A changed article keeps its file (and number).
+    """
+    result = Plan(next_number=next_number)
+    fresh: list[Article] = []
+    for a in articles:
+        k = known.get(a.ident)
+        if k is None:
+            fresh.append(a)
+        elif k.content_hash != a.content_hash():
+            result.changed.append(Changed(a, k))
+        else:
+            result.unchanged += 1
+    fresh.sort(key=lambda a: (a.date_ms, a.ident))
+    for a in fresh:
+        if layout == "duty-machine":
+            n = result.next_number
+            result.next_number -= 1
+            result.new.append(NewFile(a, numbered_path(a.source, n), n))
+        else:
+            result.new.append(NewFile(a, dated_path(a.source, a), None))
+    return result

@@ -1,0 +1,158 @@
+"""The HTTP client: httpx with the limits a long-running mirror needs.
+
+- a total deadline per request (not only per read: a server dripping one byte every few
+  seconds is cut off), and a cap on the *decoded* size, so a gzip bomb stops too;
+- redirects followed by hand, each hop's scheme and address checked (see ``guard``);
+- conditional GET: ``If-None-Match`` / ``If-Modified-Since``, a 304 costs one round trip;
+- concurrency limited overall and per host;
+- a User-Agent that names the project.
+
+Tests use a real HTTP server on 127.0.0.1; ``transport`` exists for embedding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from dataclasses import dataclass
+
+import httpx
+
+from .. import urls
+from ..config import NetworkSettings
+from ..errors import FetchError
+from .guard import check_host
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A complete response: final URL, status, decoded body and the validators."""
+
+    url: str
+    status: int
+    content: bytes
+    content_type: str
+    etag: str | None
+    last_modified: str | None
+
+    @property
+    def not_modified(self) -> bool:
+        """True for a 304 answer to a conditional request."""
+        return self.status == 304
+
+
+class Fetcher:
+    """Fetches URLs under one :class:`NetworkSettings`.  Use as an async context manager."""
+
+    def __init__(self, network: NetworkSettings,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.network = network
+        timeout = httpx.Timeout(network.timeout, connect=network.connect_timeout)
+        limits = httpx.Limits(max_connections=network.concurrency,
+                              max_keepalive_connections=network.concurrency)
+        self.client = httpx.AsyncClient(
+            timeout=timeout, limits=limits, transport=transport, follow_redirects=False,
+            headers={"User-Agent": network.user_agent,
+                     "Accept-Encoding": "gzip, deflate"},
+            trust_env=False,
+        )
+        self._all = asyncio.Semaphore(network.concurrency)
+        self._hosts: dict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(network.per_host_concurrency))
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close pooled connections."""
+        await self.client.aclose()
+
+    async def get(self, url: str, *, etag: str | None = None,
+                  last_modified: str | None = None, accept: str | None = None) -> Response:
+        """GET ``url`` within every limit; raises :class:`FetchError` naming the URL."""
+        headers: dict[str, str] = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        if accept:
+            headers["Accept"] = accept
+        try:
+            async with asyncio.timeout(self.network.timeout):
+                return await self._follow(url, headers)
+        except TimeoutError:
+            raise FetchError(
+                f"{url}: no complete answer within {self.network.timeout:g} s") from None
+
+    async def _follow(self, url: str, headers: dict[str, str]) -> Response:
+        current = url
+        for _hop in range(self.network.max_redirects + 1):
+            u = self._check_url(current)
+            host = str(u.hostname)
+            if not self.network.allow_private_networks:
+                await check_host(host.strip("[]"), int(u.port or (443 if u.protocol == "https:"
+                                                                    else 80)))
+            async with self._all, self._hosts[host]:
+                response = await self._one(current, headers)
+            if isinstance(response, Response):
+                return response
+            # A redirect: validators belong to the original URL only.
+            current = response
+            headers = {k: v for k, v in headers.items() if k == "Accept"}
+        raise FetchError(f"{url}: more than {self.network.max_redirects} redirects")
+
+    @staticmethod
+    def _check_url(url: str) -> urls.ada_url.URL:
+        try:
+            u = urls.parse(url)
+        except urls.BadURLError as e:
+            raise FetchError(str(e)) from e
+        if u.protocol not in ("http:", "https:"):
+            raise FetchError(f"{url}: only http and https are fetched")
+        return u
+
+    async def _one(self, url: str, headers: dict[str, str]) -> Response | str:
+        """One request; a redirect returns the next URL instead of a response."""
+        cap = self.network.max_response_bytes
+        try:
+            async with self.client.stream("GET", url, headers=headers) as r:
+                if r.status_code in _REDIRECTS:
+                    location = r.headers.get("Location")
+                    if not location:
+                        raise FetchError(f"{url}: HTTP {r.status_code} without Location",
+                                         status=r.status_code)
+                    try:
+                        return urls.serialize(location, url, keep_tracking=True)
+                    except urls.BadURLError as e:
+                        raise FetchError(f"{url}: bad redirect target: {e}") from e
+                if r.status_code == 304:
+                    return Response(url, 304, b"", "", r.headers.get("ETag"),
+                                    r.headers.get("Last-Modified"))
+                if r.status_code >= 400:
+                    raise FetchError(f"{url}: HTTP {r.status_code} {r.reason_phrase}",
+                                     status=r.status_code)
+                declared = r.headers.get("Content-Length")
+                if declared and declared.isdigit() and int(declared) > cap and \
+                        not r.headers.get("Content-Encoding"):
+                    raise FetchError(f"{url}: response of {declared} bytes exceeds the "
+                                     f"{cap}-byte limit")
+                chunks = []
+                size = 0
+                async for chunk in r.aiter_bytes():
+                    size += len(chunk)
+                    if size > cap:
+                        raise FetchError(f"{url}: response exceeds the {cap}-byte limit "
+                                         "(after decompression)")
+                    chunks.append(chunk)
+                return Response(str(r.url), r.status_code, b"".join(chunks),
+                                r.headers.get("Content-Type", ""), r.headers.get("ETag"),
+                                r.headers.get("Last-Modified"))
+        except httpx.TimeoutException as e:
+            raise FetchError(f"{url}: timed out ({type(e).__name__})") from e
+        except httpx.HTTPError as e:
+            raise FetchError(f"{url}: {type(e).__name__}: {e}") from e

@@ -1,0 +1,95 @@
+"""``newsmirror init``: a commented starting config and an empty archive folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .config import Settings, load
+from .errors import ConfigError
+
+TEMPLATE = '''\
+# newsmirror configuration.  Paths are relative to this file.
+# Reference: the "Configuration" section of newsmirror's README.
+
+[archive]
+path = "archive"              # the archive folder (the git work tree when publishing)
+layout = "dated"              # "dated": articles/{source}/{YYYY-MM-DD}/{id}.md
+                              # "duty-machine": articles/{source}/{n}.md + lists/, drop-in
+                              #   for the existing hourly mirror repositories
+# keep_tracking_params = false   # keep utm_*, maca, at_* in the links written to files
+# list_size = 300                # entries per lists/{name}.md
+
+[network]
+allow_private_networks = false   # refuse loopback/private addresses (SSRF guard)
+# timeout = "60s"                # total time for one request, body included
+# max_response_bytes = 15728640  # decoded size cap per response
+# concurrency = 16               # requests in flight overall
+# per_host_concurrency = 2       # requests in flight per host
+
+[schedule]
+every = "1h"                     # interval of `newsmirror run`
+
+[publish.git]
+enabled = true                   # commit the archive after each pass that changed it
+remotes = []                     # e.g. ["origin"]: pushed after each commit
+
+# ---------------------------------------------------------------------------------------
+# Sources.  `id` is the folder under articles/, `name` is shown in lists and the README.
+# kind = "feed": RSS 0.9x/2.0, RSS 1.0/RDF, Atom or JSON Feed; the article body is the
+# item's full content (content:encoded, Atom content, content_html), else its description.
+
+[[sources]]
+id = "rfa"
+name = "自由亚洲电台"
+kind = "feed"
+url = "https://www.rfa.org/mandarin/rss2.xml"
+
+[[sources]]
+id = "cdt"
+name = "中国数字时代"
+kind = "feed"
+url = "https://chinadigitaltimes.net/chinese/feed/"
+
+# These outlets' feeds carry only a teaser; enable them to archive the teasers.
+#
+# [[sources]]
+# id = "bbc"
+# name = "BBC 中文"
+# kind = "feed"
+# url = "https://feeds.bbci.co.uk/zhongwen/simp/rss.xml"
+#
+# [[sources]]
+# id = "rfi"
+# name = "法广"
+# kind = "feed"
+# url = "https://www.rfi.fr/cn/rss"
+#
+# [[sources]]
+# id = "nyt"
+# name = "纽约时报中文网"
+# kind = "feed"
+# url = "https://cn.nytimes.com/rss/"
+#
+# Any full-text feed, e.g. a third-party full-text feed of DW:
+#
+# [[sources]]
+# id = "dw"
+# name = "德国之声"
+# kind = "feed"
+# url = "https://example.org/dw-fulltext.xml"
+'''
+
+
+def write_initial_config(path: Path, *, force: bool = False) -> Settings:
+    """Write the template to ``path`` (refusing to overwrite) and create the archive folder."""
+    if path.exists() and not force:
+        raise ConfigError(f"{path}: already exists (use --force to overwrite)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(TEMPLATE, encoding="utf-8")
+    settings = load(path)
+    settings.archive.path.mkdir(parents=True, exist_ok=True)
+    if settings.git.enabled:
+        from .publish.git import GitRepo
+
+        GitRepo(settings.archive.path).ensure()
+    return settings

@@ -1,0 +1,276 @@
+"""One update pass: every source fetched concurrently, each result applied as it arrives.
+
+For each source: fetch (conditional GET) -> parse -> decide (new / changed / unchanged) ->
+write files atomically -> commit the catalog.  Then the lists and README are regenerated
+(written only where their bytes change) and the archive is committed and pushed.
+
+A source that fails is recorded with its reason and the others go on.  A stop request
+(Ctrl-C) lets the file in hand finish, commits what was written, and ends the pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import Settings, SourceSettings
+from .decide import plan
+from .errors import CatalogError, NewsmirrorError
+from .fetch.http import Fetcher
+from .model import ItemError, SourceResult
+from .publish import git as git_publish
+from .publish.lists import ReadmeSource, list_path, render_list, render_readme
+from .render.markdown import render_article
+from .sources import Context, drivers
+from .store.catalog import Catalog
+from .store.files import remove_stale_temps, write_if_changed
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], int]
+
+
+def wall_clock_ms() -> int:
+    """Milliseconds since the epoch, now."""
+    return time.time_ns() // 1_000_000
+
+
+class StopFlag:
+    """Set by a signal handler; checked between files so a stop never cuts one in half."""
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        """Ask the pass to stop after the file in hand."""
+        self._set = True
+
+    def __bool__(self) -> bool:
+        return self._set
+
+
+@dataclass(slots=True)
+class SourceReport:
+    """What one source's pass did."""
+
+    id: str
+    name: str
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    not_modified: bool = False
+    error: str | None = None
+    item_errors: list[ItemError] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class UpdateReport:
+    """What the whole pass did."""
+
+    sources: list[SourceReport] = field(default_factory=list)
+    commit: str | None = None
+    pushed: list[str] = field(default_factory=list)
+    publish_errors: dict[str, str] = field(default_factory=dict)
+    interrupted: bool = False
+
+    @property
+    def new(self) -> int:
+        """New articles across sources."""
+        return sum(s.new for s in self.sources)
+
+    @property
+    def updated(self) -> int:
+        """Rewritten (edited) articles across sources."""
+        return sum(s.updated for s in self.sources)
+
+    @property
+    def failed(self) -> list[SourceReport]:
+        """Sources whose fetch or parse failed."""
+        return [s for s in self.sources if s.error]
+
+    def commit_message(self) -> str:
+        """``N new, M updated`` overall, then one line per source that changed."""
+        lines = [f"Update: {self.new} new, {self.updated} updated", ""]
+        for s in self.sources:
+            if s.new or s.updated:
+                lines.append(f"{s.id} ({s.name}): {s.new} new, {s.updated} updated")
+        return "\n".join(lines).rstrip() + "\n"
+
+
+@contextmanager
+def archive_lock(root: Path) -> Iterator[None]:
+    """One writer per archive: a second concurrent update is refused, not interleaved."""
+    path = root / ".newsmirror" / "lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CatalogError(f"{root}: another newsmirror process is updating this "
+                               "archive") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+class Updater:
+    """Runs one pass with the given settings, clock and (optionally) stop flag."""
+
+    def __init__(self, settings: Settings, *, clock: Clock = wall_clock_ms,
+                 stop: StopFlag | None = None,
+                 on_source: Callable[[SourceReport], None] | None = None) -> None:
+        self.settings = settings
+        self.root = settings.archive.path
+        self.clock = clock
+        self.stop = stop or StopFlag()
+        self.on_source = on_source or (lambda _r: None)
+        self.drivers = drivers()
+
+    def run(self) -> UpdateReport:
+        """The whole pass, synchronously (the event loop lives inside)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with archive_lock(self.root):
+            remove_stale_temps(self.root)
+            catalog = Catalog(self.settings.catalog_path)
+            try:
+                report = asyncio.run(self._sources(catalog))
+                self._lists(catalog)
+            finally:
+                catalog.close()
+            report.interrupted = bool(self.stop)
+            if self.settings.git.enabled:
+                self._publish(report)
+        return report
+
+    async def _sources(self, catalog: Catalog) -> UpdateReport:
+        report = UpdateReport()
+        sources = [s for s in self.settings.sources if s.enabled]
+        with catalog.transaction():
+            for s in self.settings.sources:
+                catalog.ensure_source(s.id, s.name, s.url)
+        async with Fetcher(self.settings.network) as fetcher:
+            tasks = {asyncio.ensure_future(self._collect(s, catalog, fetcher)): s
+                     for s in sources}
+            try:
+                for next_done in asyncio.as_completed(list(tasks)):
+                    source, result = await next_done
+                    if self.stop:
+                        break
+                    r = self._apply(catalog, source, result)
+                    report.sources.append(r)
+                    self.on_source(r)
+            finally:
+                for t in tasks:
+                    t.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+        report.sources.sort(key=lambda r: r.id)
+        return report
+
+    async def _collect(self, source: SourceSettings, catalog: Catalog,
+                       fetcher: Fetcher) -> tuple[SourceSettings, SourceResult]:
+        ctx = Context(fetcher=fetcher, now_ms=self.clock(),
+                      keep_tracking=self.settings.keep_tracking(source))
+        try:
+            result = await self.drivers[source.kind](source, catalog.source(source.id), ctx)
+        except NewsmirrorError as e:
+            result = SourceResult(source=source.id, error=str(e))
+        return source, result
+
+    def _apply(self, catalog: Catalog, source: SourceSettings,
+               result: SourceResult) -> SourceReport:
+        """Write one source's files, then commit its catalog rows."""
+        now = self.clock()
+        r = SourceReport(id=source.id, name=source.name, item_errors=list(result.item_errors))
+        if result.error:
+            r.error = result.error
+            log.warning("%s: %s", source.id, result.error)
+            with catalog.transaction():
+                catalog.record_failure(source.id, now, result.error)
+            return r
+        if result.not_modified:
+            r.not_modified = True
+            with catalog.transaction():
+                catalog.record_success(source.id, now, None, None, keep_validators=True)
+            return r
+        state = catalog.source(source.id)
+        assert state is not None  # ensure_source ran before any fetch
+        known = catalog.known(source.id, [a.ident for a in result.articles])
+        p = plan(result.articles, known, layout=self.settings.archive.layout,
+                 next_number=state.next_number)
+        r.unchanged = p.unchanged
+        written_new = []
+        written_changed = []
+        try:
+            for nf in p.new:
+                if self.stop:
+                    break
+                write_if_changed(self.root, nf.path, render_article(nf.article))
+                written_new.append(nf)
+            for ch in p.changed:
+                if self.stop:
+                    break
+                write_if_changed(self.root, ch.known.path, render_article(ch.article))
+                written_changed.append(ch)
+        except NewsmirrorError as e:
+            r.error = str(e)
+            log.error("%s: %s", source.id, e)
+        complete = not self.stop and r.error is None
+        retry = any(e.retry for e in result.item_errors)
+        with catalog.transaction():
+            for nf in written_new:
+                catalog.add_article(nf.article, nf.path, nf.number, now)
+            for ch in written_changed:
+                catalog.update_article(ch.known, ch.article, now)
+            if r.error:
+                catalog.record_failure(source.id, now, r.error)
+            else:
+                # Validators only once everything is in: otherwise a 304 next time would
+                # hide the items this pass did not finish.
+                catalog.record_success(source.id, now, result.etag, result.last_modified,
+                                       keep_validators=not complete or retry)
+            catalog.record_item_errors(source.id, now,
+                                       [(e.where, e.reason) for e in result.item_errors])
+            if written_new or written_changed:
+                numbers = [nf.number for nf in written_new if nf.number is not None]
+                next_number = min(numbers) - 1 if numbers else state.next_number
+                catalog.set_changed(source.id, now, next_number)
+        r.new, r.updated = len(written_new), len(written_changed)
+        for e in result.item_errors:
+            log.warning("%s: item %s: %s", source.id, e.where, e.reason)
+        return r
+
+    def _lists(self, catalog: Catalog) -> None:
+        """Regenerate every list and the README; unchanged bytes are not rewritten."""
+        by_number = self.settings.archive.layout == "duty-machine"
+        states = {s.id: s for s in catalog.sources()}
+        readme = []
+        for s in self.settings.sources:
+            st = states.get(s.id)
+            entries = catalog.list_entries(s.id, self.settings.archive.list_size,
+                                           by_number=by_number)
+            if entries or (self.root / list_path(s.name)).exists():
+                write_if_changed(self.root, list_path(s.name), render_list(s.name, entries))
+            readme.append(ReadmeSource(s.name, st.articles if st else 0,
+                                       st.last_changed_ms if st else None))
+        write_if_changed(self.root, "README.md", render_readme(readme))
+
+    def _publish(self, report: UpdateReport) -> None:
+        try:
+            result = git_publish.publish(self.root, report.commit_message(),
+                                         self.settings.git.remotes, self.settings.git.branch)
+        except NewsmirrorError as e:
+            report.publish_errors["git"] = str(e)
+            log.error("publish: %s", e)
+            return
+        report.commit, report.pushed = result.commit, result.pushed
+        report.publish_errors.update(result.failed)
+        for remote, reason in result.failed.items():
+            log.error("push to %s failed (will retry next run): %s", remote, reason)

@@ -1,0 +1,123 @@
+"""Publishing the archive folder with the ``git`` executable.
+
+After an update that changed files: one commit, then a push to each configured remote.
+Nothing changed -> no commit, and that is success.  A push that fails leaves the commit in
+the local repository; the next run sees the remote-tracking branch behind ``HEAD`` and
+pushes again, so no commit is ever lost.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import PublishError
+
+_IDENTITY = ("-c", "user.name=newsmirror", "-c", "user.email=newsmirror@localhost")
+
+
+@dataclass(slots=True)
+class PublishResult:
+    """What publishing did: the commit made (if any) and each remote's outcome."""
+
+    commit: str | None = None
+    pushed: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+class GitRepo:
+    """The archive's git work tree."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        if shutil.which("git") is None:
+            raise PublishError("git is not installed (needed for [publish.git])")
+
+    def run(self, *args: str, check: bool = True, timeout: float = 600) -> str:
+        """Run one git command in the work tree; :class:`PublishError` names it on failure."""
+        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+        try:
+            p = subprocess.run(["git", *args], cwd=self.path, capture_output=True, text=True,
+                               timeout=timeout, env=env, check=False)
+        except subprocess.TimeoutExpired as e:
+            raise PublishError(f"git {args[0]} took longer than {timeout:g} s") from e
+        if check and p.returncode != 0:
+            detail = (p.stderr or p.stdout).strip().splitlines()
+            raise PublishError(f"git {' '.join(args[:2])} failed: "
+                               f"{detail[-1] if detail else f'exit {p.returncode}'}")
+        return p.stdout
+
+    def ensure(self) -> None:
+        """Make the archive folder a repository and keep the catalog out of it."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        if not (self.path / ".git").exists():
+            self.run("init", "-q")
+        exclude = self.path / ".git" / "info" / "exclude"
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        text = exclude.read_text(encoding="utf-8") if exclude.exists() else ""
+        if ".newsmirror/" not in text.splitlines():
+            with exclude.open("a", encoding="utf-8") as f:
+                f.write(("" if text.endswith("\n") or not text else "\n") + ".newsmirror/\n")
+
+    def _identity(self) -> tuple[str, ...]:
+        has = self.run("config", "user.email", check=False).strip()
+        return () if has else _IDENTITY
+
+    def commit_all(self, message: str) -> str | None:
+        """Stage everything and commit; None if the tree has no change."""
+        self.run("add", "-A")
+        if not self.run("status", "--porcelain").strip():
+            return None
+        self.run(*self._identity(), "commit", "-q", "-m", message)
+        return self.run("rev-parse", "HEAD").strip()
+
+    def branch(self) -> str:
+        """The checked-out branch."""
+        name = self.run("symbolic-ref", "--short", "-q", "HEAD", check=False).strip()
+        if not name:
+            raise PublishError("the archive repository has a detached HEAD; check out a branch")
+        return name
+
+    def has_commits(self) -> bool:
+        """False in a repository whose branch has no commit yet."""
+        return bool(self.run("rev-parse", "-q", "--verify", "HEAD", check=False).strip())
+
+    def needs_push(self, remote: str, branch: str) -> bool:
+        """True unless the remote-tracking ref already equals ``HEAD``."""
+        head = self.run("rev-parse", "HEAD").strip()
+        tracked = self.run("rev-parse", "-q", "--verify", f"refs/remotes/{remote}/{branch}",
+                           check=False).strip()
+        return head != tracked
+
+    def push(self, remote: str, branch: str) -> None:
+        """Push ``HEAD`` to ``remote``'s ``branch`` and record it in the tracking ref."""
+        self.run("push", "-q", remote, f"HEAD:refs/heads/{branch}")
+        # Remotes without a fetch refspec do not update tracking refs on push; do it here so
+        # the next run knows this commit is out.
+        self.run("update-ref", f"refs/remotes/{remote}/{branch}", "HEAD")
+
+
+def publish(path: Path, message: str, remotes: tuple[str, ...],
+            branch: str | None = None) -> PublishResult:
+    """Commit what changed in the archive and push every remote that is behind."""
+    repo = GitRepo(path)
+    repo.ensure()
+    result = PublishResult(commit=repo.commit_all(message))
+    if not repo.has_commits():
+        return result
+    target = branch or repo.branch()
+    known = set(repo.run("remote").split())
+    for remote in remotes:
+        if remote not in known:
+            result.failed[remote] = f"no remote named {remote!r} in {path}"
+            continue
+        try:
+            if repo.needs_push(remote, target):
+                repo.push(remote, target)
+                result.pushed.append(remote)
+        except PublishError as e:
+            result.failed[remote] = str(e)
+    return result

@@ -1,0 +1,309 @@
+"""The SQLite catalog: sources, articles, every revision.
+
+One file in the archive's ``.newsmirror/`` folder, WAL mode, ``application_id`` set so we never
+write into someone else's database, ``user_version`` migrations applied in one transaction,
+and a newer schema refused instead of guessed at.
+
+The catalog is committed *after* the article files are on disk: a run killed in between
+finds its catalog without those rows, decides the same way again, and writes the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import CatalogError
+from ..model import Article
+
+APPLICATION_ID = 0x4E4D4952  # "NMIR"
+FIRST_NUMBER = 0xFFFFF - 1  # duty-machine: the first file of an empty source
+
+_MIGRATIONS: tuple[str, ...] = (
+    # 1: initial schema
+    """
+    CREATE TABLE sources (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        url TEXT NOT NULL,
+        etag TEXT,
+        last_modified TEXT,
+        last_attempt_ms INTEGER,
+        last_success_ms INTEGER,
+        last_error TEXT,
+        last_error_ms INTEGER,
+        failures INTEGER NOT NULL DEFAULT 0,
+        last_changed_ms INTEGER,
+        next_number INTEGER NOT NULL DEFAULT 1048574
+    );
+    CREATE TABLE articles (
+        id INTEGER PRIMARY KEY,
+        source TEXT NOT NULL REFERENCES sources(id),
+        ident TEXT NOT NULL,
+        key TEXT NOT NULL,
+        path TEXT NOT NULL UNIQUE,
+        number INTEGER,
+        url TEXT NOT NULL,
+        title TEXT NOT NULL,
+        date_ms INTEGER NOT NULL,
+        content_hash TEXT NOT NULL,
+        first_seen_ms INTEGER NOT NULL,
+        last_changed_ms INTEGER NOT NULL,
+        UNIQUE (source, ident)
+    );
+    CREATE INDEX articles_by_number ON articles (source, number);
+    CREATE INDEX articles_by_date ON articles (source, date_ms);
+    CREATE TABLE revisions (
+        id INTEGER PRIMARY KEY,
+        article_id INTEGER NOT NULL REFERENCES articles(id),
+        content_hash TEXT NOT NULL,
+        seen_ms INTEGER NOT NULL,
+        url TEXT NOT NULL,
+        title TEXT NOT NULL,
+        date_ms INTEGER NOT NULL,
+        authors TEXT NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX revisions_by_article ON revisions (article_id, id);
+    CREATE TABLE item_errors (
+        source TEXT NOT NULL,
+        location TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        first_ms INTEGER NOT NULL,
+        last_ms INTEGER NOT NULL,
+        PRIMARY KEY (source, location)
+    );
+    """,
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """What the catalog remembers of one article, enough to decide new/changed/unchanged."""
+
+    article_id: int
+    ident: str
+    content_hash: str
+    path: str
+    number: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """A source's row: HTTP validators, health and numbering."""
+
+    id: str
+    name: str
+    etag: str | None = None
+    last_modified: str | None = None
+    last_attempt_ms: int | None = None
+    last_success_ms: int | None = None
+    last_error: str | None = None
+    last_error_ms: int | None = None
+    failures: int = 0
+    last_changed_ms: int | None = None
+    next_number: int = FIRST_NUMBER
+    articles: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ListEntry:
+    """One line of a source list."""
+
+    path: str
+    title: str
+    date_ms: int
+    number: int | None
+
+
+class Catalog:
+    """The catalog connection.  Not thread-safe: one update pass owns it."""
+
+    def __init__(self, path: Path, *, create: bool = True) -> None:
+        self.path = path
+        if not create and not path.exists():
+            raise CatalogError(f"{path}: no catalog yet (run `newsmirror update` first)")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(path, timeout=5.0, isolation_level=None)
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self._check_and_migrate()
+        except sqlite3.DatabaseError as e:
+            raise CatalogError(self._explain(e)) from e
+
+    def _explain(self, e: sqlite3.DatabaseError) -> str:
+        msg = str(e)
+        if "locked" in msg or "busy" in msg:
+            return f"{self.path}: catalog is locked by another process ({msg})"
+        if "not a database" in msg or "malformed" in msg:
+            return f"{self.path}: catalog is corrupt ({msg}); restore it or move it away"
+        return f"{self.path}: {msg}"
+
+    def _check_and_migrate(self) -> None:
+        app_id = self.db.execute("PRAGMA application_id").fetchone()[0]
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if app_id not in (0, APPLICATION_ID):
+            raise CatalogError(f"{self.path}: not a newsmirror catalog (application_id {app_id})")
+        if app_id == 0 and version == 0:
+            tables = self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            if tables:
+                raise CatalogError(f"{self.path}: not a newsmirror catalog (foreign tables)")
+        if version > SCHEMA_VERSION:
+            raise CatalogError(
+                f"{self.path}: catalog schema {version} is newer than this newsmirror "
+                f"understands ({SCHEMA_VERSION}); upgrade newsmirror")
+        self.db.execute("PRAGMA journal_mode = WAL")
+        self.db.execute("PRAGMA synchronous = NORMAL")
+        if version < SCHEMA_VERSION:
+            with self.transaction():
+                for script in _MIGRATIONS[version:]:
+                    for statement in script.split(";"):
+                        if statement.strip():
+                            self.db.execute(statement)
+                self.db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction; rolled back on any exception."""
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as e:
+            raise CatalogError(self._explain(e)) from e
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        else:
+            self.db.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the connection (checkpointing the WAL)."""
+        self.db.close()
+
+    # -- sources ---------------------------------------------------------------------------
+
+    def ensure_source(self, sid: str, name: str, url: str) -> None:
+        """Create the source row or refresh its name and URL from the config."""
+        self.db.execute(
+            "INSERT INTO sources (id, name, url) VALUES (?, ?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET name = excluded.name, url = excluded.url "
+            "WHERE name != excluded.name OR url != excluded.url",
+            (sid, name, url))
+
+    def source(self, sid: str) -> SourceState | None:
+        """A source's state, or None if it was never seen."""
+        states = self.sources([sid])
+        return states[0] if states else None
+
+    def sources(self, ids: Sequence[str] | None = None) -> list[SourceState]:
+        """States of the given sources (all if None), with their article counts."""
+        sql = ("SELECT s.id, s.name, s.etag, s.last_modified, s.last_attempt_ms, "
+               "s.last_success_ms, s.last_error, s.last_error_ms, s.failures, s.last_changed_ms, "
+               "s.next_number, (SELECT count(*) FROM articles a WHERE a.source = s.id) "
+               "FROM sources s")
+        params: tuple[str, ...] = ()
+        if ids is not None:
+            sql += f" WHERE s.id IN ({','.join('?' * len(ids))})"
+            params = tuple(ids)
+        return [SourceState(*row) for row in self.db.execute(sql + " ORDER BY s.id", params)]
+
+    def record_success(self, sid: str, now_ms: int, etag: str | None,
+                       last_modified: str | None, *, keep_validators: bool = False) -> None:
+        """A fetch (or a 304) succeeded: store validators, clear the error streak."""
+        if keep_validators:
+            self.db.execute(
+                "UPDATE sources SET last_attempt_ms = ?, last_success_ms = ?, failures = 0, "
+                "last_error = NULL WHERE id = ?", (now_ms, now_ms, sid))
+        else:
+            self.db.execute(
+                "UPDATE sources SET etag = ?, last_modified = ?, last_attempt_ms = ?, "
+                "last_success_ms = ?, failures = 0, last_error = NULL WHERE id = ?",
+                (etag, last_modified, now_ms, now_ms, sid))
+
+    def record_failure(self, sid: str, now_ms: int, error: str) -> None:
+        """A fetch or parse failed: keep the reason and count the streak."""
+        self.db.execute(
+            "UPDATE sources SET last_attempt_ms = ?, last_error = ?, last_error_ms = ?, "
+            "failures = failures + 1 WHERE id = ?", (now_ms, error, now_ms, sid))
+
+    def record_item_errors(self, sid: str, now_ms: int, errors: Sequence[tuple[str, str]]) -> None:
+        """Remember items that failed, so ``status`` shows them and a later run retries them."""
+        self.db.execute("DELETE FROM item_errors WHERE source = ?", (sid,))
+        self.db.executemany(
+            "INSERT INTO item_errors (source, location, reason, first_ms, last_ms) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET reason = excluded.reason, "
+            "last_ms = excluded.last_ms",
+            [(sid, where, reason, now_ms, now_ms) for where, reason in errors])
+
+    def item_errors(self, sid: str) -> list[tuple[str, str]]:
+        """``(location, reason)`` of the items of ``sid`` that failed in its last pass."""
+        return list(self.db.execute(
+            "SELECT location, reason FROM item_errors WHERE source = ? ORDER BY location", (sid,)))
+
+    # -- articles --------------------------------------------------------------------------
+
+    def known(self, sid: str, idents: Sequence[str]) -> dict[str, Known]:
+        """What the catalog knows of these idents of one source."""
+        out: dict[str, Known] = {}
+        for i in range(0, len(idents), 500):
+            chunk = idents[i:i + 500]
+            rows = self.db.execute(
+                "SELECT id, ident, content_hash, path, number FROM articles "
+                f"WHERE source = ? AND ident IN ({','.join('?' * len(chunk))})", (sid, *chunk))
+            for row in rows:
+                out[row[1]] = Known(*row)
+        return out
+
+    def add_article(self, article: Article, path: str, number: int | None, now_ms: int) -> int:
+        """Insert a new article and its first revision; returns its row id."""
+        h = article.content_hash()
+        cur = self.db.execute(
+            "INSERT INTO articles (source, ident, key, path, number, url, title, date_ms, "
+            "content_hash, first_seen_ms, last_changed_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (article.source, article.ident, article.key, path, number, article.url,
+             article.title, article.date_ms, h, now_ms, now_ms))
+        article_id = int(cur.lastrowid or 0)
+        self._add_revision(article_id, article, h, now_ms)
+        return article_id
+
+    def update_article(self, known: Known, article: Article, now_ms: int) -> None:
+        """Record a changed article: the new state and one more revision; earlier ones stay."""
+        h = article.content_hash()
+        self.db.execute(
+            "UPDATE articles SET url = ?, title = ?, date_ms = ?, content_hash = ?, "
+            "last_changed_ms = ? WHERE id = ?",
+            (article.url, article.title, article.date_ms, h, now_ms, known.article_id))
+        self._add_revision(known.article_id, article, h, now_ms)
+
+    def _add_revision(self, article_id: int, article: Article, h: str, now_ms: int) -> None:
+        self.db.execute(
+            "INSERT INTO revisions (article_id, content_hash, seen_ms, url, title, date_ms, "
+            "authors, body) VALUES (?,?,?,?,?,?,?,?)",
+            (article_id, h, now_ms, article.url, article.title, article.date_ms,
+             json.dumps(list(article.authors), ensure_ascii=False), article.body))
+
+    def set_changed(self, sid: str, now_ms: int, next_number: int) -> None:
+        """A pass wrote files for ``sid``: remember when, and the next free number."""
+        self.db.execute("UPDATE sources SET last_changed_ms = ?, next_number = ? WHERE id = ?",
+                        (now_ms, next_number, sid))
+
+    def revisions(self, sid: str, ident: str) -> list[tuple[str, int, str]]:
+        """``(content_hash, seen_ms, title)`` of every revision of one article, oldest first."""
+        return list(self.db.execute(
+            "SELECT r.content_hash, r.seen_ms, r.title FROM revisions r "
+            "JOIN articles a ON a.id = r.article_id WHERE a.source = ? AND a.ident = ? "
+            "ORDER BY r.id", (sid, ident)))
+
+    def list_entries(self, sid: str, limit: int, *, by_number: bool) -> list[ListEntry]:
+        """The newest ``limit`` articles of a source: lowest numbers, or latest dates."""
+        order = "number ASC" if by_number else "date_ms DESC, id DESC"
+        return [ListEntry(*row) for row in self.db.execute(
+            f"SELECT path, title, date_ms, number FROM articles WHERE source = ? "
+            f"ORDER BY {order} LIMIT ?", (sid, limit))]

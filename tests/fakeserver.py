@@ -1,0 +1,95 @@
+"""A real HTTP server on 127.0.0.1 that plays the outlets in tests.
+
+Routes map a path (with query) to either bytes (served with an ETag and Last-Modified and
+honouring conditional requests, like a well-behaved outlet) or a function that builds the
+whole answer.  Every request is recorded with its headers so tests can check the wire.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Answer:
+    """A complete answer: status, headers, body."""
+
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Request:
+    """One request as the server saw it."""
+
+    path: str
+    headers: dict[str, str]
+
+
+Handler = Callable[[Request], Answer]
+
+LAST_MODIFIED = "Wed, 26 Oct 2022 02:00:00 GMT"
+
+
+class FakeServer:
+    """Start with ``with FakeServer() as s:``; ``s.url(path)`` gives the absolute URL."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, bytes | Handler] = {}
+        self.requests: list[Request] = []
+        self.content_type = "application/rss+xml; charset=utf-8"
+        server = self
+
+        class _H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                req = Request(self.path, {k.lower(): v for k, v in self.headers.items()})
+                server.requests.append(req)
+                answer = server.answer(req)
+                self.send_response(answer.status)
+                for k, v in answer.headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(answer.body)))
+                self.end_headers()
+                if answer.body:
+                    self.wfile.write(answer.body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _H)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def answer(self, req: Request) -> Answer:
+        route = self.routes.get(req.path)
+        if route is None:
+            return Answer(404, b"not found", {"Content-Type": "text/plain"})
+        if callable(route):
+            return route(req)
+        etag = '"' + hashlib.sha1(route).hexdigest()[:16] + '"'
+        if req.headers.get("if-none-match") == etag:
+            return Answer(304, b"", {"ETag": etag})
+        return Answer(200, route, {"Content-Type": self.content_type, "ETag": etag,
+                                   "Last-Modified": LAST_MODIFIED})
+
+    def url(self, path: str) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host!s}:{port}{path}"
+
+    def hits(self, path: str) -> list[Request]:
+        return [r for r in self.requests if r.path == path]
+
+    def __enter__(self) -> FakeServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -1,0 +1,64 @@
+"""The article file format, byte for byte against the shared golden file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from newsmirror.render.markdown import join_lines, render_article
+from newsmirror.sources.feed import parse_feed
+
+from .conftest import write_config
+from .fakeserver import FakeServer
+
+
+def test_golden_item_renders_byte_for_byte(shared: Path) -> None:
+    raw = (shared / "golden" / "fulltext-feed.xml").read_bytes()
+    articles, errors = parse_feed(raw, source="dw", feed_url="https://www.dw.com/zh/", now_ms=0)
+    assert errors == []
+    by_key = {a.key: a for a in articles}
+    expected = (shared / "golden" / "dw-63558196.md").read_bytes()
+    got = render_article(by_key["a-63558196"])
+    assert got == expected, _first_difference(got, expected)
+
+
+def test_golden_through_a_whole_update(shared: Path, server: FakeServer, tmp_path: Path,
+                                       run_update) -> None:
+    server.routes["/dw.xml"] = (shared / "golden" / "fulltext-feed.xml").read_bytes()
+    cfg = write_config(tmp_path / "newsmirror.toml",
+                       [{"id": "dw", "name": "德国之声", "url": server.url("/dw.xml")}])
+    report = run_update(cfg)
+    assert report.new == 3 and not report.failed
+    path = tmp_path / "site/articles/dw/2022-10-26/a-63558196.md"
+    assert path.read_bytes() == (shared / "golden" / "dw-63558196.md").read_bytes()
+
+
+def test_content_encoded_wins_over_description_and_title_is_trimmed(shared: Path) -> None:
+    raw = (shared / "golden" / "fulltext-feed.xml").read_bytes()
+    articles, _ = parse_feed(raw, source="dw", feed_url="https://www.dw.com/zh/", now_ms=0)
+    a = {x.key: x for x in articles}["a-90000002"]
+    text = render_article(a).decode()
+    assert "[示例：柏林地铁延长夜间班次](" in text
+    assert "示例作者" in text and "摘要" not in text
+
+
+def test_tracking_parameters_removed_unless_kept(shared: Path) -> None:
+    raw = (shared / "golden" / "fulltext-feed.xml").read_bytes()
+    plain, _ = parse_feed(raw, source="dw", feed_url="https://www.dw.com/zh/", now_ms=0)
+    kept, _ = parse_feed(raw, source="dw", feed_url="https://www.dw.com/zh/", now_ms=0,
+                         keep_tracking=True)
+    a = {x.key: x for x in plain}["a-90000001"]
+    b = {x.key: x for x in kept}["a-90000001"]
+    assert "maca" not in a.url
+    assert b.url.endswith("/a-90000001?maca=chi-rss-chi-all-1127-rdf")
+    assert a.ident == b.ident == "id:a-90000001"
+
+
+def test_lines_are_trimmed_like_javascript() -> None:
+    assert join_lines("  <p>a</p>\r\n\u3000<p>b</p>\ufeff\n") == "<p>a</p><p>b</p>"
+
+
+def _first_difference(a: bytes, b: bytes) -> str:
+    for i, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x != y:
+            return f"first difference at byte {i}: got {a[i-40:i+40]!r}, want {b[i-40:i+40]!r}"
+    return f"lengths differ: got {len(a)}, want {len(b)}"
