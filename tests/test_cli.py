@@ -1,0 +1,87 @@
+"""The command as an operator runs it: a real subprocess, not a terminal."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from . import feeds
+from .fakeserver import FakeServer
+
+EXE = [sys.executable, "-m", "newsmirror"]
+
+
+def nm(cwd: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*EXE, *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "COLUMNS": "200"})
+
+
+def _point_at(server: FakeServer, cfg: Path) -> None:
+    text = cfg.read_text(encoding="utf-8")
+    text = text.replace("allow_private_networks = false", "allow_private_networks = true")
+    text = text.replace("https://www.rfa.org/mandarin/rss2.xml", server.url("/rfa.xml"))
+    text = text.replace("https://chinadigitaltimes.net/chinese/feed/", server.url("/cdt.xml"))
+    cfg.write_text(text, encoding="utf-8")
+
+
+def test_init_update_status(tmp_path: Path, server: FakeServer) -> None:
+    r = nm(tmp_path, "init")
+    assert r.returncode == 0, r.stderr
+    cfg = tmp_path / "newsmirror.toml"
+    assert "[[sources]]" in cfg.read_text() and (tmp_path / "archive/.git").is_dir()
+    assert nm(tmp_path, "init").returncode == 1  # never overwrites silently
+    _point_at(server, cfg)
+    server.routes["/rfa.xml"] = feeds.rss(feeds.items(3, prefix="https://www.rfa.org/a/"))
+    server.routes["/cdt.xml"] = feeds.rss(feeds.items(2, prefix="https://cdt.example/p/"))
+    r = nm(tmp_path, "update")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "5 new, 0 updated, 2 sources ok, 0 failed; commit" in r.stdout
+    assert len(list((tmp_path / "archive/articles").rglob("*.md"))) == 5
+    r = nm(tmp_path, "status")
+    assert r.returncode == 0, r.stderr
+    assert "rfa" in r.stdout and "cdt" in r.stdout and "│ 3" in r.stdout
+
+
+def test_failed_source_gives_exit_2_and_names_it(tmp_path: Path, server: FakeServer) -> None:
+    assert nm(tmp_path, "init").returncode == 0
+    _point_at(server, tmp_path / "newsmirror.toml")
+    server.routes["/rfa.xml"] = feeds.rss(feeds.items(1, prefix="https://www.rfa.org/a/"))
+    r = nm(tmp_path, "update")
+    assert r.returncode == 2
+    assert "FAILED cdt:" in r.stdout and "/cdt.xml: HTTP 404" in r.stdout
+    assert "1 new" in r.stdout
+
+
+def test_bad_config_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "newsmirror.toml").write_text('[archive]\nlayout = "x"\n', encoding="utf-8")
+    r = nm(tmp_path, "update")
+    assert r.returncode == 1
+    assert "newsmirror.toml: archive.layout: must be one of 'dated', 'duty-machine'" in r.stderr
+    r = nm(tmp_path, "--config", "elsewhere.toml", "status")
+    assert r.returncode == 1 and "elsewhere.toml: no such config file" in r.stderr
+
+
+def test_run_repeats_and_stops_cleanly_on_ctrl_c(tmp_path: Path, server: FakeServer) -> None:
+    assert nm(tmp_path, "init").returncode == 0
+    _point_at(server, tmp_path / "newsmirror.toml")
+    server.routes["/rfa.xml"] = feeds.rss(feeds.items(2, prefix="https://www.rfa.org/a/"))
+    server.routes["/cdt.xml"] = feeds.rss(feeds.items(1, prefix="https://cdt.example/p/"))
+    p = subprocess.Popen([*EXE, "run", "--every", "1s", "--jitter", "0"], cwd=tmp_path,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(server.hits("/rfa.xml")) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(server.hits("/rfa.xml")) >= 2, "run did not repeat"
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+    finally:
+        p.kill()
+    assert p.returncode == 0, err
+    assert "3 new" in out and "Traceback" not in err
+    assert len(list((tmp_path / "archive/articles").rglob("*.md"))) == 3
+    assert not list((tmp_path / "archive").rglob("*.tmp"))
