@@ -15,8 +15,9 @@ from newsmirror.pipeline import Updater, UpdateReport
 
 from .fakeserver import FakeServer
 
-SHARED = Path(os.environ.get("NEWSMIRROR_SHARED",
-                             Path(__file__).resolve().parents[1].parent / "shared"))
+SHARED = Path(
+    os.environ.get("NEWSMIRROR_SHARED", Path(__file__).resolve().parents[1].parent / "shared")
+)
 
 
 @pytest.fixture(scope="session")
@@ -42,14 +43,28 @@ def toml_value(v: Any) -> str:
     return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def write_config(path: Path, sources: list[dict[str, Any]], *, layout: str = "dated",
-                 git: bool = False, remotes: tuple[str, ...] = (),
-                 archive: dict[str, Any] | None = None) -> Path:
+def write_config(
+    path: Path,
+    sources: list[dict[str, Any]],
+    *,
+    layout: str = "dated",
+    git: bool = False,
+    remotes: tuple[str, ...] = (),
+    archive: dict[str, Any] | None = None,
+) -> Path:
     lines = ["[archive]", 'path = "site"', f'layout = "{layout}"']
     for k, v in (archive or {}).items():
         lines.append(f"{k} = {toml_value(v)}")
-    lines += ["", "[network]", "allow_private_networks = true", 'timeout = "20s"', "",
-              "[publish.git]", f"enabled = {toml_value(git)}", f"remotes = {toml_value(remotes)}"]
+    lines += [
+        "",
+        "[network]",
+        "allow_private_networks = true",
+        'timeout = "20s"',
+        "",
+        "[publish.git]",
+        f"enabled = {toml_value(git)}",
+        f"remotes = {toml_value(remotes)}",
+    ]
     for s in sources:
         lines += ["", "[[sources]]"] + [f"{k} = {toml_value(v)}" for k, v in s.items()]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -91,5 +106,6 @@ def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
 
 
 def git(path: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=path, capture_output=True, text=True,
-                          check=True).stdout
+    return subprocess.run(
+        ["git", *args], cwd=path, capture_output=True, text=True, check=True
+    ).stdout

@@ -76,8 +76,11 @@ class FakeServer:
         etag = '"' + hashlib.sha1(route).hexdigest()[:16] + '"'
         if req.headers.get("if-none-match") == etag:
             return Answer(304, b"", {"ETag": etag})
-        return Answer(200, route, {"Content-Type": self.content_type, "ETag": etag,
-                                   "Last-Modified": LAST_MODIFIED})
+        return Answer(
+            200,
+            route,
+            {"Content-Type": self.content_type, "ETag": etag, "Last-Modified": LAST_MODIFIED},
+        )
 
     def url(self, path: str) -> str:
         host, port = self.httpd.server_address[:2]

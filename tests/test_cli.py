@@ -16,8 +16,14 @@ EXE = [sys.executable, "-m", "newsmirror"]
 
 
 def nm(cwd: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*EXE, *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, "COLUMNS": "200"})
+    return subprocess.run(
+        [*EXE, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "COLUMNS": "200"},
+    )
 
 
 def _point_at(server: FakeServer, cfg: Path) -> None:
@@ -70,8 +76,13 @@ def test_run_repeats_and_stops_cleanly_on_ctrl_c(tmp_path: Path, server: FakeSer
     _point_at(server, tmp_path / "newsmirror.toml")
     server.routes["/rfa.xml"] = feeds.rss(feeds.items(2, prefix="https://www.rfa.org/a/"))
     server.routes["/cdt.xml"] = feeds.rss(feeds.items(1, prefix="https://cdt.example/p/"))
-    p = subprocess.Popen([*EXE, "run", "--every", "1s", "--jitter", "0"], cwd=tmp_path,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [*EXE, "run", "--every", "1s", "--jitter", "0"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while len(server.hits("/rfa.xml")) < 2 and time.monotonic() < deadline:

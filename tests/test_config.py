@@ -9,7 +9,7 @@ import pytest
 from newsmirror.config import load, parse_duration
 from newsmirror.errors import ConfigError
 
-DOCUMENTED = '''
+DOCUMENTED = """
 [archive]
 path = "site"               # the archive folder (the git work tree when publishing)
 layout = "dated"            # or "duty-machine"
@@ -26,7 +26,7 @@ id = "dw"                   # folder name under articles/
 name = "德国之声"            # shown in lists and the README
 kind = "feed"
 url = "https://example.org/dw.xml"
-'''
+"""
 
 
 def test_documented_form_loads(tmp_path: Path) -> None:
@@ -38,27 +38,41 @@ def test_documented_form_loads(tmp_path: Path) -> None:
     assert s.archive.layout == "dated" and s.git.enabled and s.git.remotes == ("origin",)
     assert not s.network.allow_private_networks
     (src,) = s.sources
-    assert (src.id, src.name, src.kind, src.url) == ("dw", "德国之声", "feed",
-                                                     "https://example.org/dw.xml")
+    assert (src.id, src.name, src.kind, src.url) == (
+        "dw",
+        "德国之声",
+        "feed",
+        "https://example.org/dw.xml",
+    )
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    (('layout = "dated"', 'layout = "flat"'), "archive.layout: must be one of"),
-    (("allow_private_networks = false", "allow_private_networks = 1"),
-     "network.allow_private_networks: must be true or false"),
-    (('url = "https://example.org/dw.xml"', 'url = "ftp://example.org/x"'),
-     "sources[0].url: 'ftp://example.org/x' must be an http or https URL"),
-    (('id = "dw"', 'id = "../etc"'), "sources[0].id:"),
-    (('name = "德国之声"', 'name = "a/b"'), "sources[0].name:"),
-    (("[network]", "[network]\ntimeout = \"soon\""), "network.timeout: not a duration"),
-    (("[network]", "[network]\nallow_privat_networks = true"),
-     "network.allow_privat_networks: unknown key"),
-    (('kind = "feed"', 'kind = "magic"'), "sources[0].kind: must be one of"),
-    (('url = "https://example.org/dw.xml"', ""), "sources[0].url: is required"),
-    (("remotes = [\"origin\"]", "remotes = \"origin\""), "publish.git.remotes: must be a list"),
-])
-def test_errors_name_file_key_and_problem(tmp_path: Path, change: tuple[str, str],
-                                          message: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (('layout = "dated"', 'layout = "flat"'), "archive.layout: must be one of"),
+        (
+            ("allow_private_networks = false", "allow_private_networks = 1"),
+            "network.allow_private_networks: must be true or false",
+        ),
+        (
+            ('url = "https://example.org/dw.xml"', 'url = "ftp://example.org/x"'),
+            "sources[0].url: 'ftp://example.org/x' must be an http or https URL",
+        ),
+        (('id = "dw"', 'id = "../etc"'), "sources[0].id:"),
+        (('name = "德国之声"', 'name = "a/b"'), "sources[0].name:"),
+        (("[network]", '[network]\ntimeout = "soon"'), "network.timeout: not a duration"),
+        (
+            ("[network]", "[network]\nallow_privat_networks = true"),
+            "network.allow_privat_networks: unknown key",
+        ),
+        (('kind = "feed"', 'kind = "magic"'), "sources[0].kind: must be one of"),
+        (('url = "https://example.org/dw.xml"', ""), "sources[0].url: is required"),
+        (('remotes = ["origin"]', 'remotes = "origin"'), "publish.git.remotes: must be a list"),
+    ],
+)
+def test_errors_name_file_key_and_problem(
+    tmp_path: Path, change: tuple[str, str], message: str
+) -> None:
     cfg = tmp_path / "newsmirror.toml"
     cfg.write_text(DOCUMENTED.replace(*change), encoding="utf-8")
     with pytest.raises(ConfigError) as e:
@@ -69,11 +83,11 @@ def test_errors_name_file_key_and_problem(tmp_path: Path, change: tuple[str, str
 
 def test_duplicate_ids_and_syntax_errors(tmp_path: Path) -> None:
     cfg = tmp_path / "newsmirror.toml"
-    cfg.write_text(DOCUMENTED + DOCUMENTED[DOCUMENTED.index("[[sources]]"):], encoding="utf-8")
+    cfg.write_text(DOCUMENTED + DOCUMENTED[DOCUMENTED.index("[[sources]]") :], encoding="utf-8")
     with pytest.raises(ConfigError, match=r"sources\[1\]\.id: duplicate id 'dw'"):
         load(cfg)
     cfg.write_text("[archive\npath = 1", encoding="utf-8")
-    with pytest.raises(ConfigError, match="invalid TOML.*line 1"):
+    with pytest.raises(ConfigError, match=r"invalid TOML.*line 1"):
         load(cfg)
     with pytest.raises(ConfigError, match="no such config file"):
         load(tmp_path / "missing.toml")

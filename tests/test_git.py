@@ -17,14 +17,20 @@ def _setup(tmp_path: Path, server: FakeServer, remotes: dict[str, Path]) -> Path
     for name, path in remotes.items():
         subprocess.run(["git", "init", "-q", "--bare", str(path)], check=True)
         git(site, "remote", "add", name, str(path))
-    return write_config(tmp_path / "newsmirror.toml",
-                        [{"id": "ex", "name": "示例台", "url": server.url("/feed.xml")},
-                         {"id": "dw", "name": "德国之声", "url": server.url("/dw.xml")}],
-                        git=True, remotes=tuple(remotes))
+    return write_config(
+        tmp_path / "newsmirror.toml",
+        [
+            {"id": "ex", "name": "示例台", "url": server.url("/feed.xml")},
+            {"id": "dw", "name": "德国之声", "url": server.url("/dw.xml")},
+        ],
+        git=True,
+        remotes=tuple(remotes),
+    )
 
 
-def test_commit_and_push_cycle(tmp_path: Path, server: FakeServer, run_update,
-                               clock: Clock) -> None:
+def test_commit_and_push_cycle(
+    tmp_path: Path, server: FakeServer, run_update, clock: Clock
+) -> None:
     origin, backup = tmp_path / "origin.git", tmp_path / "backup.git"
     cfg = _setup(tmp_path, server, {"origin": origin, "backup": backup})
     server.routes["/feed.xml"] = feeds.rss(feeds.items(2))
@@ -36,8 +42,9 @@ def test_commit_and_push_cycle(tmp_path: Path, server: FakeServer, run_update,
     msg = git(tmp_path / "site", "log", "-1", "--format=%B")
     assert msg.startswith("Update: 3 new, 0 updated")
     assert "ex (示例台): 2 new, 0 updated" in msg and "dw (德国之声): 1 new, 0 updated" in msg
-    tree = git(origin, "-c", "core.quotepath=false", "ls-tree", "-r", "--name-only",
-               "main").split("\n")
+    tree = git(origin, "-c", "core.quotepath=false", "ls-tree", "-r", "--name-only", "main").split(
+        "\n"
+    )
     assert "README.md" in tree and "lists/示例台.md" in tree and "lists/德国之声.md" in tree
     assert not any(".newsmirror" in t for t in tree)
 
@@ -48,8 +55,9 @@ def test_commit_and_push_cycle(tmp_path: Path, server: FakeServer, run_update,
     assert int(git(origin, "rev-list", "--count", "main")) == 1
 
 
-def test_failed_push_is_retried_and_loses_nothing(tmp_path: Path, server: FakeServer,
-                                                  run_update, clock: Clock) -> None:
+def test_failed_push_is_retried_and_loses_nothing(
+    tmp_path: Path, server: FakeServer, run_update, clock: Clock
+) -> None:
     origin = tmp_path / "origin.git"
     cfg = _setup(tmp_path, server, {"origin": origin})
     server.routes["/feed.xml"] = feeds.rss(feeds.items(1))

@@ -21,11 +21,14 @@ def test_golden_item_renders_byte_for_byte(shared: Path) -> None:
     assert got == expected, _first_difference(got, expected)
 
 
-def test_golden_through_a_whole_update(shared: Path, server: FakeServer, tmp_path: Path,
-                                       run_update) -> None:
+def test_golden_through_a_whole_update(
+    shared: Path, server: FakeServer, tmp_path: Path, run_update
+) -> None:
     server.routes["/dw.xml"] = (shared / "golden" / "fulltext-feed.xml").read_bytes()
-    cfg = write_config(tmp_path / "newsmirror.toml",
-                       [{"id": "dw", "name": "德国之声", "url": server.url("/dw.xml")}])
+    cfg = write_config(
+        tmp_path / "newsmirror.toml",
+        [{"id": "dw", "name": "德国之声", "url": server.url("/dw.xml")}],
+    )
     report = run_update(cfg)
     assert report.new == 3 and not report.failed
     path = tmp_path / "site/articles/dw/2022-10-26/a-63558196.md"
@@ -44,8 +47,9 @@ def test_content_encoded_wins_over_description_and_title_is_trimmed(shared: Path
 def test_tracking_parameters_removed_unless_kept(shared: Path) -> None:
     raw = (shared / "golden" / "fulltext-feed.xml").read_bytes()
     plain, _ = parse_feed(raw, source="dw", feed_url="https://www.dw.com/zh/", now_ms=0)
-    kept, _ = parse_feed(raw, source="dw", feed_url="https://www.dw.com/zh/", now_ms=0,
-                         keep_tracking=True)
+    kept, _ = parse_feed(
+        raw, source="dw", feed_url="https://www.dw.com/zh/", now_ms=0, keep_tracking=True
+    )
     a = {x.key: x for x in plain}["a-90000001"]
     b = {x.key: x for x in kept}["a-90000001"]
     assert "maca" not in a.url
@@ -60,5 +64,6 @@ def test_lines_are_trimmed_like_javascript() -> None:
 def _first_difference(a: bytes, b: bytes) -> str:
     for i, (x, y) in enumerate(zip(a, b, strict=False)):
         if x != y:
-            return f"first difference at byte {i}: got {a[i-40:i+40]!r}, want {b[i-40:i+40]!r}"
+            got, want = a[i - 40 : i + 40], b[i - 40 : i + 40]
+            return f"first difference at byte {i}: got {got!r}, want {want!r}"
     return f"lengths differ: got {len(a)}, want {len(b)}"

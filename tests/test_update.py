@@ -13,25 +13,32 @@ from .fakeserver import Answer, FakeServer
 
 
 def _one_source(tmp_path: Path, server: FakeServer, **kw) -> Path:
-    return write_config(tmp_path / "newsmirror.toml",
-                        [{"id": "ex", "name": "示例台", "url": server.url("/feed.xml")}], **kw)
+    return write_config(
+        tmp_path / "newsmirror.toml",
+        [{"id": "ex", "name": "示例台", "url": server.url("/feed.xml")}],
+        **kw,
+    )
 
 
 def test_dated_layout_paths(tmp_path: Path, server: FakeServer, run_update) -> None:
     server.routes["/feed.xml"] = feeds.rss(feeds.items(3))
     run_update(_one_source(tmp_path, server))
-    files = sorted(p.relative_to(tmp_path / "site").as_posix()
-                   for p in (tmp_path / "site/articles").rglob("*.md"))
+    files = sorted(
+        p.relative_to(tmp_path / "site").as_posix()
+        for p in (tmp_path / "site/articles").rglob("*.md")
+    )
     assert len(files) == 3
-    assert all(f.startswith("articles/ex/2022-10-") and len(f.split("/")[-1]) == 19
-               for f in files), files
+    assert all(
+        f.startswith("articles/ex/2022-10-") and len(f.split("/")[-1]) == 19 for f in files
+    ), files
     lst = (tmp_path / "site/lists/示例台.md").read_text()
     assert lst.startswith("示例台\n------\n\n")
     assert lst.index("示例新闻 2") < lst.index("示例新闻 0")  # newest first
 
 
-def test_duty_machine_numbers_and_list_bytes(tmp_path: Path, server: FakeServer,
-                                             run_update, clock: Clock) -> None:
+def test_duty_machine_numbers_and_list_bytes(
+    tmp_path: Path, server: FakeServer, run_update, clock: Clock
+) -> None:
     cfg = _one_source(tmp_path, server, layout="duty-machine")
     server.routes["/feed.xml"] = feeds.rss(feeds.items(2))
     run_update(cfg)
@@ -44,7 +51,8 @@ def test_duty_machine_numbers_and_list_bytes(tmp_path: Path, server: FakeServer,
     assert (site / "lists/示例台.md").read_bytes() == (
         "示例台\n------\n\n"
         f"10-17 [示例新闻 1](/articles/ex/{FIRST_NUMBER - 1}.md)\n\n"
-        f"10-17 [示例新闻 0](/articles/ex/{FIRST_NUMBER}.md)\n\n").encode()
+        f"10-17 [示例新闻 0](/articles/ex/{FIRST_NUMBER}.md)\n\n"
+    ).encode()
     # A later run: two more items, numbered below; an edited old one keeps its number.
     more = feeds.items(4)
     more[-1].body = "<p>修改后的正文。</p>"  # items are newest first: [-1] is item 0
@@ -63,12 +71,16 @@ def test_list_keeps_only_the_newest(tmp_path: Path, server: FakeServer, run_upda
     server.routes["/feed.xml"] = feeds.rss(feeds.items(5))
     run_update(cfg)
     lines = [x for x in (tmp_path / "site/lists/示例台.md").read_text().split("\n") if "[" in x]
-    assert [x.split("[")[1].split("]")[0] for x in lines] == ["示例新闻 4", "示例新闻 3",
-                                                               "示例新闻 2"]
+    assert [x.split("[")[1].split("]")[0] for x in lines] == [
+        "示例新闻 4",
+        "示例新闻 3",
+        "示例新闻 2",
+    ]
 
 
-def test_second_update_changes_no_byte(tmp_path: Path, server: FakeServer, run_update,
-                                       clock: Clock) -> None:
+def test_second_update_changes_no_byte(
+    tmp_path: Path, server: FakeServer, run_update, clock: Clock
+) -> None:
     cfg = _one_source(tmp_path, server, layout="duty-machine", git=True)
     server.routes["/feed.xml"] = feeds.rss(feeds.items(3))
     first = run_update(cfg)
@@ -85,8 +97,9 @@ def test_second_update_changes_no_byte(tmp_path: Path, server: FakeServer, run_u
     assert snapshot(tmp_path / "site") == before
 
 
-def test_edited_item_one_file_two_revisions(tmp_path: Path, server: FakeServer, run_update,
-                                            clock: Clock) -> None:
+def test_edited_item_one_file_two_revisions(
+    tmp_path: Path, server: FakeServer, run_update, clock: Clock
+) -> None:
     cfg = _one_source(tmp_path, server)
     its = feeds.items(1, prefix="https://www.dw.com/zh/旧标题/a-")
     its[0].link = "https://www.dw.com/zh/旧标题/a-123"
@@ -101,8 +114,9 @@ def test_edited_item_one_file_two_revisions(tmp_path: Path, server: FakeServer, 
     assert (report.new, report.updated) == (0, 1)
     files = list((tmp_path / "site/articles").rglob("*.md"))
     assert len(files) == 1 and files[0].name == "a-123.md"
-    assert "[新标题](https://www.dw.com/zh/%E6%96%B0%E6%A0%87%E9%A2%98/a-123)" in \
-        files[0].read_text()
+    assert (
+        "[新标题](https://www.dw.com/zh/%E6%96%B0%E6%A0%87%E9%A2%98/a-123)" in files[0].read_text()
+    )
     db = sqlite3.connect(tmp_path / "site/.newsmirror/catalog.sqlite")
     titles = [r[0] for r in db.execute("SELECT title FROM revisions ORDER BY id")]
     assert titles == ["示例新闻 0", "新标题"]
@@ -121,19 +135,24 @@ def test_conditional_get_on_the_wire(tmp_path: Path, server: FakeServer, run_upd
     assert report.sources[0].not_modified and report.new == 0
 
 
-def test_failing_sources_do_not_stop_the_others(tmp_path: Path, server: FakeServer,
-                                                run_update) -> None:
+def test_failing_sources_do_not_stop_the_others(
+    tmp_path: Path, server: FakeServer, run_update
+) -> None:
     server.routes["/a.xml"] = feeds.rss(feeds.items(2, prefix="https://a.example/"))
     server.routes["/b.xml"] = feeds.atom(feeds.items(2, prefix="https://b.example/"))
     server.routes["/500.xml"] = lambda req: Answer(500, b"oops")
-    server.routes["/garbage.xml"] = lambda req: Answer(200, b"\x00\x01<<<not xml at all",
-                                                       {"Content-Type": "text/xml"})
-    cfg = write_config(tmp_path / "newsmirror.toml", [
-        {"id": "a", "name": "A", "url": server.url("/a.xml")},
-        {"id": "bad", "name": "Bad", "url": server.url("/500.xml")},
-        {"id": "junk", "name": "Junk", "url": server.url("/garbage.xml")},
-        {"id": "b", "name": "B", "url": server.url("/b.xml")},
-    ])
+    server.routes["/garbage.xml"] = lambda req: Answer(
+        200, b"\x00\x01<<<not xml at all", {"Content-Type": "text/xml"}
+    )
+    cfg = write_config(
+        tmp_path / "newsmirror.toml",
+        [
+            {"id": "a", "name": "A", "url": server.url("/a.xml")},
+            {"id": "bad", "name": "Bad", "url": server.url("/500.xml")},
+            {"id": "junk", "name": "Junk", "url": server.url("/garbage.xml")},
+            {"id": "b", "name": "B", "url": server.url("/b.xml")},
+        ],
+    )
     report = run_update(cfg)
     by_id = {s.id: s for s in report.sources}
     assert by_id["a"].new == 2 and by_id["b"].new == 2
@@ -161,8 +180,9 @@ def test_every_feed_format(tmp_path: Path, server: FakeServer, run_update) -> No
         assert "<p>第二段。</p>" in text, (name, text)
 
 
-def test_update_date_wins_over_publication_date(tmp_path: Path, server: FakeServer,
-                                                run_update) -> None:
+def test_update_date_wins_over_publication_date(
+    tmp_path: Path, server: FakeServer, run_update
+) -> None:
     it = feeds.items(1)
     it[0].updated = feeds.dt("2022-11-01T00:00:00+00:00")
     server.routes["/feed.xml"] = feeds.atom(it)

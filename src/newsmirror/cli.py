@@ -42,8 +42,9 @@ def _setup_logging(verbose: bool) -> None:
         handler.setFormatter(logging.Formatter("%(message)s"))
     else:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s",
-                                               "%Y-%m-%dT%H:%M:%S"))
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S")
+        )
     root.addHandler(handler)
     root.setLevel(level)
     root.propagate = False
@@ -58,8 +59,15 @@ class _Obj:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "-c", "config", type=click.Path(path_type=Path),
-              default=DEFAULT_CONFIG_NAME, show_default=True, help="The config file.")
+@click.option(
+    "--config",
+    "-c",
+    "config",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_CONFIG_NAME,
+    show_default=True,
+    help="The config file.",
+)
 @click.option("--verbose", "-v", is_flag=True, help="Debug logging.")
 @click.version_option(__version__, prog_name="newsmirror")
 @click.pass_context
@@ -84,8 +92,10 @@ def init(obj: _Obj, force: bool) -> None:
     except NewsmirrorError as e:
         _fail(e)
         return
-    console.print(f"wrote {obj.config} with {len(settings.sources)} sources; "
-                  f"archive folder {settings.archive.path}")
+    console.print(
+        f"wrote {obj.config} with {len(settings.sources)} sources; "
+        f"archive folder {settings.archive.path}"
+    )
     console.print("next: edit it if you like, then run `newsmirror update`")
 
 
@@ -96,10 +106,12 @@ def _print_report(report: UpdateReport) -> None:
         for e in s.item_errors:
             console.print(f"[yellow]item failed[/] {s.id}: {e.where}: {e.reason}", markup=True)
     ok = len(report.sources) - len(report.failed)
-    console.print(f"{report.new} new, {report.updated} updated, {ok} sources ok, "
-                  f"{len(report.failed)} failed"
-                  + (f"; commit {report.commit[:10]}" if report.commit else "; no commit")
-                  + (f"; pushed to {', '.join(report.pushed)}" if report.pushed else ""))
+    console.print(
+        f"{report.new} new, {report.updated} updated, {ok} sources ok, "
+        f"{len(report.failed)} failed"
+        + (f"; commit {report.commit[:10]}" if report.commit else "; no commit")
+        + (f"; pushed to {', '.join(report.pushed)}" if report.pushed else "")
+    )
     for remote, reason in report.publish_errors.items():
         console.print(f"[red]PUBLISH FAILED[/] {remote}: {reason}", markup=True)
     if report.interrupted:
@@ -109,8 +121,13 @@ def _print_report(report: UpdateReport) -> None:
 def _line(r: SourceReport) -> None:
     if not console.is_terminal:
         return
-    state = ("error" if r.error else "304" if r.not_modified
-             else f"{r.new} new, {r.updated} updated, {r.unchanged} unchanged")
+    state = (
+        "error"
+        if r.error
+        else "304"
+        if r.not_modified
+        else f"{r.new} new, {r.updated} updated, {r.unchanged} unchanged"
+    )
     console.print(f"  {r.id}: {state}", highlight=False)
 
 
@@ -155,10 +172,18 @@ def _install_stop(stop: StopFlag) -> None:
 
 
 @main.command()
-@click.option("--every", "every", default=None, help="Interval, e.g. 30m or 1h "
-              "(default: [schedule] every, else 1h).")
-@click.option("--jitter", default=0.1, show_default=True,
-              help="Random extra wait, as a fraction of the interval.")
+@click.option(
+    "--every",
+    "every",
+    default=None,
+    help="Interval, e.g. 30m or 1h (default: [schedule] every, else 1h).",
+)
+@click.option(
+    "--jitter",
+    default=0.1,
+    show_default=True,
+    help="Random extra wait, as a fraction of the interval.",
+)
 @click.pass_obj
 def run(obj: _Obj, every: str | None, jitter: float) -> None:
     """Update, then repeat every interval (with jitter) until stopped."""
@@ -219,6 +244,11 @@ def status(obj: _Obj) -> None:
         elif errors.get(src.id):
             err = f"{len(errors[src.id])} item(s) failed"
         due = (st.last_attempt_ms or 0) + interval_ms
-        table.add_row(src.id if src.enabled else f"{src.id} (disabled)", str(st.articles),
-                      _fmt(st.last_success_ms), err, "now" if due <= now else _fmt(due))
+        table.add_row(
+            src.id if src.enabled else f"{src.id} (disabled)",
+            str(st.articles),
+            _fmt(st.last_success_ms),
+            err,
+            "now" if due <= now else _fmt(due),
+        )
     console.print(table)

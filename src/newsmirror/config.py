@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -131,9 +130,9 @@ class _Table:
         # bool is an int in Python; TOML keeps them apart, so do we.
         if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
             self.fail(key, f"must be {kind_name}, got {value!r}")
-        return value  # type: ignore[return-value]
+        return value  # type: ignore[no-any-return]
 
-    def str(self, key: str, default: str = "", *, required: bool = False) -> str:
+    def text(self, key: str, default: str = "", *, required: bool = False) -> str:
         if required and key not in self.data:
             self.fail(key, "is required")
         value = self._get(key, str, "a string", default)
@@ -141,10 +140,10 @@ class _Table:
             self.fail(key, "must not be empty")
         return value
 
-    def bool(self, key: str, default: bool) -> bool:
+    def flag(self, key: str, default: bool) -> bool:
         return self._get(key, bool, "true or false", default)
 
-    def int(self, key: str, default: int, *, minimum: int = 0) -> int:
+    def number(self, key: str, default: int, *, minimum: int = 0) -> int:
         value = self._get(key, int, "an integer", default)
         if value < minimum:
             self.fail(key, f"must be at least {minimum}, got {value}")
@@ -163,7 +162,7 @@ class _Table:
             except ValueError as e:
                 self.fail(key, str(e))
         else:
-            self.fail(key, f"must be a duration such as \"30s\" or \"1h\", got {value!r}")
+            self.fail(key, f'must be a duration such as "30s" or "1h", got {value!r}')
         if seconds <= 0:
             self.fail(key, "must be positive")
         return seconds
@@ -176,8 +175,9 @@ class _Table:
 
     def table(self, key: str) -> _Table:
         self.used.add(key)
-        return _Table(self.data.get(key, {}), f"{self.where}.{key}" if self.where else key,
-                      self.file)
+        return _Table(
+            self.data.get(key, {}), f"{self.where}.{key}" if self.where else key, self.file
+        )
 
     def choice(self, key: str, choices: tuple[T, ...], default: T) -> T:
         value = self._get(key, str, "a string", default)
@@ -191,29 +191,27 @@ class _Table:
             self.fail(unknown[0], "unknown key (a typo?)")
 
 
-def _check(cond: bool, fail: Callable[[], None]) -> None:
-    if not cond:
-        fail()
-
-
 def _source(t: _Table) -> SourceSettings:
-    sid = t.str("id", required=True)
+    sid = t.text("id", required=True)
     if not _ID_RE.fullmatch(sid):
-        t.fail("id", f"{sid!r} must be lower-case letters, digits, '-' or '_' (it is a folder name)")
-    name = t.str("name", sid).strip() or sid
+        t.fail(
+            "id", f"{sid!r} must be lower-case letters, digits, '-' or '_' (it is a folder name)"
+        )
+    name = t.text("name", sid).strip() or sid
     if any(c in name for c in "/\\\0") or name.startswith("."):
         t.fail("name", f"{name!r} cannot contain '/', '\\' or start with '.' (it names a file)")
     kind = t.choice("kind", SOURCE_KINDS, "feed")
-    url = t.str("url", required=True).strip()
+    url = t.text("url", required=True).strip()
     if not url.lower().startswith(("http://", "https://")):
         t.fail("url", f"{url!r} must be an http or https URL")
-    enabled = t.bool("enabled", True)
+    enabled = t.flag("enabled", True)
     ktp: bool | None = None
     if "keep_tracking_params" in t.data:
-        ktp = t.bool("keep_tracking_params", False)
+        ktp = t.flag("keep_tracking_params", False)
     t.done()
-    return SourceSettings(id=sid, name=name, kind=kind, url=url, enabled=enabled,
-                          keep_tracking_params=ktp)
+    return SourceSettings(
+        id=sid, name=name, kind=kind, url=url, enabled=enabled, keep_tracking_params=ktp
+    )
 
 
 def parse_settings(data: dict[str, Any], path: Path) -> Settings:
@@ -223,31 +221,34 @@ def parse_settings(data: dict[str, Any], path: Path) -> Settings:
 
     a = root.table("archive")
     archive = ArchiveSettings(
-        path=(base / a.str("path", "archive")).resolve(),
+        path=(base / a.text("path", "archive")).resolve(),
         layout=a.choice("layout", LAYOUTS, "dated"),
-        keep_tracking_params=a.bool("keep_tracking_params", False),
-        list_size=a.int("list_size", 300, minimum=1),
+        keep_tracking_params=a.flag("keep_tracking_params", False),
+        list_size=a.number("list_size", 300, minimum=1),
     )
     a.done()
 
     n = root.table("network")
     d = NetworkSettings()
     network = NetworkSettings(
-        allow_private_networks=n.bool("allow_private_networks", d.allow_private_networks),
+        allow_private_networks=n.flag("allow_private_networks", d.allow_private_networks),
         timeout=n.duration("timeout", d.timeout),
         connect_timeout=n.duration("connect_timeout", d.connect_timeout),
-        max_response_bytes=n.int("max_response_bytes", d.max_response_bytes, minimum=1024),
-        max_redirects=n.int("max_redirects", d.max_redirects),
-        concurrency=n.int("concurrency", d.concurrency, minimum=1),
-        per_host_concurrency=n.int("per_host_concurrency", d.per_host_concurrency, minimum=1),
-        user_agent=n.str("user_agent", d.user_agent) or d.user_agent,
+        max_response_bytes=n.number("max_response_bytes", d.max_response_bytes, minimum=1024),
+        max_redirects=n.number("max_redirects", d.max_redirects),
+        concurrency=n.number("concurrency", d.concurrency, minimum=1),
+        per_host_concurrency=n.number("per_host_concurrency", d.per_host_concurrency, minimum=1),
+        user_agent=n.text("user_agent", d.user_agent) or d.user_agent,
     )
     n.done()
 
     p = root.table("publish")
     g = p.table("git")
-    git = GitSettings(enabled=g.bool("enabled", False), remotes=g.str_list("remotes"),
-                      branch=g.str("branch") or None)
+    git = GitSettings(
+        enabled=g.flag("enabled", False),
+        remotes=g.str_list("remotes"),
+        branch=g.text("branch") or None,
+    )
     g.done()
     p.done()
 
@@ -262,12 +263,18 @@ def parse_settings(data: dict[str, Any], path: Path) -> Settings:
     sources = [_source(_Table(item, f"sources[{i}]", path)) for i, item in enumerate(raw_sources)]
     seen: set[str] = set()
     for i, src in enumerate(sources):
-        _check(src.id not in seen,
-               lambda i=i, src=src: root.fail(f"sources[{i}].id", f"duplicate id {src.id!r}"))
+        if src.id in seen:
+            root.fail(f"sources[{i}].id", f"duplicate id {src.id!r}")
         seen.add(src.id)
     root.done()
-    return Settings(config_path=path, archive=archive, network=network, git=git,
-                    sources=tuple(sources), interval=interval)
+    return Settings(
+        config_path=path,
+        archive=archive,
+        network=network,
+        git=git,
+        sources=tuple(sources),
+        interval=interval,
+    )
 
 
 def load(path: Path) -> Settings:
@@ -276,7 +283,8 @@ def load(path: Path) -> Settings:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(
-            f"{path}: no such config file (run `newsmirror init` to write one)") from None
+            f"{path}: no such config file (run `newsmirror init` to write one)"
+        ) from None
     except OSError as e:
         raise ConfigError(f"{path}: cannot read: {e.strerror}") from e
     try:

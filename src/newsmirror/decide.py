@@ -50,8 +50,9 @@ def numbered_path(source: str, number: int) -> str:
     return f"articles/{source}/{number}.md"
 
 
-def plan(articles: list[Article], known: dict[str, Known], *, layout: Layout,
-         next_number: int) -> Plan:
+def plan(
+    articles: list[Article], known: dict[str, Known], *, layout: Layout, next_number: int
+) -> Plan:
     """Sort a source's articles into new, changed and unchanged.
 
     New articles of the duty-machine layout are numbered counting down from ``next_number``

@@ -7,7 +7,7 @@ from pathlib import Path
 from .config import Settings, load
 from .errors import ConfigError
 
-TEMPLATE = '''\
+TEMPLATE = """\
 # newsmirror configuration.  Paths are relative to this file.
 # Reference: the "Configuration" section of newsmirror's README.
 
@@ -77,7 +77,7 @@ url = "https://chinadigitaltimes.net/chinese/feed/"
 # name = "德国之声"
 # kind = "feed"
 # url = "https://example.org/dw-fulltext.xml"
-'''
+"""
 
 
 def write_initial_config(path: Path, *, force: bool = False) -> Settings:

@@ -114,8 +114,9 @@ def archive_lock(root: Path) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise CatalogError(f"{root}: another newsmirror process is updating this "
-                               "archive") from None
+            raise CatalogError(
+                f"{root}: another newsmirror process is updating this archive"
+            ) from None
         yield
     finally:
         os.close(fd)
@@ -124,9 +125,14 @@ def archive_lock(root: Path) -> Iterator[None]:
 class Updater:
     """Runs one pass with the given settings, clock and (optionally) stop flag."""
 
-    def __init__(self, settings: Settings, *, clock: Clock = wall_clock_ms,
-                 stop: StopFlag | None = None,
-                 on_source: Callable[[SourceReport], None] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock = wall_clock_ms,
+        stop: StopFlag | None = None,
+        on_source: Callable[[SourceReport], None] | None = None,
+    ) -> None:
         self.settings = settings
         self.root = settings.archive.path
         self.clock = clock
@@ -157,8 +163,7 @@ class Updater:
             for s in self.settings.sources:
                 catalog.ensure_source(s.id, s.name, s.url)
         async with Fetcher(self.settings.network) as fetcher:
-            tasks = {asyncio.ensure_future(self._collect(s, catalog, fetcher)): s
-                     for s in sources}
+            tasks = {asyncio.ensure_future(self._collect(s, catalog, fetcher)): s for s in sources}
             try:
                 for next_done in asyncio.as_completed(list(tasks)):
                     source, result = await next_done
@@ -174,18 +179,21 @@ class Updater:
         report.sources.sort(key=lambda r: r.id)
         return report
 
-    async def _collect(self, source: SourceSettings, catalog: Catalog,
-                       fetcher: Fetcher) -> tuple[SourceSettings, SourceResult]:
-        ctx = Context(fetcher=fetcher, now_ms=self.clock(),
-                      keep_tracking=self.settings.keep_tracking(source))
+    async def _collect(
+        self, source: SourceSettings, catalog: Catalog, fetcher: Fetcher
+    ) -> tuple[SourceSettings, SourceResult]:
+        ctx = Context(
+            fetcher=fetcher, now_ms=self.clock(), keep_tracking=self.settings.keep_tracking(source)
+        )
         try:
             result = await self.drivers[source.kind](source, catalog.source(source.id), ctx)
         except NewsmirrorError as e:
             result = SourceResult(source=source.id, error=str(e))
         return source, result
 
-    def _apply(self, catalog: Catalog, source: SourceSettings,
-               result: SourceResult) -> SourceReport:
+    def _apply(
+        self, catalog: Catalog, source: SourceSettings, result: SourceResult
+    ) -> SourceReport:
         """Write one source's files, then commit its catalog rows."""
         now = self.clock()
         r = SourceReport(id=source.id, name=source.name, item_errors=list(result.item_errors))
@@ -203,8 +211,12 @@ class Updater:
         state = catalog.source(source.id)
         assert state is not None  # ensure_source ran before any fetch
         known = catalog.known(source.id, [a.ident for a in result.articles])
-        p = plan(result.articles, known, layout=self.settings.archive.layout,
-                 next_number=state.next_number)
+        p = plan(
+            result.articles,
+            known,
+            layout=self.settings.archive.layout,
+            next_number=state.next_number,
+        )
         r.unchanged = p.unchanged
         written_new = []
         written_changed = []
@@ -234,17 +246,23 @@ class Updater:
             else:
                 # Validators only once everything is in: otherwise a 304 next time would
                 # hide the items this pass did not finish.
-                catalog.record_success(source.id, now, result.etag, result.last_modified,
-                                       keep_validators=not complete or retry)
-            catalog.record_item_errors(source.id, now,
-                                       [(e.where, e.reason) for e in result.item_errors])
+                catalog.record_success(
+                    source.id,
+                    now,
+                    result.etag,
+                    result.last_modified,
+                    keep_validators=not complete or retry,
+                )
+            catalog.record_item_errors(
+                source.id, now, [(e.where, e.reason) for e in result.item_errors]
+            )
             if written_new or written_changed:
                 numbers = [nf.number for nf in written_new if nf.number is not None]
                 next_number = min(numbers) - 1 if numbers else state.next_number
                 catalog.set_changed(source.id, now, next_number)
         r.new, r.updated = len(written_new), len(written_changed)
-        for e in result.item_errors:
-            log.warning("%s: item %s: %s", source.id, e.where, e.reason)
+        for item in result.item_errors:
+            log.warning("%s: item %s: %s", source.id, item.where, item.reason)
         return r
 
     def _lists(self, catalog: Catalog) -> None:
@@ -254,18 +272,24 @@ class Updater:
         readme = []
         for s in self.settings.sources:
             st = states.get(s.id)
-            entries = catalog.list_entries(s.id, self.settings.archive.list_size,
-                                           by_number=by_number)
+            entries = catalog.list_entries(
+                s.id, self.settings.archive.list_size, by_number=by_number
+            )
             if entries or (self.root / list_path(s.name)).exists():
                 write_if_changed(self.root, list_path(s.name), render_list(s.name, entries))
-            readme.append(ReadmeSource(s.name, st.articles if st else 0,
-                                       st.last_changed_ms if st else None))
+            readme.append(
+                ReadmeSource(s.name, st.articles if st else 0, st.last_changed_ms if st else None)
+            )
         write_if_changed(self.root, "README.md", render_readme(readme))
 
     def _publish(self, report: UpdateReport) -> None:
         try:
-            result = git_publish.publish(self.root, report.commit_message(),
-                                         self.settings.git.remotes, self.settings.git.branch)
+            result = git_publish.publish(
+                self.root,
+                report.commit_message(),
+                self.settings.git.remotes,
+                self.settings.git.branch,
+            )
         except NewsmirrorError as e:
             report.publish_errors["git"] = str(e)
             log.error("publish: %s", e)

@@ -49,4 +49,5 @@ async def check_host(host: str, port: int) -> None:
         if reason:
             raise BlockedAddressError(
                 f"refused {host} ({ip}): {reason}; set [network] allow_private_networks = true "
-                "to allow it")
+                "to allow it"
+            )

@@ -16,6 +16,7 @@ import asyncio
 from collections import defaultdict
 from dataclasses import dataclass
 
+import ada_url
 import httpx
 
 from .. import urls
@@ -46,21 +47,26 @@ class Response:
 class Fetcher:
     """Fetches URLs under one :class:`NetworkSettings`.  Use as an async context manager."""
 
-    def __init__(self, network: NetworkSettings,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self, network: NetworkSettings, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
         self.network = network
         timeout = httpx.Timeout(network.timeout, connect=network.connect_timeout)
-        limits = httpx.Limits(max_connections=network.concurrency,
-                              max_keepalive_connections=network.concurrency)
+        limits = httpx.Limits(
+            max_connections=network.concurrency, max_keepalive_connections=network.concurrency
+        )
         self.client = httpx.AsyncClient(
-            timeout=timeout, limits=limits, transport=transport, follow_redirects=False,
-            headers={"User-Agent": network.user_agent,
-                     "Accept-Encoding": "gzip, deflate"},
+            timeout=timeout,
+            limits=limits,
+            transport=transport,
+            follow_redirects=False,
+            headers={"User-Agent": network.user_agent, "Accept-Encoding": "gzip, deflate"},
             trust_env=False,
         )
         self._all = asyncio.Semaphore(network.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = defaultdict(
-            lambda: asyncio.Semaphore(network.per_host_concurrency))
+            lambda: asyncio.Semaphore(network.per_host_concurrency)
+        )
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -72,8 +78,14 @@ class Fetcher:
         """Close pooled connections."""
         await self.client.aclose()
 
-    async def get(self, url: str, *, etag: str | None = None,
-                  last_modified: str | None = None, accept: str | None = None) -> Response:
+    async def get(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        accept: str | None = None,
+    ) -> Response:
         """GET ``url`` within every limit; raises :class:`FetchError` naming the URL."""
         headers: dict[str, str] = {}
         if etag:
@@ -87,7 +99,8 @@ class Fetcher:
                 return await self._follow(url, headers)
         except TimeoutError:
             raise FetchError(
-                f"{url}: no complete answer within {self.network.timeout:g} s") from None
+                f"{url}: no complete answer within {self.network.timeout:g} s"
+            ) from None
 
     async def _follow(self, url: str, headers: dict[str, str]) -> Response:
         current = url
@@ -95,8 +108,9 @@ class Fetcher:
             u = self._check_url(current)
             host = str(u.hostname)
             if not self.network.allow_private_networks:
-                await check_host(host.strip("[]"), int(u.port or (443 if u.protocol == "https:"
-                                                                    else 80)))
+                await check_host(
+                    host.strip("[]"), int(u.port or (443 if u.protocol == "https:" else 80))
+                )
             async with self._all, self._hosts[host]:
                 response = await self._one(current, headers)
             if isinstance(response, Response):
@@ -107,7 +121,7 @@ class Fetcher:
         raise FetchError(f"{url}: more than {self.network.max_redirects} redirects")
 
     @staticmethod
-    def _check_url(url: str) -> urls.ada_url.URL:
+    def _check_url(url: str) -> ada_url.URL:
         try:
             u = urls.parse(url)
         except urls.BadURLError as e:
@@ -124,34 +138,48 @@ class Fetcher:
                 if r.status_code in _REDIRECTS:
                     location = r.headers.get("Location")
                     if not location:
-                        raise FetchError(f"{url}: HTTP {r.status_code} without Location",
-                                         status=r.status_code)
+                        raise FetchError(
+                            f"{url}: HTTP {r.status_code} without Location", status=r.status_code
+                        )
                     try:
                         return urls.serialize(location, url, keep_tracking=True)
                     except urls.BadURLError as e:
                         raise FetchError(f"{url}: bad redirect target: {e}") from e
                 if r.status_code == 304:
-                    return Response(url, 304, b"", "", r.headers.get("ETag"),
-                                    r.headers.get("Last-Modified"))
+                    return Response(
+                        url, 304, b"", "", r.headers.get("ETag"), r.headers.get("Last-Modified")
+                    )
                 if r.status_code >= 400:
-                    raise FetchError(f"{url}: HTTP {r.status_code} {r.reason_phrase}",
-                                     status=r.status_code)
+                    raise FetchError(
+                        f"{url}: HTTP {r.status_code} {r.reason_phrase}", status=r.status_code
+                    )
                 declared = r.headers.get("Content-Length")
-                if declared and declared.isdigit() and int(declared) > cap and \
-                        not r.headers.get("Content-Encoding"):
-                    raise FetchError(f"{url}: response of {declared} bytes exceeds the "
-                                     f"{cap}-byte limit")
+                if (
+                    declared
+                    and declared.isdigit()
+                    and int(declared) > cap
+                    and not r.headers.get("Content-Encoding")
+                ):
+                    raise FetchError(
+                        f"{url}: response of {declared} bytes exceeds the {cap}-byte limit"
+                    )
                 chunks = []
                 size = 0
                 async for chunk in r.aiter_bytes():
                     size += len(chunk)
                     if size > cap:
-                        raise FetchError(f"{url}: response exceeds the {cap}-byte limit "
-                                         "(after decompression)")
+                        raise FetchError(
+                            f"{url}: response exceeds the {cap}-byte limit (after decompression)"
+                        )
                     chunks.append(chunk)
-                return Response(str(r.url), r.status_code, b"".join(chunks),
-                                r.headers.get("Content-Type", ""), r.headers.get("ETag"),
-                                r.headers.get("Last-Modified"))
+                return Response(
+                    str(r.url),
+                    r.status_code,
+                    b"".join(chunks),
+                    r.headers.get("Content-Type", ""),
+                    r.headers.get("ETag"),
+                    r.headers.get("Last-Modified"),
+                )
         except httpx.TimeoutException as e:
             raise FetchError(f"{url}: timed out ({type(e).__name__})") from e
         except httpx.HTTPError as e:

@@ -40,14 +40,23 @@ class GitRepo:
         """Run one git command in the work tree; :class:`PublishError` names it on failure."""
         env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
         try:
-            p = subprocess.run(["git", *args], cwd=self.path, capture_output=True, text=True,
-                               timeout=timeout, env=env, check=False)
+            p = subprocess.run(
+                ["git", *args],
+                cwd=self.path,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                env=env,
+                check=False,
+            )
         except subprocess.TimeoutExpired as e:
             raise PublishError(f"git {args[0]} took longer than {timeout:g} s") from e
         if check and p.returncode != 0:
             detail = (p.stderr or p.stdout).strip().splitlines()
-            raise PublishError(f"git {' '.join(args[:2])} failed: "
-                               f"{detail[-1] if detail else f'exit {p.returncode}'}")
+            raise PublishError(
+                f"git {' '.join(args[:2])} failed: "
+                f"{detail[-1] if detail else f'exit {p.returncode}'}"
+            )
         return p.stdout
 
     def ensure(self) -> None:
@@ -88,8 +97,9 @@ class GitRepo:
     def needs_push(self, remote: str, branch: str) -> bool:
         """True unless the remote-tracking ref already equals ``HEAD``."""
         head = self.run("rev-parse", "HEAD").strip()
-        tracked = self.run("rev-parse", "-q", "--verify", f"refs/remotes/{remote}/{branch}",
-                           check=False).strip()
+        tracked = self.run(
+            "rev-parse", "-q", "--verify", f"refs/remotes/{remote}/{branch}", check=False
+        ).strip()
         return head != tracked
 
     def push(self, remote: str, branch: str) -> None:
@@ -100,8 +110,9 @@ class GitRepo:
         self.run("update-ref", f"refs/remotes/{remote}/{branch}", "HEAD")
 
 
-def publish(path: Path, message: str, remotes: tuple[str, ...],
-            branch: str | None = None) -> PublishResult:
+def publish(
+    path: Path, message: str, remotes: tuple[str, ...], branch: str | None = None
+) -> PublishResult:
     """Commit what changed in the archive and push every remote that is behind."""
     repo = GitRepo(path)
     repo.ensure()

@@ -35,8 +35,9 @@ def render_list(source_name: str, entries: Sequence[ListEntry]) -> bytes:
     parts = [f"{source_name}\n------\n\n"]
     for e in entries:
         d = datetime.fromtimestamp(e.date_ms / 1000, CHINA)
-        parts.append(f"{d.month}-{d.day} [{escape_link_text(e.title)}]"
-                     f"({link_destination('/' + e.path)})\n\n")
+        parts.append(
+            f"{d.month}-{d.day} [{escape_link_text(e.title)}]({link_destination('/' + e.path)})\n\n"
+        )
     return "".join(parts).encode("utf-8")
 
 
@@ -72,7 +73,8 @@ def render_readme(sources: Sequence[ReadmeSource]) -> bytes:
     ]
     for s in sources:
         link = quote(list_path(s.name))
-        lines.append(f"| [{escape_link_text(s.name)}]({link}) | {s.articles} | "
-                     f"{_when(s.last_changed_ms)} |")
+        lines.append(
+            f"| [{escape_link_text(s.name)}]({link}) | {s.articles} | {_when(s.last_changed_ms)} |"
+        )
     lines.append("")
     return "\n".join(lines).encode("utf-8")

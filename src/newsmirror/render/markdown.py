@@ -48,8 +48,13 @@ def escape_link_text(text: str) -> str:
 
 def link_destination(url: str) -> str:
     """A URL safe inside ``( )``: parentheses and white space percent-encoded."""
-    return (url.replace("(", "%28").replace(")", "%29").replace(" ", "%20")
-            .replace("\n", "").replace("\r", ""))
+    return (
+        url.replace("(", "%28")
+        .replace(")", "%29")
+        .replace(" ", "%20")
+        .replace("\n", "")
+        .replace("\r", "")
+    )
 
 
 def render_article(article: Article) -> bytes:

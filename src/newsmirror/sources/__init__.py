@@ -26,8 +26,9 @@ class Context:
 class Driver(Protocol):
     """Collects one source's articles."""
 
-    async def __call__(self, source: SourceSettings, state: SourceState | None,
-                       ctx: Context) -> SourceResult: ...
+    async def __call__(
+        self, source: SourceSettings, state: SourceState | None, ctx: Context
+    ) -> SourceResult: ...
 
 
 def drivers() -> dict[str, Driver]:

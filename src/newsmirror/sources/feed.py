@@ -90,12 +90,18 @@ def _from_fast(raw: bytes) -> list[RawItem]:
     items = []
     for e in feed.get("entries") or []:
         body, is_html = _body(e)
-        items.append(RawItem(
-            guid=str(e.get("id") or ""), link=str(e.get("link") or ""),
-            title=str(e.get("title") or ""), updated=_iso_ms(e.get("updated")),
-            published=_iso_ms(e.get("published")), body=body, body_is_html=is_html,
-            authors=_authors(e),
-        ))
+        items.append(
+            RawItem(
+                guid=str(e.get("id") or ""),
+                link=str(e.get("link") or ""),
+                title=str(e.get("title") or ""),
+                updated=_iso_ms(e.get("updated")),
+                published=_iso_ms(e.get("published")),
+                body=body,
+                body_is_html=is_html,
+                authors=_authors(e),
+            )
+        )
     return items
 
 
@@ -107,22 +113,31 @@ def _from_feedparser(raw: bytes) -> list[RawItem]:
     items = []
     for e in d.get("entries") or []:
         body, is_html = _body(e)
-        items.append(RawItem(
-            guid=str(e.get("id") or ""), link=str(e.get("link") or ""),
-            title=str(e.get("title") or ""), updated=_struct_ms(e.get("updated_parsed")),
-            published=_struct_ms(e.get("published_parsed")), body=body, body_is_html=is_html,
-            authors=_authors(e),
-        ))
+        items.append(
+            RawItem(
+                guid=str(e.get("id") or ""),
+                link=str(e.get("link") or ""),
+                title=str(e.get("title") or ""),
+                updated=_struct_ms(e.get("updated_parsed")),
+                published=_struct_ms(e.get("published_parsed")),
+                body=body,
+                body_is_html=is_html,
+                authors=_authors(e),
+            )
+        )
     return items
 
 
 def read_items(raw: bytes) -> list[RawItem]:
-    """All entries of a feed document, whatever its format; :class:`ParseError` if none can be read."""
+    """All entries of a feed document, whatever its format.
+
+    Raises :class:`ParseError` when neither parser can read the document.
+    """
     if not raw.strip():
         raise ParseError("empty response, not a feed")
     try:
         return _from_fast(raw)
-    except Exception as fast_error:  # noqa: BLE001 - any failure of the fast path means: try the lenient one
+    except Exception as fast_error:
         log.debug("fastfeedparser rejected the feed (%s); trying feedparser", fast_error)
         try:
             return _from_feedparser(raw)
@@ -150,8 +165,9 @@ def identity(guid: str, link: str) -> tuple[str, str]:
     return f"url:{canon}", urls.file_key(None, canon)
 
 
-def to_article(item: RawItem, *, source: str, feed_url: str, now_ms: int,
-               keep_tracking: bool) -> Article:
+def to_article(
+    item: RawItem, *, source: str, feed_url: str, now_ms: int, keep_tracking: bool
+) -> Article:
     """Build the :class:`Article` for one raw item; raises ``ValueError`` naming the problem."""
     link = item.link.strip() or (item.guid if urls.scheme_ok(item.guid) else "")
     if not link:
@@ -165,13 +181,20 @@ def to_article(item: RawItem, *, source: str, feed_url: str, now_ms: int,
     date_ms = item.updated or item.published or now_ms
     title = clean_title(item.title)
     return Article(
-        source=source, ident=ident, key=key, url=shown, title=title or shown, date_ms=date_ms,
-        body=sanitize(body, absolute), authors=item.authors,
+        source=source,
+        ident=ident,
+        key=key,
+        url=shown,
+        title=title or shown,
+        date_ms=date_ms,
+        body=sanitize(body, absolute),
+        authors=item.authors,
     )
 
 
-def parse_feed(raw: bytes, *, source: str, feed_url: str, now_ms: int,
-               keep_tracking: bool = False) -> tuple[list[Article], list[ItemError]]:
+def parse_feed(
+    raw: bytes, *, source: str, feed_url: str, now_ms: int, keep_tracking: bool = False
+) -> tuple[list[Article], list[ItemError]]:
     """Articles and per-item errors of one feed document.
 
     Raises :class:`ParseError` only when the document as a whole is not a feed.
@@ -181,8 +204,15 @@ def parse_feed(raw: bytes, *, source: str, feed_url: str, now_ms: int,
     for i, item in enumerate(read_items(raw)):
         where = item.link or item.guid or f"item #{i + 1}"
         try:
-            articles.append(to_article(item, source=source, feed_url=feed_url, now_ms=now_ms,
-                                       keep_tracking=keep_tracking))
+            articles.append(
+                to_article(
+                    item,
+                    source=source,
+                    feed_url=feed_url,
+                    now_ms=now_ms,
+                    keep_tracking=keep_tracking,
+                )
+            )
         except (ValueError, urls.BadURLError) as e:
             errors.append(ItemError(source=source, where=where, reason=str(e)))
     return _dedupe(articles), errors
@@ -202,16 +232,28 @@ def _dedupe(articles: Iterable[Article]) -> list[Article]:
 async def collect(source: SourceSettings, state: SourceState | None, ctx: Context) -> SourceResult:
     """The ``feed`` driver: one conditional GET, then every item of the document."""
     response = await ctx.fetcher.get(
-        source.url, etag=state.etag if state else None,
+        source.url,
+        etag=state.etag if state else None,
         last_modified=state.last_modified if state else None,
         accept="application/rss+xml, application/atom+xml, application/feed+json, "
-               "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
+        "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5",
+    )
     if response.not_modified:
         return SourceResult(source=source.id, not_modified=True)
     try:
-        articles, errors = parse_feed(response.content, source=source.id, feed_url=response.url,
-                                      now_ms=ctx.now_ms, keep_tracking=ctx.keep_tracking)
+        articles, errors = parse_feed(
+            response.content,
+            source=source.id,
+            feed_url=response.url,
+            now_ms=ctx.now_ms,
+            keep_tracking=ctx.keep_tracking,
+        )
     except ParseError as e:
         raise ParseError(f"{source.url}: {e}") from e
-    return SourceResult(source=source.id, articles=articles, item_errors=errors,
-                        etag=response.etag, last_modified=response.last_modified)
+    return SourceResult(
+        source=source.id,
+        articles=articles,
+        item_errors=errors,
+        etag=response.etag,
+        last_modified=response.last_modified,
+    )

@@ -156,7 +156,8 @@ class Catalog:
         if version > SCHEMA_VERSION:
             raise CatalogError(
                 f"{self.path}: catalog schema {version} is newer than this newsmirror "
-                f"understands ({SCHEMA_VERSION}); upgrade newsmirror")
+                f"understands ({SCHEMA_VERSION}); upgrade newsmirror"
+            )
         self.db.execute("PRAGMA journal_mode = WAL")
         self.db.execute("PRAGMA synchronous = NORMAL")
         if version < SCHEMA_VERSION:
@@ -195,7 +196,8 @@ class Catalog:
             "INSERT INTO sources (id, name, url) VALUES (?, ?, ?) "
             "ON CONFLICT(id) DO UPDATE SET name = excluded.name, url = excluded.url "
             "WHERE name != excluded.name OR url != excluded.url",
-            (sid, name, url))
+            (sid, name, url),
+        )
 
     def source(self, sid: str) -> SourceState | None:
         """A source's state, or None if it was never seen."""
@@ -204,34 +206,48 @@ class Catalog:
 
     def sources(self, ids: Sequence[str] | None = None) -> list[SourceState]:
         """States of the given sources (all if None), with their article counts."""
-        sql = ("SELECT s.id, s.name, s.etag, s.last_modified, s.last_attempt_ms, "
-               "s.last_success_ms, s.last_error, s.last_error_ms, s.failures, s.last_changed_ms, "
-               "s.next_number, (SELECT count(*) FROM articles a WHERE a.source = s.id) "
-               "FROM sources s")
+        sql = (
+            "SELECT s.id, s.name, s.etag, s.last_modified, s.last_attempt_ms, "
+            "s.last_success_ms, s.last_error, s.last_error_ms, s.failures, s.last_changed_ms, "
+            "s.next_number, (SELECT count(*) FROM articles a WHERE a.source = s.id) "
+            "FROM sources s"
+        )
         params: tuple[str, ...] = ()
         if ids is not None:
             sql += f" WHERE s.id IN ({','.join('?' * len(ids))})"
             params = tuple(ids)
         return [SourceState(*row) for row in self.db.execute(sql + " ORDER BY s.id", params)]
 
-    def record_success(self, sid: str, now_ms: int, etag: str | None,
-                       last_modified: str | None, *, keep_validators: bool = False) -> None:
+    def record_success(
+        self,
+        sid: str,
+        now_ms: int,
+        etag: str | None,
+        last_modified: str | None,
+        *,
+        keep_validators: bool = False,
+    ) -> None:
         """A fetch (or a 304) succeeded: store validators, clear the error streak."""
         if keep_validators:
             self.db.execute(
                 "UPDATE sources SET last_attempt_ms = ?, last_success_ms = ?, failures = 0, "
-                "last_error = NULL WHERE id = ?", (now_ms, now_ms, sid))
+                "last_error = NULL WHERE id = ?",
+                (now_ms, now_ms, sid),
+            )
         else:
             self.db.execute(
                 "UPDATE sources SET etag = ?, last_modified = ?, last_attempt_ms = ?, "
                 "last_success_ms = ?, failures = 0, last_error = NULL WHERE id = ?",
-                (etag, last_modified, now_ms, now_ms, sid))
+                (etag, last_modified, now_ms, now_ms, sid),
+            )
 
     def record_failure(self, sid: str, now_ms: int, error: str) -> None:
         """A fetch or parse failed: keep the reason and count the streak."""
         self.db.execute(
             "UPDATE sources SET last_attempt_ms = ?, last_error = ?, last_error_ms = ?, "
-            "failures = failures + 1 WHERE id = ?", (now_ms, error, now_ms, sid))
+            "failures = failures + 1 WHERE id = ?",
+            (now_ms, error, now_ms, sid),
+        )
 
     def record_item_errors(self, sid: str, now_ms: int, errors: Sequence[tuple[str, str]]) -> None:
         """Remember items that failed, so ``status`` shows them and a later run retries them."""
@@ -240,12 +256,17 @@ class Catalog:
             "INSERT INTO item_errors (source, location, reason, first_ms, last_ms) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET reason = excluded.reason, "
             "last_ms = excluded.last_ms",
-            [(sid, where, reason, now_ms, now_ms) for where, reason in errors])
+            [(sid, where, reason, now_ms, now_ms) for where, reason in errors],
+        )
 
     def item_errors(self, sid: str) -> list[tuple[str, str]]:
         """``(location, reason)`` of the items of ``sid`` that failed in its last pass."""
-        return list(self.db.execute(
-            "SELECT location, reason FROM item_errors WHERE source = ? ORDER BY location", (sid,)))
+        return list(
+            self.db.execute(
+                "SELECT location, reason FROM item_errors WHERE source = ? ORDER BY location",
+                (sid,),
+            )
+        )
 
     # -- articles --------------------------------------------------------------------------
 
@@ -253,10 +274,12 @@ class Catalog:
         """What the catalog knows of these idents of one source."""
         out: dict[str, Known] = {}
         for i in range(0, len(idents), 500):
-            chunk = idents[i:i + 500]
+            chunk = idents[i : i + 500]
             rows = self.db.execute(
                 "SELECT id, ident, content_hash, path, number FROM articles "
-                f"WHERE source = ? AND ident IN ({','.join('?' * len(chunk))})", (sid, *chunk))
+                f"WHERE source = ? AND ident IN ({','.join('?' * len(chunk))})",
+                (sid, *chunk),
+            )
             for row in rows:
                 out[row[1]] = Known(*row)
         return out
@@ -267,8 +290,20 @@ class Catalog:
         cur = self.db.execute(
             "INSERT INTO articles (source, ident, key, path, number, url, title, date_ms, "
             "content_hash, first_seen_ms, last_changed_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (article.source, article.ident, article.key, path, number, article.url,
-             article.title, article.date_ms, h, now_ms, now_ms))
+            (
+                article.source,
+                article.ident,
+                article.key,
+                path,
+                number,
+                article.url,
+                article.title,
+                article.date_ms,
+                h,
+                now_ms,
+                now_ms,
+            ),
+        )
         article_id = int(cur.lastrowid or 0)
         self._add_revision(article_id, article, h, now_ms)
         return article_id
@@ -279,31 +314,52 @@ class Catalog:
         self.db.execute(
             "UPDATE articles SET url = ?, title = ?, date_ms = ?, content_hash = ?, "
             "last_changed_ms = ? WHERE id = ?",
-            (article.url, article.title, article.date_ms, h, now_ms, known.article_id))
+            (article.url, article.title, article.date_ms, h, now_ms, known.article_id),
+        )
         self._add_revision(known.article_id, article, h, now_ms)
 
     def _add_revision(self, article_id: int, article: Article, h: str, now_ms: int) -> None:
         self.db.execute(
             "INSERT INTO revisions (article_id, content_hash, seen_ms, url, title, date_ms, "
             "authors, body) VALUES (?,?,?,?,?,?,?,?)",
-            (article_id, h, now_ms, article.url, article.title, article.date_ms,
-             json.dumps(list(article.authors), ensure_ascii=False), article.body))
+            (
+                article_id,
+                h,
+                now_ms,
+                article.url,
+                article.title,
+                article.date_ms,
+                json.dumps(list(article.authors), ensure_ascii=False),
+                article.body,
+            ),
+        )
 
     def set_changed(self, sid: str, now_ms: int, next_number: int) -> None:
         """A pass wrote files for ``sid``: remember when, and the next free number."""
-        self.db.execute("UPDATE sources SET last_changed_ms = ?, next_number = ? WHERE id = ?",
-                        (now_ms, next_number, sid))
+        self.db.execute(
+            "UPDATE sources SET last_changed_ms = ?, next_number = ? WHERE id = ?",
+            (now_ms, next_number, sid),
+        )
 
     def revisions(self, sid: str, ident: str) -> list[tuple[str, int, str]]:
         """``(content_hash, seen_ms, title)`` of every revision of one article, oldest first."""
-        return list(self.db.execute(
-            "SELECT r.content_hash, r.seen_ms, r.title FROM revisions r "
-            "JOIN articles a ON a.id = r.article_id WHERE a.source = ? AND a.ident = ? "
-            "ORDER BY r.id", (sid, ident)))
+        return list(
+            self.db.execute(
+                "SELECT r.content_hash, r.seen_ms, r.title FROM revisions r "
+                "JOIN articles a ON a.id = r.article_id WHERE a.source = ? AND a.ident = ? "
+                "ORDER BY r.id",
+                (sid, ident),
+            )
+        )
 
     def list_entries(self, sid: str, limit: int, *, by_number: bool) -> list[ListEntry]:
         """The newest ``limit`` articles of a source: lowest numbers, or latest dates."""
         order = "number ASC" if by_number else "date_ms DESC, id DESC"
-        return [ListEntry(*row) for row in self.db.execute(
-            f"SELECT path, title, date_ms, number FROM articles WHERE source = ? "
-            f"ORDER BY {order} LIMIT ?", (sid, limit))]
+        return [
+            ListEntry(*row)
+            for row in self.db.execute(
+                f"SELECT path, title, date_ms, number FROM articles WHERE source = ? "
+                f"ORDER BY {order} LIMIT ?",
+                (sid, limit),
+            )
+        ]

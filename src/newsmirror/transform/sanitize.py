@@ -13,19 +13,80 @@ copy never points at the mirror's own host by accident.
 from __future__ import annotations
 
 import functools
+import re
 
 import nh3
 
 from .. import urls
 
-TAGS = frozenset({
-    "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "col", "colgroup", "dd",
-    "del", "details", "dfn", "div", "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3",
-    "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li", "mark", "ol", "p", "picture", "pre",
-    "q", "rp", "rt", "ruby", "s", "samp", "small", "source", "span", "strike", "strong", "sub",
-    "summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "time", "tr", "tt", "u",
-    "ul", "var", "wbr",
-})
+TAGS = frozenset(
+    {
+        "a",
+        "abbr",
+        "b",
+        "blockquote",
+        "br",
+        "caption",
+        "cite",
+        "code",
+        "col",
+        "colgroup",
+        "dd",
+        "del",
+        "details",
+        "dfn",
+        "div",
+        "dl",
+        "dt",
+        "em",
+        "figcaption",
+        "figure",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "hr",
+        "i",
+        "img",
+        "ins",
+        "kbd",
+        "li",
+        "mark",
+        "ol",
+        "p",
+        "picture",
+        "pre",
+        "q",
+        "rp",
+        "rt",
+        "ruby",
+        "s",
+        "samp",
+        "small",
+        "source",
+        "span",
+        "strike",
+        "strong",
+        "sub",
+        "summary",
+        "sup",
+        "table",
+        "tbody",
+        "td",
+        "tfoot",
+        "th",
+        "thead",
+        "time",
+        "tr",
+        "tt",
+        "u",
+        "ul",
+        "var",
+        "wbr",
+    }
+)
 
 ATTRIBUTES: dict[str, set[str]] = {
     "*": {"title", "lang", "dir", "style"},
@@ -45,12 +106,20 @@ ATTRIBUTES: dict[str, set[str]] = {
 }
 
 # Presentation only: nothing that can position an element over the page or load a resource.
-STYLE_PROPERTIES = frozenset({
-    "color", "background-color", "font-weight", "font-style", "text-align",
-    "text-decoration", "font-size",
-})
+STYLE_PROPERTIES = frozenset(
+    {
+        "color",
+        "background-color",
+        "font-weight",
+        "font-style",
+        "text-align",
+        "text-decoration",
+        "font-size",
+    }
+)
 
 URL_SCHEMES = frozenset({"http", "https", "mailto"})
+_HAS_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 _URL_ATTRS = frozenset({"href", "src", "cite"})
 _SRCSET_ATTRS = frozenset({"srcset"})
 
@@ -58,8 +127,7 @@ _SRCSET_ATTRS = frozenset({"srcset"})
 def _absolutize(value: str, base: str) -> str | None:
     """Resolve a relative URL against ``base``; absolute URLs are left byte for byte."""
     v = value.strip()
-    head = v.split(":", 1)[0].lower() if ":" in v else ""
-    if head and head.isascii() and head.replace("+", "").replace("-", "").replace(".", "").isalnum():
+    if _HAS_SCHEME.match(v):
         return value  # absolute: nh3 checks the scheme against the allow-list
     try:
         return str(urls.parse(v, base).href)
@@ -121,8 +189,21 @@ def sanitize(html: str, base_url: str) -> str:
     return nh3.clean(
         html,
         tags=set(TAGS),
-        clean_content_tags={"script", "style", "noscript", "template", "iframe", "object",
-                            "embed", "svg", "math", "form", "textarea", "select", "button"},
+        clean_content_tags={
+            "script",
+            "style",
+            "noscript",
+            "template",
+            "iframe",
+            "object",
+            "embed",
+            "svg",
+            "math",
+            "form",
+            "textarea",
+            "select",
+            "button",
+        },
         attributes=ATTRIBUTES,
         attribute_filter=_filter_for(base_url),  # type: ignore[arg-type]
         link_rel=None,

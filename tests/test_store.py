@@ -1,0 +1,146 @@
+"""Catalog and archive files: schema checks, refusals, path safety, atomic writes."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from newsmirror import urls
+from newsmirror.errors import ArchiveError, CatalogError
+from newsmirror.model import Article
+from newsmirror.store.catalog import APPLICATION_ID, SCHEMA_VERSION, Catalog
+from newsmirror.store.files import remove_stale_temps, resolve_inside, write_if_changed
+
+
+def _article(**kw: object) -> Article:
+    base = dict(
+        source="ex",
+        ident="id:1",
+        key="1",
+        url="https://e.example/1",
+        title="t",
+        date_ms=1,
+        body="<p>b</p>",
+    )
+    base.update(kw)
+    return Article(**base)  # type: ignore[arg-type]
+
+
+def test_new_catalog_has_schema_and_wal(tmp_path: Path) -> None:
+    c = Catalog(tmp_path / "c.sqlite")
+    c.close()
+    db = sqlite3.connect(tmp_path / "c.sqlite")
+    assert db.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    Catalog(tmp_path / "c.sqlite").close()  # reopening migrates nothing and works
+
+
+def test_newer_schema_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    Catalog(path).close()
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.commit()
+    db.close()
+    before = path.read_bytes()
+    with pytest.raises(CatalogError, match="newer than this newsmirror understands"):
+        Catalog(path)
+    assert path.read_bytes() == before
+
+
+def test_corrupt_and_foreign_databases_are_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.sqlite"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(CatalogError, match="corrupt"):
+        Catalog(bad)
+    other = tmp_path / "other.sqlite"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE mine (x)")
+    db.commit()
+    db.close()
+    with pytest.raises(CatalogError, match="not a newsmirror catalog"):
+        Catalog(other)
+
+
+def test_locked_catalog_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    c = Catalog(path)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    c.db.execute("PRAGMA busy_timeout = 100")
+    with pytest.raises(CatalogError, match="locked"), c.transaction():
+        pass
+    holder.execute("ROLLBACK")
+
+
+def test_revisions_are_kept(tmp_path: Path) -> None:
+    c = Catalog(tmp_path / "c.sqlite")
+    with c.transaction():
+        c.ensure_source("ex", "Ex", "https://e.example/feed")
+        c.add_article(_article(), "articles/ex/1.md", None, 10)
+    known = c.known("ex", ["id:1"])["id:1"]
+    with c.transaction():
+        c.update_article(known, _article(title="t2"), 20)
+    assert [(r[1], r[2]) for r in c.revisions("ex", "id:1")] == [(10, "t"), (20, "t2")]
+
+
+@pytest.mark.parametrize(
+    "bad", ["../x.md", "/etc/passwd", "a/../../x", "a//b", "", "a/./b", "a\0b"]
+)
+def test_paths_cannot_escape_the_archive(tmp_path: Path, bad: str) -> None:
+    with pytest.raises(ArchiveError):
+        resolve_inside(tmp_path, bad)
+
+
+def test_symlink_escape_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "root").mkdir()
+    (tmp_path / "root/link").symlink_to(tmp_path)
+    with pytest.raises(ArchiveError, match="escapes"):
+        resolve_inside(tmp_path / "root", "link/outside.md")
+
+
+def test_write_if_changed_and_stale_temps(tmp_path: Path) -> None:
+    assert write_if_changed(tmp_path, "a/b.md", b"x")
+    mtime = (tmp_path / "a/b.md").stat().st_mtime_ns
+    assert not write_if_changed(tmp_path, "a/b.md", b"x")
+    assert (tmp_path / "a/b.md").stat().st_mtime_ns == mtime
+    (tmp_path / "a/.b.md.123.tmp").write_bytes(b"half")
+    assert remove_stale_temps(tmp_path) == 1
+
+
+@pytest.mark.parametrize(
+    ("outlet", "safe"),
+    [
+        ("a-63558196", True),
+        ("../../etc", False),
+        ("x/y", False),
+        (".hidden", False),
+        ("名字", False),
+        ("a" * 200, False),
+    ],
+)
+def test_file_keys_are_always_safe(outlet: str, safe: bool) -> None:
+    key = urls.file_key(outlet, "https://e.example/x")
+    assert (key == outlet) is safe
+    assert "/" not in key and not key.startswith(".")
+
+
+def test_outlet_ids() -> None:
+    assert urls.outlet_id("https://www.dw.com/zh/任何标题/a-63558196?maca=x") == "a-63558196"
+    assert (
+        urls.outlet_id("https://www.bbc.com/zhongwen/simp/articles/c4n3x?at_medium=RSS") == "c4n3x"
+    )
+    assert urls.outlet_id("https://www.voachinese.com/a/some-slug/7000001.html") == "7000001"
+    assert urls.outlet_id("https://example.org/a-1") is None
+
+
+def test_tracking_stripping_keeps_other_params_verbatim() -> None:
+    assert (
+        urls.serialize("https://E.example/p?a=%E4%B8%AD&utm_source=RSS&b=1&maca=z#f")
+        == "https://e.example/p?a=%E4%B8%AD&b=1#f"
+    )
+    assert urls.serialize("https://e.example/p?utm_source=x") == "https://e.example/p"
+    assert urls.canonical("https://e.example/p?x=1#frag") == "https://e.example/p?x=1"
