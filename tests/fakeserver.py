@@ -31,6 +31,11 @@ class Request:
     headers: dict[str, str]
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # the default 5 drops concurrent connects into SYN retries
+    daemon_threads = True
+
+
 Handler = Callable[[Request], Answer]
 
 LAST_MODIFIED = "Wed, 26 Oct 2022 02:00:00 GMT"
@@ -47,6 +52,7 @@ class FakeServer:
 
         class _H(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -63,7 +69,7 @@ class FakeServer:
                 if answer.body:
                     self.wfile.write(answer.body)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _H)
+        self.httpd = _Server(("127.0.0.1", 0), _H)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 

@@ -11,7 +11,7 @@ from newsmirror import urls
 from newsmirror.errors import ArchiveError, CatalogError
 from newsmirror.model import Article
 from newsmirror.store.catalog import APPLICATION_ID, SCHEMA_VERSION, Catalog
-from newsmirror.store.files import remove_stale_temps, resolve_inside, write_if_changed
+from newsmirror.store.files import ArchiveWriter, resolve_inside
 
 
 def _article(**kw: object) -> Article:
@@ -103,12 +103,36 @@ def test_symlink_escape_is_refused(tmp_path: Path) -> None:
 
 
 def test_write_if_changed_and_stale_temps(tmp_path: Path) -> None:
-    assert write_if_changed(tmp_path, "a/b.md", b"x")
+    w = ArchiveWriter(tmp_path)
+    w.clear_temps()
+    assert w.write_if_changed("a/b.md", b"x")
     mtime = (tmp_path / "a/b.md").stat().st_mtime_ns
-    assert not write_if_changed(tmp_path, "a/b.md", b"x")
+    assert not w.write_if_changed("a/b.md", b"x")
     assert (tmp_path / "a/b.md").stat().st_mtime_ns == mtime
-    (tmp_path / "a/.b.md.123.tmp").write_bytes(b"half")
-    assert remove_stale_temps(tmp_path) == 1
+    assert w.write_batch([("a/b.md", b"y"), ("a/c.md", b"z")]) == [True, True]
+    assert (tmp_path / "a/b.md").read_bytes() == b"y"
+    (tmp_path / ".newsmirror/tmp/99-1.tmp").write_bytes(b"half")  # a killed run's leftover
+    w.clear_temps()
+    assert list((tmp_path / ".newsmirror/tmp").iterdir()) == []
+
+
+def test_batch_stops_between_files(tmp_path: Path) -> None:
+    w = ArchiveWriter(tmp_path)
+    w.clear_temps()
+    calls = iter([False, False, True])
+    assert w.write_batch([("1.md", b"1"), ("2.md", b"2"), ("3.md", b"3")], lambda: next(calls)) == [
+        True,
+        True,
+    ]
+    assert not (tmp_path / "3.md").exists()
+
+
+def test_writer_refuses_symlinked_folders(tmp_path: Path) -> None:
+    (tmp_path / "root").mkdir()
+    (tmp_path / "root/articles").symlink_to(tmp_path)
+    w = ArchiveWriter(tmp_path / "root")
+    with pytest.raises(ArchiveError, match="escapes"):
+        w.write_if_changed("articles/x.md", b"x")
 
 
 @pytest.mark.parametrize(

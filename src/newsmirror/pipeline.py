@@ -16,6 +16,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,7 @@ from .publish.lists import ReadmeSource, list_path, render_list, render_readme
 from .render.markdown import render_article
 from .sources import Context, drivers
 from .store.catalog import Catalog
-from .store.files import remove_stale_temps, write_if_changed
+from .store.files import ArchiveWriter
 
 log = logging.getLogger(__name__)
 
@@ -139,12 +140,14 @@ class Updater:
         self.stop = stop or StopFlag()
         self.on_source = on_source or (lambda _r: None)
         self.drivers = drivers()
+        self.writer = ArchiveWriter(self.root)
+        self._writing: set[str] = set()
 
     def run(self) -> UpdateReport:
         """The whole pass, synchronously (the event loop lives inside)."""
         self.root.mkdir(parents=True, exist_ok=True)
         with archive_lock(self.root):
-            remove_stale_temps(self.root)
+            self.writer.clear_temps()
             catalog = Catalog(self.settings.catalog_path)
             try:
                 report = asyncio.run(self._sources(catalog))
@@ -158,55 +161,76 @@ class Updater:
 
     async def _sources(self, catalog: Catalog) -> UpdateReport:
         report = UpdateReport()
-        sources = [s for s in self.settings.sources if s.enabled]
         with catalog.transaction():
             for s in self.settings.sources:
                 catalog.ensure_source(s.id, s.name, s.url)
-        async with Fetcher(self.settings.network) as fetcher:
-            tasks = {asyncio.ensure_future(self._collect(s, catalog, fetcher)): s for s in sources}
-            try:
-                for next_done in asyncio.as_completed(list(tasks)):
-                    source, result = await next_done
-                    if self.stop:
-                        break
-                    r = self._apply(catalog, source, result)
-                    report.sources.append(r)
-                    self.on_source(r)
-            finally:
-                for t in tasks:
-                    t.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
+        sources = [s for s in self.settings.sources if s.enabled]
+        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="write") as pool:
+            async with Fetcher(self.settings.network) as fetcher:
+                tasks = {
+                    s.id: asyncio.create_task(self._source(s, catalog, fetcher, pool))
+                    for s in sources
+                }
+                watcher = asyncio.create_task(self._watch_stop(tasks))
+                results = await asyncio.gather(*tasks.values(), return_exceptions=True)
+                watcher.cancel()
+        bug: BaseException | None = None
+        for result in results:
+            if isinstance(result, SourceReport):
+                report.sources.append(result)
+            elif not isinstance(result, asyncio.CancelledError) and bug is None:
+                bug = result
+        if bug is not None:
+            raise bug  # our own bug: the other sources were committed first, then fail loudly
         report.sources.sort(key=lambda r: r.id)
         return report
 
-    async def _collect(
-        self, source: SourceSettings, catalog: Catalog, fetcher: Fetcher
-    ) -> tuple[SourceSettings, SourceResult]:
+    async def _watch_stop(self, tasks: dict[str, asyncio.Task[SourceReport | None]]) -> None:
+        """On a stop request, abandon fetches; sources already writing finish their file."""
+        while not self.stop:
+            await asyncio.sleep(0.1)
+        for sid, task in tasks.items():
+            if sid not in self._writing:
+                task.cancel()
+
+    async def _source(
+        self, source: SourceSettings, catalog: Catalog, fetcher: Fetcher, pool: ThreadPoolExecutor
+    ) -> SourceReport | None:
         ctx = Context(
-            fetcher=fetcher, now_ms=self.clock(), keep_tracking=self.settings.keep_tracking(source)
+            fetcher=fetcher,
+            now_ms=self.clock(),
+            keep_tracking=self.settings.keep_tracking(source),
         )
         try:
             result = await self.drivers[source.kind](source, catalog.source(source.id), ctx)
         except NewsmirrorError as e:
             result = SourceResult(source=source.id, error=str(e))
-        return source, result
+        if self.stop:
+            return None
+        self._writing.add(source.id)
+        r = await self._apply(catalog, source, result, pool)
+        self.on_source(r)
+        return r
 
-    def _apply(
-        self, catalog: Catalog, source: SourceSettings, result: SourceResult
+    async def _apply(
+        self,
+        catalog: Catalog,
+        source: SourceSettings,
+        result: SourceResult,
+        pool: ThreadPoolExecutor,
     ) -> SourceReport:
-        """Write one source's files, then commit its catalog rows."""
-        now = self.clock()
+        """Write one source's files (in a worker thread), then commit its catalog rows."""
         r = SourceReport(id=source.id, name=source.name, item_errors=list(result.item_errors))
         if result.error:
             r.error = result.error
             log.warning("%s: %s", source.id, result.error)
             with catalog.transaction():
-                catalog.record_failure(source.id, now, result.error)
+                catalog.record_failure(source.id, self.clock(), result.error)
             return r
         if result.not_modified:
             r.not_modified = True
             with catalog.transaction():
-                catalog.record_success(source.id, now, None, None, keep_validators=True)
+                catalog.record_success(source.id, self.clock(), None, None, keep_validators=True)
             return r
         state = catalog.source(source.id)
         assert state is not None  # ensure_source ran before any fetch
@@ -218,24 +242,22 @@ class Updater:
             next_number=state.next_number,
         )
         r.unchanged = p.unchanged
-        written_new = []
-        written_changed = []
+        files = [(nf.path, render_article(nf.article)) for nf in p.new]
+        files += [(ch.known.path, render_article(ch.article)) for ch in p.changed]
+        done = 0
         try:
-            for nf in p.new:
-                if self.stop:
-                    break
-                write_if_changed(self.root, nf.path, render_article(nf.article))
-                written_new.append(nf)
-            for ch in p.changed:
-                if self.stop:
-                    break
-                write_if_changed(self.root, ch.known.path, render_article(ch.article))
-                written_changed.append(ch)
+            written = await asyncio.get_running_loop().run_in_executor(
+                pool, self.writer.write_batch, files, lambda: bool(self.stop)
+            )
+            done = len(written)
         except NewsmirrorError as e:
             r.error = str(e)
             log.error("%s: %s", source.id, e)
-        complete = not self.stop and r.error is None
+        written_new = p.new[: min(done, len(p.new))]
+        written_changed = p.changed[: max(0, done - len(p.new))]
+        complete = r.error is None and done == len(files)
         retry = any(e.retry for e in result.item_errors)
+        now = self.clock()
         with catalog.transaction():
             for nf in written_new:
                 catalog.add_article(nf.article, nf.path, nf.number, now)
@@ -270,17 +292,19 @@ class Updater:
         by_number = self.settings.archive.layout == "duty-machine"
         states = {s.id: s for s in catalog.sources()}
         readme = []
+        files = []
         for s in self.settings.sources:
             st = states.get(s.id)
             entries = catalog.list_entries(
                 s.id, self.settings.archive.list_size, by_number=by_number
             )
             if entries or (self.root / list_path(s.name)).exists():
-                write_if_changed(self.root, list_path(s.name), render_list(s.name, entries))
+                files.append((list_path(s.name), render_list(s.name, entries)))
             readme.append(
                 ReadmeSource(s.name, st.articles if st else 0, st.last_changed_ms if st else None)
             )
-        write_if_changed(self.root, "README.md", render_readme(readme))
+        files.append(("README.md", render_readme(readme)))
+        self.writer.write_batch(files)
 
     def _publish(self, report: UpdateReport) -> None:
         try:

@@ -1,29 +1,43 @@
 """Archive files: atomic, confined to the archive folder, never rewritten when unchanged.
 
-A file is written to a temporary name in its own folder, fsynced, renamed over the old one,
-and the folder fsynced: a crash leaves either the old file or the new one, never half of one.
+Each file is written to a temporary file in ``.newsmirror/tmp/`` (same file system, outside
+git's sight, so a killed run never leaves a stray temp file in a commit), fsynced, renamed
+over its target, and each touched folder is fsynced once per batch: a crash leaves either the
+old file or the new one, never half of one.
+
+Writes go in batches (one source's files) so the caller can run a batch in a worker thread:
+fsync waits release the GIL, and parsing the next feed overlaps the disk's work.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
-import tempfile
+import shutil
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..errors import ArchiveError
 
+TMP_DIR = Path(".newsmirror") / "tmp"
 
-def resolve_inside(root: Path, relpath: str) -> Path:
-    """``root/relpath``, refusing any path that would land outside ``root``."""
+
+def check_relpath(relpath: str) -> list[str]:
+    """The components of a safe relative path, or :class:`ArchiveError`."""
     if not relpath or relpath.startswith(("/", "\\")) or "\0" in relpath:
         raise ArchiveError(f"refusing archive path {relpath!r}: not a relative path")
     parts = relpath.replace("\\", "/").split("/")
     if any(p in ("", ".", "..") for p in parts):
         raise ArchiveError(f"refusing archive path {relpath!r}: empty, '.' or '..' component")
-    target = root.joinpath(*parts)
-    root_resolved = root.resolve()
-    if not target.resolve().is_relative_to(root_resolved):
+    return parts
+
+
+def resolve_inside(root: Path, relpath: str) -> Path:
+    """``root/relpath``, refusing any path that would land outside ``root`` (symlinks too)."""
+    target = root.joinpath(*check_relpath(relpath))
+    if not target.resolve().is_relative_to(root.resolve()):
         raise ArchiveError(f"refusing archive path {relpath!r}: escapes {root}")
     return target
 
@@ -34,56 +48,89 @@ def _fsync_dir(path: Path) -> None:
     except OSError:
         return
     try:
-        os.fsync(fd)
-    except OSError:
-        pass
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
     finally:
         os.close(fd)
 
 
-def atomic_write(target: Path, data: bytes) -> None:
-    """Write ``data`` to ``target`` via temp file + fsync + rename."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name[:40]}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(target.parent)
+class ArchiveWriter:
+    """Writes files under one archive root.  Safe to use from one worker thread at a time
+    per batch; batches of different sources may run concurrently."""
 
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.root_resolved = root.resolve()
+        self.tmp = root / TMP_DIR
+        self._safe_dirs: set[Path] = set()
+        self._lock = threading.Lock()
+        self._names = itertools.count()
 
-def write_if_changed(root: Path, relpath: str, data: bytes) -> bool:
-    """Write the file unless it already holds exactly ``data``; True if it was written."""
-    target = resolve_inside(root, relpath)
-    try:
-        if target.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        pass
-    except OSError as e:
-        raise ArchiveError(f"cannot read {target}: {e.strerror}") from e
-    try:
-        atomic_write(target, data)
-    except OSError as e:
-        raise ArchiveError(f"cannot write {target}: {e.strerror}") from e
-    return True
+    def clear_temps(self) -> None:
+        """Remove what a killed run left in the temp folder."""
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.tmp.mkdir(parents=True, exist_ok=True)
 
+    def target(self, relpath: str) -> Path:
+        """The absolute path for ``relpath``; its folder is checked once for escapes."""
+        target = self.root.joinpath(*check_relpath(relpath))
+        folder = target.parent
+        if folder not in self._safe_dirs:
+            folder.mkdir(parents=True, exist_ok=True)
+            if not folder.resolve().is_relative_to(self.root_resolved):
+                raise ArchiveError(f"refusing archive path {relpath!r}: escapes {self.root}")
+            with self._lock:
+                self._safe_dirs.add(folder)
+        if target.is_symlink():
+            raise ArchiveError(f"refusing archive path {relpath!r}: it is a symbolic link")
+        return target
 
-def remove_stale_temps(root: Path) -> int:
-    """Delete temp files a killed run left behind; returns how many."""
-    n = 0
-    for p in root.rglob(".*.tmp"):
-        if ".git" in p.parts:
-            continue
+    def _write(self, target: Path, data: bytes) -> None:
+        tmp = self.tmp / f"{os.getpid()}-{next(self._names)}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
-            p.unlink()
-            n += 1
-        except OSError:
-            pass
-    return n
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        os.close(fd)
+        os.replace(tmp, target)
+
+    def write_batch(
+        self, files: Sequence[tuple[str, bytes]], stop: Callable[[], bool] = lambda: False
+    ) -> list[bool]:
+        """Write each ``(relpath, data)`` unless the file already holds exactly ``data``.
+
+        Returns, per file handled, whether it was written; stops early (shorter list) when
+        ``stop()`` turns true, always between two files.
+        """
+        written: list[bool] = []
+        folders: set[Path] = set()
+        try:
+            for relpath, data in files:
+                if stop():
+                    break
+                target = self.target(relpath)
+                try:
+                    same = target.read_bytes() == data
+                except FileNotFoundError:
+                    same = False
+                if not same:
+                    self._write(target, data)
+                    folders.add(target.parent)
+                written.append(not same)
+        except OSError as e:
+            raise ArchiveError(f"cannot write {e.filename or self.root}: {e.strerror}") from e
+        finally:
+            for folder in folders:
+                _fsync_dir(folder)
+        return written
+
+    def write_if_changed(self, relpath: str, data: bytes) -> bool:
+        """One file; True if it was written."""
+        return self.write_batch([(relpath, data)])[0]

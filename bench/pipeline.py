@@ -1,0 +1,170 @@
+"""Benchmark: the whole update pipeline against feedparser's parse-only rate.
+
+Serves N synthetic full-text feeds (M items of ~4 KB Chinese HTML each) from a local server
+in another process, runs ``update`` on them (fetch, parse, sanitize, render, write, catalog),
+then a second ``update`` where every feed answers 304; and, in the same run on the same
+bytes, measures how fast feedparser alone merely parses them.  Prints figures; asserts
+nothing.
+
+    python bench/pipeline.py [--feeds 200] [--items 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+
+import fastfeedparser
+import feedparser
+
+from newsmirror.config import load
+from newsmirror.pipeline import Updater
+
+HERE = Path(__file__).resolve().parent
+WORDS = ("德国之声 柏林 政府 周三 宣布 经济 增长 议会 辩论 法案 气候 峰会 谈判 合作 记者 报道 "
+         "中国 美国 欧洲 外交 部长 表示 认为 问题 发展 国家 地区 人民 社会 安全 新闻 自由").split()
+
+
+def paragraph(rng: random.Random) -> str:
+    return "<p>" + "，".join("".join(rng.choices(WORDS, k=6)) for _ in range(6)) + "。</p>"
+
+
+def article_html(rng: random.Random, target: int = 4000) -> str:
+    parts = ['<div><i>示例作者<br>2022-10-26T01:34:17.666Z</i></div>',
+             '<img src="https://images.weserv.nl/?url=static.dw.com/image/1_303.jpg" '
+             'width="100%">', '<div><small style="color: #999;">图片说明文字。</small></div>']
+    size = 0
+    while size < target:
+        p = paragraph(rng)
+        parts.append("  " + p)
+        size += len(p.encode())
+    return "\n".join(parts)
+
+
+def make_feed(i: int, items: int, rng: random.Random) -> bytes:
+    start = datetime(2022, 10, 1, tzinfo=UTC)
+    out = ['<?xml version="1.0" encoding="UTF-8"?>',
+           '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">',
+           f"<channel><title>源 {i}</title><link>https://s{i}.example/</link>"
+           "<description>bench</description>"]
+    for j in range(items):
+        date = start + timedelta(hours=j, minutes=i)
+        out.append(f"<item><title>第 {i} 源的第 {j} 篇示例文章</title>"
+                   f"<link>https://s{i}.example/news/{j}?utm_source=rss</link>"
+                   f"<guid isPermaLink=\"false\">s{i}-{j}</guid>"
+                   f"<pubDate>{format_datetime(date)}</pubDate>"
+                   f"<description><![CDATA[{article_html(rng)}]]></description></item>")
+    out.append("</channel></rss>")
+    return "\n".join(out).encode()
+
+
+def write_config(root: Path, port: int, feeds: int) -> Path:
+    lines = ['[archive]', 'path = "site"', 'layout = "duty-machine"', "",
+             "[network]", "allow_private_networks = true", "concurrency = 16",
+             "per_host_concurrency = 16", "", "[publish.git]", "enabled = false"]
+    for i in range(feeds):
+        lines += ["", "[[sources]]", f'id = "s{i}"', f'name = "源{i}"',
+                  f'url = "http://127.0.0.1:{port}/feed{i}.xml"']
+    cfg = root / "newsmirror.toml"
+    cfg.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return cfg
+
+
+def rate(n: int, seconds: float) -> str:
+    return f"{n / seconds:,.0f} articles/s ({seconds:.2f} s for {n:,})"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--feeds", type=int, default=200)
+    ap.add_argument("--items", type=int, default=50)
+    ap.add_argument("--profile", help="write a cProfile of the full update here")
+    ap.add_argument("--all-cores", dest="one_core", action="store_false",
+                    help="do not pin the pipeline to one core")
+    args = ap.parse_args()
+    rng = random.Random(42)
+    work = Path(tempfile.mkdtemp(prefix="nm-bench-"))
+    try:
+        feeds_dir = work / "feeds"
+        feeds_dir.mkdir()
+        blobs = []
+        for i in range(args.feeds):
+            blob = make_feed(i, args.items, rng)
+            (feeds_dir / f"feed{i}.xml").write_bytes(blob)
+            blobs.append(blob)
+        total = args.feeds * args.items
+        mb = sum(map(len, blobs)) / 1e6
+        print(f"{args.feeds} feeds x {args.items} items = {total:,} articles, {mb:.1f} MB of XML")
+
+        port_file = work / "port"
+        server = subprocess.Popen([sys.executable, str(HERE / "_server.py"), str(feeds_dir),
+                                   str(port_file)])
+        if args.one_core and hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) > 1:
+            # The server (already started) keeps every core; our pipeline gets one.
+            os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+        try:
+            while not port_file.exists() or not port_file.read_text():
+                time.sleep(0.05)
+            cfg = write_config(work, int(port_file.read_text()), args.feeds)
+            settings = load(cfg)
+
+            t = time.perf_counter()
+            if args.profile:
+                import cProfile
+
+                with cProfile.Profile() as prof:
+                    report = Updater(settings).run()
+                prof.dump_stats(args.profile)
+            else:
+                report = Updater(settings).run()
+            full = time.perf_counter() - t
+            assert report.new == total and not report.failed, (report.new, report.failed[:3])
+            rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+            t = time.perf_counter()
+            if args.profile:
+                import cProfile
+
+                with cProfile.Profile() as prof:
+                    again = Updater(settings).run()
+                prof.dump_stats(args.profile + ".304")
+            else:
+                again = Updater(settings).run()
+            cached = time.perf_counter() - t
+            assert all(s.not_modified for s in again.sources)
+        finally:
+            server.terminate()
+            server.wait()
+
+        t = time.perf_counter()
+        for blob in blobs:
+            feedparser.parse(blob)
+        fp = time.perf_counter() - t
+        t = time.perf_counter()
+        for blob in blobs:
+            fastfeedparser.parse(blob)
+        ffp = time.perf_counter() - t
+
+        print(f"newsmirror update (fetch, parse, sanitize, render, write, catalog): {rate(total, full)}")
+        print(f"feedparser.parse alone (no network, no output):                  {rate(total, fp)}")
+        print(f"fastfeedparser.parse alone:                                       {rate(total, ffp)}")
+        print(f"ratio pipeline / feedparser parse-only: {fp / full:.2f}x  (target >= 3x)")
+        print(f"second update, every feed 304: {cached:.3f} s for {args.feeds} feeds "
+              "(target < 1 s for 200)")
+        print(f"peak RSS after the full update: {rss_mb:.0f} MB")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
