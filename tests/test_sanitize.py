@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from newsmirror.render.markdown import escape_link_text, render_article
+from newsmirror.transform import sanitize as sanitize_mod
 from newsmirror.transform.sanitize import TAGS, sanitize
 
 from .test_store import _article
@@ -135,3 +136,31 @@ def test_sanitizer_output_is_never_active(html: str) -> None:
 def test_escaped_titles_never_close_the_link(title: str) -> None:
     escaped = escape_link_text(title)
     assert not re.search(r"(?<!\\)[\[\]]", escaped)
+
+
+def test_fast_path_is_taken_only_when_nothing_needs_rewriting() -> None:
+    assert not sanitize_mod._needs_filter(
+        '<p style="color: #999;"><a href="https://x.example/a?b=1&amp;c=2">x</a></p>'
+    )
+    for needs in (
+        '<a href="/relative">x</a>',
+        '<p style="color:red;background:u&#114;l(x)">x</p>',
+        '<p style="position:fixed">x</p>',
+        '<img srcset="https://x.example/a.jpg 1x, b.jpg 2x">',
+        "<a href=javascript:alert(1)>x</a>",
+        '<a href="&#x20;javascript:x">x</a>',
+    ):
+        assert sanitize_mod._needs_filter(needs), needs
+
+
+@settings(max_examples=300, deadline=None)
+@given(html_fragments)
+def test_fast_path_matches_the_filtering_path(html: str) -> None:
+    if "srcset" in html or sanitize_mod._needs_filter(html):
+        return
+    token = sanitize_mod._BASE.set(BASE)
+    try:
+        slow = sanitize_mod._CLEANER.clean(html)
+    finally:
+        sanitize_mod._BASE.reset(token)
+    assert sanitize(html, BASE) == slow

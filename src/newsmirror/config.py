@@ -44,6 +44,7 @@ class ArchiveSettings:
     layout: Layout = "dated"
     keep_tracking_params: bool = False
     list_size: int = 300
+    fsync: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +226,7 @@ def parse_settings(data: dict[str, Any], path: Path) -> Settings:
         layout=a.choice("layout", LAYOUTS, "dated"),
         keep_tracking_params=a.flag("keep_tracking_params", False),
         list_size=a.number("list_size", 300, minimum=1),
+        fsync=a.flag("fsync", True),
     )
     a.done()
 

@@ -140,7 +140,7 @@ class Updater:
         self.stop = stop or StopFlag()
         self.on_source = on_source or (lambda _r: None)
         self.drivers = drivers()
-        self.writer = ArchiveWriter(self.root)
+        self.writer = ArchiveWriter(self.root, fsync=settings.archive.fsync)
         self._writing: set[str] = set()
 
     def run(self) -> UpdateReport:
@@ -246,9 +246,14 @@ class Updater:
         files += [(ch.known.path, render_article(ch.article)) for ch in p.changed]
         done = 0
         try:
-            written = await asyncio.get_running_loop().run_in_executor(
-                pool, self.writer.write_batch, files, lambda: bool(self.stop)
-            )
+            if self.settings.archive.fsync:
+                # The disk wait happens in a worker thread while the next feed is parsed.
+                written = await asyncio.get_running_loop().run_in_executor(
+                    pool, self.writer.write_batch, files, lambda: bool(self.stop)
+                )
+            else:
+                # Nothing to wait for: a second thread would only contend for the GIL.
+                written = self.writer.write_batch(files, lambda: bool(self.stop))
             done = len(written)
         except NewsmirrorError as e:
             r.error = str(e)

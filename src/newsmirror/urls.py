@@ -61,6 +61,26 @@ def canonical(url: str, base: str | None = None) -> str:
     return str(u.href)
 
 
+class LinkForms:
+    """The three forms of one item link, from a single parse.
+
+    ``absolute``: resolved, WHATWG-serialized, verbatim otherwise; ``shown``: what the
+    article file links to (tracking removed unless kept); ``canonical``: the identity form
+    (no tracking, no fragment).
+    """
+
+    __slots__ = ("absolute", "canonical", "outlet_id", "shown")
+
+    def __init__(self, link: str, base: str | None = None, *, keep_tracking: bool = False):
+        u = parse(link, base)
+        self.absolute = str(u.href)
+        self.outlet_id = outlet_id_of(str(u.hostname), str(u.pathname))
+        strip_tracking(u)
+        clean = str(u.href)
+        self.shown = self.absolute if keep_tracking else clean
+        self.canonical = clean.split("#", 1)[0]
+
+
 def scheme_ok(url: str) -> bool:
     """Only http and https are ever fetched or linked as article URLs."""
     return url.lower().startswith(("http://", "https://"))
@@ -83,8 +103,12 @@ def outlet_id(url: str) -> str | None:
         u = parse(url)
     except BadURLError:
         return None
-    host = str(u.hostname).lower()
-    path = str(u.pathname)
+    return outlet_id_of(str(u.hostname), str(u.pathname))
+
+
+def outlet_id_of(host: str, path: str) -> str | None:
+    """:func:`outlet_id` for an already parsed URL's host and path."""
+    host = host.lower()
     for suffix, pattern in _OUTLET_IDS:
         if host == suffix or host.endswith("." + suffix):
             m = pattern.search(path)

@@ -147,20 +147,21 @@ def read_items(raw: bytes) -> list[RawItem]:
             raise ParseError(f"not a feed: {e}") from e
 
 
-def identity(guid: str, link: str) -> tuple[str, str]:
+def identity(guid: str, link: urls.LinkForms) -> tuple[str, str]:
     """``(ident, key)`` for an item: outlet id from the link, else guid, else canonical link."""
-    canon = urls.canonical(link)
-    oid = urls.outlet_id(link)
-    if oid:
-        return f"id:{oid}", urls.file_key(oid, canon)
+    canon = link.canonical
+    if link.outlet_id:
+        return f"id:{link.outlet_id}", urls.file_key(link.outlet_id, canon)
     guid = guid.strip()
-    if guid and guid != link:
+    if guid and guid != link.absolute:
         if urls.scheme_ok(guid):
             try:
                 gcanon = urls.canonical(guid)
-                return f"url:{gcanon}", urls.file_key(None, gcanon)
+                if gcanon != canon:
+                    return f"url:{gcanon}", urls.file_key(None, gcanon)
             except urls.BadURLError:
                 pass
+            return f"url:{canon}", urls.file_key(None, canon)
         return f"id:{guid}", urls.file_key(guid, canon)
     return f"url:{canon}", urls.file_key(None, canon)
 
@@ -169,14 +170,13 @@ def to_article(
     item: RawItem, *, source: str, feed_url: str, now_ms: int, keep_tracking: bool
 ) -> Article:
     """Build the :class:`Article` for one raw item; raises ``ValueError`` naming the problem."""
-    link = item.link.strip() or (item.guid if urls.scheme_ok(item.guid) else "")
-    if not link:
+    raw_link = item.link.strip() or (item.guid if urls.scheme_ok(item.guid) else "")
+    if not raw_link:
         raise ValueError("item has no link")
-    absolute = urls.serialize(link, feed_url, keep_tracking=True)
-    if not urls.scheme_ok(absolute):
-        raise ValueError(f"item link is not http(s): {absolute!r}")
-    shown = urls.serialize(absolute, keep_tracking=keep_tracking)
-    ident, key = identity(item.guid, absolute)
+    link = urls.LinkForms(raw_link, feed_url, keep_tracking=keep_tracking)
+    if not urls.scheme_ok(link.absolute):
+        raise ValueError(f"item link is not http(s): {link.absolute!r}")
+    ident, key = identity(item.guid, link)
     body = item.body if item.body_is_html else f"<p>{html.escape(item.body)}</p>"
     date_ms = item.updated or item.published or now_ms
     title = clean_title(item.title)
@@ -184,10 +184,10 @@ def to_article(
         source=source,
         ident=ident,
         key=key,
-        url=shown,
-        title=title or shown,
+        url=link.shown,
+        title=title or link.shown,
         date_ms=date_ms,
-        body=sanitize(body, absolute),
+        body=sanitize(body, link.absolute),
         authors=item.authors,
     )
 

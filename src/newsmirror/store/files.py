@@ -1,5 +1,10 @@
 """Archive files: atomic, confined to the archive folder, never rewritten when unchanged.
 
+With ``[archive] fsync = false`` the temp + rename stays (a killed process still never
+leaves half a file) but nothing waits for the disk: a power cut may then lose the last
+files written, which the next run writes again since the catalog commits after the files
+(and SQLite's own durability follows the same setting).
+
 Each file is written to a temporary file in ``.newsmirror/tmp/`` (same file system, outside
 git's sight, so a killed run never leaves a stray temp file in a commit), fsynced, renamed
 over its target, and each touched folder is fsynced once per batch: a crash leaves either the
@@ -42,7 +47,7 @@ def resolve_inside(root: Path, relpath: str) -> Path:
     return target
 
 
-def _fsync_dir(path: Path) -> None:
+def _fsync_dir(path: str) -> None:
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     except OSError:
@@ -58,11 +63,12 @@ class ArchiveWriter:
     """Writes files under one archive root.  Safe to use from one worker thread at a time
     per batch; batches of different sources may run concurrently."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, fsync: bool = True) -> None:
         self.root = root
+        self.fsync = fsync
         self.root_resolved = root.resolve()
         self.tmp = root / TMP_DIR
-        self._safe_dirs: set[Path] = set()
+        self._safe_dirs: set[str] = set()
         self._lock = threading.Lock()
         self._names = itertools.count()
 
@@ -71,28 +77,31 @@ class ArchiveWriter:
         shutil.rmtree(self.tmp, ignore_errors=True)
         self.tmp.mkdir(parents=True, exist_ok=True)
 
-    def target(self, relpath: str) -> Path:
-        """The absolute path for ``relpath``; its folder is checked once for escapes."""
-        target = self.root.joinpath(*check_relpath(relpath))
-        folder = target.parent
+    def target(self, relpath: str) -> str:
+        """The absolute path for ``relpath``; its folder is checked once for escapes.
+
+        The last component needs no check: ``os.replace`` replaces a symbolic link there
+        instead of writing through it.
+        """
+        parts = check_relpath(relpath)
+        folder = os.path.join(self.root, *parts[:-1])
         if folder not in self._safe_dirs:
-            folder.mkdir(parents=True, exist_ok=True)
-            if not folder.resolve().is_relative_to(self.root_resolved):
+            os.makedirs(folder, exist_ok=True)
+            if not Path(folder).resolve().is_relative_to(self.root_resolved):
                 raise ArchiveError(f"refusing archive path {relpath!r}: escapes {self.root}")
             with self._lock:
                 self._safe_dirs.add(folder)
-        if target.is_symlink():
-            raise ArchiveError(f"refusing archive path {relpath!r}: it is a symbolic link")
-        return target
+        return os.path.join(folder, parts[-1])
 
-    def _write(self, target: Path, data: bytes) -> None:
-        tmp = self.tmp / f"{os.getpid()}-{next(self._names)}.tmp"
+    def _write(self, target: str, data: bytes) -> None:
+        tmp = os.path.join(self.tmp, f"{os.getpid()}-{next(self._names)}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
-            os.fsync(fd)
+            if self.fsync:
+                os.fsync(fd)
         except BaseException:
             os.close(fd)
             with contextlib.suppress(OSError):
@@ -110,25 +119,27 @@ class ArchiveWriter:
         ``stop()`` turns true, always between two files.
         """
         written: list[bool] = []
-        folders: set[Path] = set()
+        folders: set[str] = set()
         try:
             for relpath, data in files:
                 if stop():
                     break
                 target = self.target(relpath)
                 try:
-                    same = target.read_bytes() == data
+                    with open(target, "rb") as f:
+                        same = f.read(len(data) + 1) == data
                 except FileNotFoundError:
                     same = False
                 if not same:
                     self._write(target, data)
-                    folders.add(target.parent)
+                    folders.add(os.path.dirname(target))
                 written.append(not same)
         except OSError as e:
             raise ArchiveError(f"cannot write {e.filename or self.root}: {e.strerror}") from e
         finally:
-            for folder in folders:
-                _fsync_dir(folder)
+            if self.fsync:
+                for folder in folders:
+                    _fsync_dir(folder)
         return written
 
     def write_if_changed(self, relpath: str, data: bytes) -> bool:

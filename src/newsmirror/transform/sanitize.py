@@ -186,9 +186,8 @@ def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
     return value
 
 
-_CLEANER = nh3.Cleaner(
-    tags=set(TAGS),
-    clean_content_tags={
+_CLEAN_CONTENT = frozenset(
+    {
         "script",
         "style",
         "noscript",
@@ -202,7 +201,12 @@ _CLEANER = nh3.Cleaner(
         "textarea",
         "select",
         "button",
-    },
+    }
+)
+
+_CLEANER = nh3.Cleaner(
+    tags=set(TAGS),
+    clean_content_tags=set(_CLEAN_CONTENT),
     attributes=ATTRIBUTES,
     attribute_filter=_attribute_filter,
     link_rel=None,
@@ -211,8 +215,55 @@ _CLEANER = nh3.Cleaner(
 )
 
 
+# The same allow-list without a Python callback.  Only for bodies that `_needs_filter` has
+# shown need no rewriting: nh3 releases the GIL while cleaning and must take it back for
+# every callback, which costs up to the interpreter's switch interval (5 ms) per attribute
+# whenever another thread runs Python (measured: 74 us -> 14 ms per 4 KB body).
+_FAST_CLEANER = nh3.Cleaner(
+    tags=set(TAGS),
+    clean_content_tags=set(_CLEAN_CONTENT),
+    attributes=ATTRIBUTES,
+    link_rel=None,
+    url_schemes=set(URL_SCHEMES),
+    strip_comments=True,
+)
+
+# Every attribute value that the filter would look at, found in the raw text by scanning
+# for "=" (rare in Chinese prose, so this is fast) and looking at the name before it.  The
+# scan is deliberately broader than HTML's grammar (it also matches inside text or
+# `data-src=`): a false match only sends the body down the slow, filtering path.
+_VALUE = re.compile(r"""=\s*("[^"]*"|'[^']*'|[^\s>]*)""")
+_NAME_BEFORE = re.compile(r"(?i)(href|src|srcset|cite|style)\s*$")
+_ABSOLUTE = re.compile(r"(?i)https?://")
+# A style value made only of allowed properties and plain characters: no entity (`&`), no
+# escape, no parenthesis, so html5ever's decoding cannot turn it into something else.
+_PLAIN_STYLE = re.compile(
+    r"(?i)\s*(?:(?:" + "|".join(sorted(STYLE_PROPERTIES)) + r")\s*:[#\w\s.,%+-]*;?\s*)*"
+)
+
+
+def _needs_filter(html: str) -> bool:
+    """True unless every URL is absolute http(s) and every style is plain and allowed."""
+    for m in _VALUE.finditer(html):
+        before = _NAME_BEFORE.search(html, max(0, m.start() - 12), m.start())
+        if before is None:
+            continue
+        name, value = before.group(1).lower(), m.group(1).strip("\"'")
+        if name == "style":
+            if not _PLAIN_STYLE.fullmatch(value):
+                return True
+        elif name == "srcset":
+            if not all(_ABSOLUTE.match(c.strip()) for c in value.split(",") if c.strip()):
+                return True
+        elif not _ABSOLUTE.match(value.strip()):
+            return True
+    return False
+
+
 def sanitize(html: str, base_url: str) -> str:
     """The body with only allowed tags, attributes and URL schemes, URLs made absolute."""
+    if not _needs_filter(html):
+        return _FAST_CLEANER.clean(html)
     token = _BASE.set(base_url)
     try:
         return _CLEANER.clean(html)
