@@ -31,8 +31,10 @@ from newsmirror.config import load
 from newsmirror.pipeline import Updater
 
 HERE = Path(__file__).resolve().parent
-WORDS = ("德国之声 柏林 政府 周三 宣布 经济 增长 议会 辩论 法案 气候 峰会 谈判 合作 记者 报道 "
-         "中国 美国 欧洲 外交 部长 表示 认为 问题 发展 国家 地区 人民 社会 安全 新闻 自由").split()
+WORDS = (
+    "德国之声 柏林 政府 周三 宣布 经济 增长 议会 辩论 法案 气候 峰会 谈判 合作 记者 报道 "
+    "中国 美国 欧洲 外交 部长 表示 认为 问题 发展 国家 地区 人民 社会 安全 新闻 自由"
+).split()
 
 
 def paragraph(rng: random.Random) -> str:
@@ -40,9 +42,11 @@ def paragraph(rng: random.Random) -> str:
 
 
 def article_html(rng: random.Random, target: int = 4000) -> str:
-    parts = ['<div><i>示例作者<br>2022-10-26T01:34:17.666Z</i></div>',
-             '<img src="https://images.weserv.nl/?url=static.dw.com/image/1_303.jpg" '
-             'width="100%">', '<div><small style="color: #999;">图片说明文字。</small></div>']
+    parts = [
+        "<div><i>示例作者<br>2022-10-26T01:34:17.666Z</i></div>",
+        '<img src="https://images.weserv.nl/?url=static.dw.com/image/1_303.jpg" width="100%">',
+        '<div><small style="color: #999;">图片说明文字。</small></div>',
+    ]
     size = 0
     while size < target:
         p = paragraph(rng)
@@ -53,30 +57,49 @@ def article_html(rng: random.Random, target: int = 4000) -> str:
 
 def make_feed(i: int, items: int, rng: random.Random) -> bytes:
     start = datetime(2022, 10, 1, tzinfo=UTC)
-    out = ['<?xml version="1.0" encoding="UTF-8"?>',
-           '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">',
-           f"<channel><title>源 {i}</title><link>https://s{i}.example/</link>"
-           "<description>bench</description>"]
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">',
+        f"<channel><title>源 {i}</title><link>https://s{i}.example/</link>"
+        "<description>bench</description>",
+    ]
     for j in range(items):
         date = start + timedelta(hours=j, minutes=i)
-        out.append(f"<item><title>第 {i} 源的第 {j} 篇示例文章</title>"
-                   f"<link>https://s{i}.example/news/{j}?utm_source=rss</link>"
-                   f"<guid isPermaLink=\"false\">s{i}-{j}</guid>"
-                   f"<pubDate>{format_datetime(date)}</pubDate>"
-                   f"<description><![CDATA[{article_html(rng)}]]></description></item>")
+        out.append(
+            f"<item><title>第 {i} 源的第 {j} 篇示例文章</title>"
+            f"<link>https://s{i}.example/news/{j}?utm_source=rss</link>"
+            f'<guid isPermaLink="false">s{i}-{j}</guid>'
+            f"<pubDate>{format_datetime(date)}</pubDate>"
+            f"<description><![CDATA[{article_html(rng)}]]></description></item>"
+        )
     out.append("</channel></rss>")
     return "\n".join(out).encode()
 
 
 def write_config(root: Path, port: int, feeds: int, *, fsync: bool = True) -> Path:
     root.mkdir(parents=True, exist_ok=True)
-    lines = ['[archive]', 'path = "site"', 'layout = "duty-machine"',
-             f"fsync = {'true' if fsync else 'false'}", "",
-             "[network]", "allow_private_networks = true", "concurrency = 16",
-             "per_host_concurrency = 16", "", "[publish.git]", "enabled = false"]
+    lines = [
+        "[archive]",
+        'path = "site"',
+        'layout = "duty-machine"',
+        f"fsync = {'true' if fsync else 'false'}",
+        "",
+        "[network]",
+        "allow_private_networks = true",
+        "concurrency = 16",
+        "per_host_concurrency = 16",
+        "",
+        "[publish.git]",
+        "enabled = false",
+    ]
     for i in range(feeds):
-        lines += ["", "[[sources]]", f'id = "s{i}"', f'name = "源{i}"',
-                  f'url = "http://127.0.0.1:{port}/feed{i}.xml"']
+        lines += [
+            "",
+            "[[sources]]",
+            f'id = "s{i}"',
+            f'name = "源{i}"',
+            f'url = "http://127.0.0.1:{port}/feed{i}.xml"',
+        ]
     cfg = root / "newsmirror.toml"
     cfg.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return cfg
@@ -90,13 +113,23 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--feeds", type=int, default=200)
     ap.add_argument("--items", type=int, default=50)
-    ap.add_argument("--workdir", help="where feeds and archives go (default: the temp dir); "
-                    "/dev/shm separates our CPU cost from the disk's")
+    ap.add_argument(
+        "--workdir",
+        help="where feeds and archives go (default: the temp dir); "
+        "/dev/shm separates our CPU cost from the disk's",
+    )
     ap.add_argument("--profile", help="write a cProfile of the full update here")
-    ap.add_argument("--only-nosync", action="store_true", help="run only the fsync-off pass "
-                    "(for a sampling profiler)")
-    ap.add_argument("--all-cores", dest="one_core", action="store_false",
-                    help="do not pin the pipeline to one core")
+    ap.add_argument(
+        "--only-nosync",
+        action="store_true",
+        help="run only the fsync-off pass (for a sampling profiler)",
+    )
+    ap.add_argument(
+        "--all-cores",
+        dest="one_core",
+        action="store_false",
+        help="do not pin the pipeline to one core",
+    )
     args = ap.parse_args()
     rng = random.Random(42)
     work = Path(tempfile.mkdtemp(prefix="nm-bench-", dir=args.workdir))
@@ -110,12 +143,15 @@ def main() -> None:
             blobs.append(blob)
         total = args.feeds * args.items
         mb = sum(map(len, blobs)) / 1e6
-        print(f"{args.feeds} feeds x {args.items} items = {total:,} articles, {mb:.1f} MB of XML;"
-              f" archive in {work}")
+        print(
+            f"{args.feeds} feeds x {args.items} items = {total:,} articles, {mb:.1f} MB of XML;"
+            f" archive in {work}"
+        )
 
         port_file = work / "port"
-        server = subprocess.Popen([sys.executable, str(HERE / "_server.py"), str(feeds_dir),
-                                   str(port_file)])
+        server = subprocess.Popen(
+            [sys.executable, str(HERE / "_server.py"), str(feeds_dir), str(port_file)]
+        )
         if args.one_core and hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) > 1:
             # The server (already started) keeps every core; our pipeline gets one.
             os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
@@ -175,16 +211,26 @@ def main() -> None:
             fastfeedparser.parse(blob)
         ffp = time.perf_counter() - t
 
-        print(f"newsmirror update (fetch, parse, sanitize, render, write, catalog): {rate(total, full)}")
+        print(
+            f"newsmirror update (fetch, parse, sanitize, render, write, catalog): {rate(total, full)}"
+        )
         print(f"  process CPU time (user+sys, incl. the kernel's fsync work): {cpu:.2f} s")
-        print(f"same with [archive] fsync = false:                                {rate(total, lazy)}")
+        print(
+            f"same with [archive] fsync = false:                                {rate(total, lazy)}"
+        )
         print(f"  process CPU time: {cpu_ns:.2f} s")
         print(f"feedparser.parse alone (no network, no output):                  {rate(total, fp)}")
-        print(f"fastfeedparser.parse alone:                                       {rate(total, ffp)}")
-        print(f"ratio pipeline / feedparser parse-only: {fp / full:.2f}x durable, "
-              f"{fp / lazy:.2f}x with fsync off  (target >= 3x)")
-        print(f"second update, every feed 304: {cached:.3f} s for {args.feeds} feeds "
-              "(target < 1 s for 200)")
+        print(
+            f"fastfeedparser.parse alone:                                       {rate(total, ffp)}"
+        )
+        print(
+            f"ratio pipeline / feedparser parse-only: {fp / full:.2f}x durable, "
+            f"{fp / lazy:.2f}x with fsync off  (target >= 3x)"
+        )
+        print(
+            f"second update, every feed 304: {cached:.3f} s for {args.feeds} feeds "
+            "(target < 1 s for 200)"
+        )
         print(f"peak RSS after the full update: {rss_mb:.0f} MB")
     finally:
         shutil.rmtree(work, ignore_errors=True)
