@@ -67,3 +67,20 @@ def _first_difference(a: bytes, b: bytes) -> str:
             got, want = a[i - 40 : i + 40], b[i - 40 : i + 40]
             return f"first difference at byte {i}: got {got!r}, want {want!r}"
     return f"lengths differ: got {len(a)}, want {len(b)}"
+
+
+def test_readme_list_example_is_what_the_golden_feed_gives(
+    shared: Path, server: FakeServer, tmp_path: Path, run_update
+) -> None:
+    server.routes["/dw.xml"] = (shared / "golden" / "fulltext-feed.xml").read_bytes()
+    cfg = write_config(
+        tmp_path / "newsmirror.toml",
+        [{"id": "dw", "name": "德国之声", "url": server.url("/dw.xml")}],
+        layout="duty-machine",
+    )
+    run_update(cfg)
+    got = (tmp_path / "site/lists/德国之声.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert "```\n" + got + "```" in readme, got
+    golden = (shared / "golden" / "dw-63558196.md").read_bytes()
+    assert (tmp_path / "site/articles/dw/1048573.md").read_bytes() == golden
