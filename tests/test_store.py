@@ -80,10 +80,10 @@ def test_revisions_are_kept(tmp_path: Path) -> None:
     c = Catalog(tmp_path / "c.sqlite")
     with c.transaction():
         c.ensure_source("ex", "Ex", "https://e.example/feed")
-        c.add_article(_article(), "articles/ex/1.md", None, 10)
-    known = c.known("ex", ["id:1"])["id:1"]
+        c.add_article(_article(), "articles/ex/1.md", None, "h1", 10)
+    known = c.known("ex", [_article()])["id:1"]
     with c.transaction():
-        c.update_article(known, _article(title="t2"), 20)
+        c.update_article(known, _article(title="t2"), "h2", 20)
     assert [(r[1], r[2]) for r in c.revisions("ex", "id:1")] == [(10, "t"), (20, "t2")]
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from .config import Layout
 from .model import Article
+from .render.markdown import file_hash, render_article
 from .store.catalog import Known
 
 
@@ -19,6 +20,8 @@ class NewFile:
     article: Article
     path: str
     number: int | None
+    data: bytes
+    hash: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +30,8 @@ class Changed:
 
     article: Article
     known: Known
+    data: bytes
+    hash: str
 
 
 @dataclass(slots=True)
@@ -37,6 +42,9 @@ class Plan:
     changed: list[Changed] = field(default_factory=list)
     unchanged: int = 0
     next_number: int = 0
+    # Unchanged articles found by their link under another ident: the catalog learns the
+    # new ident so the next pass finds them directly.
+    retagged: list[tuple[Known, Article]] = field(default_factory=list)
 
 
 def dated_path(source: str, article: Article) -> str:
@@ -60,21 +68,25 @@ def plan(
     first.  A changed article keeps its file (and number).
     """
     result = Plan(next_number=next_number)
-    fresh: list[Article] = []
+    fresh: list[tuple[Article, bytes, str]] = []
     for a in articles:
+        data = render_article(a)
+        h = file_hash(data)
         k = known.get(a.ident)
         if k is None:
-            fresh.append(a)
-        elif k.content_hash != a.content_hash():
-            result.changed.append(Changed(a, k))
+            fresh.append((a, data, h))
+        elif k.content_hash != h:
+            result.changed.append(Changed(a, k, data, h))
         else:
             result.unchanged += 1
-    fresh.sort(key=lambda a: (a.date_ms, a.ident))
-    for a in fresh:
+            if k.ident != a.ident:
+                result.retagged.append((k, a))
+    fresh.sort(key=lambda f: (f[0].date_ms, f[0].ident))
+    for a, data, h in fresh:
         if layout == "duty-machine":
             n = result.next_number
             result.next_number -= 1
-            result.new.append(NewFile(a, numbered_path(a.source, n), n))
+            result.new.append(NewFile(a, numbered_path(a.source, n), n, data, h))
         else:
-            result.new.append(NewFile(a, dated_path(a.source, a), None))
+            result.new.append(NewFile(a, dated_path(a.source, a), None, data, h))
     return result

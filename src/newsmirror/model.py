@@ -6,7 +6,6 @@ tested by building values by hand.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 
@@ -29,18 +28,7 @@ class Article:
     body: str
     authors: tuple[str, ...] = ()
     language: str = ""
-
-    def content_hash(self) -> str:
-        """Hash of what a reader sees: title, link and body.
-
-        The date is deliberately left out: feeds that bump ``updated`` on every fetch would
-        otherwise rewrite unchanged articles each hour.
-        """
-        h = hashlib.sha256()
-        for part in (self.title, self.url, self.body):
-            h.update(part.encode("utf-8"))
-            h.update(b"\0")
-        return h.hexdigest()
+    canonical: str = ""  # the link without tracking or fragment: a second way to match
 
 
 @dataclass(frozen=True, slots=True)

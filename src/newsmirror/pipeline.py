@@ -28,8 +28,8 @@ from .fetch.http import Fetcher
 from .model import ItemError, SourceResult
 from .publish import git as git_publish
 from .publish.lists import ReadmeSource, list_path, render_list, render_readme
-from .render.markdown import render_article
 from .sources import Context, drivers
+from .store import adopt
 from .store.catalog import Catalog
 from .store.files import ArchiveWriter
 
@@ -164,6 +164,9 @@ class Updater:
         with catalog.transaction():
             for s in self.settings.sources:
                 catalog.ensure_source(s.id, s.name, s.url)
+        for s in self.settings.sources:
+            if catalog.needs_adoption(s.id):
+                self._adopt(catalog, s)
         sources = [s for s in self.settings.sources if s.enabled]
         with ThreadPoolExecutor(max_workers=4, thread_name_prefix="write") as pool:
             async with Fetcher(self.settings.network) as fetcher:
@@ -184,6 +187,15 @@ class Updater:
             raise bug  # our own bug: the other sources were committed first, then fail loudly
         report.sources.sort(key=lambda r: r.id)
         return report
+
+    def _adopt(self, catalog: Catalog, source: SourceSettings) -> None:
+        """Take the files already in the source's folder into the catalog (first pass only)."""
+        files, lowest = adopt.scan(self.root, source.id)
+        with catalog.transaction():
+            added = catalog.adopt(source.id, files, self.clock())
+            catalog.mark_adopted(source.id, None if lowest is None else lowest - 1)
+        if added:
+            log.info("%s: adopted %d existing article files", source.id, added)
 
     async def _watch_stop(self, tasks: dict[str, asyncio.Task[SourceReport | None]]) -> None:
         """On a stop request, abandon fetches; sources already writing finish their file."""
@@ -234,7 +246,7 @@ class Updater:
             return r
         state = catalog.source(source.id)
         assert state is not None  # ensure_source ran before any fetch
-        known = catalog.known(source.id, [a.ident for a in result.articles])
+        known = catalog.known(source.id, result.articles)
         p = plan(
             result.articles,
             known,
@@ -242,8 +254,8 @@ class Updater:
             next_number=state.next_number,
         )
         r.unchanged = p.unchanged
-        files = [(nf.path, render_article(nf.article)) for nf in p.new]
-        files += [(ch.known.path, render_article(ch.article)) for ch in p.changed]
+        files = [(nf.path, nf.data) for nf in p.new]
+        files += [(ch.known.path, ch.data) for ch in p.changed]
         done = 0
         try:
             if self.settings.archive.fsync:
@@ -265,9 +277,11 @@ class Updater:
         now = self.clock()
         with catalog.transaction():
             for nf in written_new:
-                catalog.add_article(nf.article, nf.path, nf.number, now)
+                catalog.add_article(nf.article, nf.path, nf.number, nf.hash, now)
             for ch in written_changed:
-                catalog.update_article(ch.known, ch.article, now)
+                catalog.update_article(ch.known, ch.article, ch.hash, now)
+            for k, a in p.retagged:
+                catalog.take_over(k, a)
             if r.error:
                 catalog.record_failure(source.id, now, r.error)
             else:

@@ -12,6 +12,8 @@ space, which is what the original tooling used) and the lines joined with nothin
 
 from __future__ import annotations
 
+import hashlib
+
 from ..model import Article
 
 # JavaScript's trim() set: WhiteSpace and LineTerminator of ECMA-262.
@@ -67,3 +69,13 @@ def render_article(article: Article) -> bytes:
         f"{join_lines(article.body)}\n"
     )
     return text.encode("utf-8")
+
+
+def file_hash(rendered: bytes) -> str:
+    """What decides "changed": the file's bytes after its date line.
+
+    Two renderings with the same hash produce the same file but for the date, so a feed
+    that bumps an item's date on every fetch does not rewrite it each hour, and a file
+    adopted from an existing archive is recognised when the feed still carries it.
+    """
+    return hashlib.sha256(rendered.partition(b"\n")[2]).hexdigest()

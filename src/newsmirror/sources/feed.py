@@ -189,6 +189,7 @@ def to_article(
         date_ms=date_ms,
         body=sanitize(body, link.absolute),
         authors=item.authors,
+        canonical=link.canonical,
     )
 
 

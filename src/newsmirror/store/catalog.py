@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..errors import CatalogError
 from ..model import Article
+from .adopt import ExistingFile
 
 APPLICATION_ID = 0x4E4D4952  # "NMIR"
 FIRST_NUMBER = 0xFFFFF - 1  # duty-machine: the first file of an empty source
@@ -38,7 +39,8 @@ _MIGRATIONS: tuple[str, ...] = (
         last_error_ms INTEGER,
         failures INTEGER NOT NULL DEFAULT 0,
         last_changed_ms INTEGER,
-        next_number INTEGER NOT NULL DEFAULT 1048574
+        next_number INTEGER NOT NULL DEFAULT 1048574,
+        adopted INTEGER NOT NULL DEFAULT 0
     );
     CREATE TABLE articles (
         id INTEGER PRIMARY KEY,
@@ -48,6 +50,7 @@ _MIGRATIONS: tuple[str, ...] = (
         path TEXT NOT NULL UNIQUE,
         number INTEGER,
         url TEXT NOT NULL,
+        canonical TEXT NOT NULL,
         title TEXT NOT NULL,
         date_ms INTEGER NOT NULL,
         content_hash TEXT NOT NULL,
@@ -57,6 +60,7 @@ _MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX articles_by_number ON articles (source, number);
     CREATE INDEX articles_by_date ON articles (source, date_ms);
+    CREATE INDEX articles_by_canonical ON articles (source, canonical);
     CREATE TABLE revisions (
         id INTEGER PRIMARY KEY,
         article_id INTEGER NOT NULL REFERENCES articles(id),
@@ -270,26 +274,43 @@ class Catalog:
 
     # -- articles --------------------------------------------------------------------------
 
-    def known(self, sid: str, idents: Sequence[str]) -> dict[str, Known]:
-        """What the catalog knows of these idents of one source."""
+    def known(self, sid: str, articles: Sequence[Article]) -> dict[str, Known]:
+        """What the catalog knows of these articles of one source, by their ident.
+
+        An article is also found by its canonical link, so an item that an adopted file
+        (known by its link) or an earlier guid-less item stood for is still the same article.
+        """
         out: dict[str, Known] = {}
-        for i in range(0, len(idents), 500):
-            chunk = idents[i : i + 500]
-            rows = self.db.execute(
-                "SELECT id, ident, content_hash, path, number FROM articles "
-                f"WHERE source = ? AND ident IN ({','.join('?' * len(chunk))})",
-                (sid, *chunk),
-            )
-            for row in rows:
-                out[row[1]] = Known(*row)
+        taken: set[int] = set()  # one catalog row never stands for two items
+        for column, values in (
+            ("ident", [a.ident for a in articles]),
+            ("canonical", [a.canonical for a in articles if a.canonical]),
+        ):
+            found: dict[str, Known] = {}
+            for i in range(0, len(values), 500):
+                chunk = values[i : i + 500]
+                rows = self.db.execute(
+                    f"SELECT id, ident, content_hash, path, number, {column} FROM articles "
+                    f"WHERE source = ? AND {column} IN ({','.join('?' * len(chunk))})",
+                    (sid, *chunk),
+                )
+                for row in rows:
+                    found[row[5]] = Known(*row[:5])
+            for a in articles:
+                k = found.get(a.ident if column == "ident" else a.canonical)
+                if k is not None and a.ident not in out and k.article_id not in taken:
+                    out[a.ident] = k
+                    taken.add(k.article_id)
         return out
 
-    def add_article(self, article: Article, path: str, number: int | None, now_ms: int) -> int:
-        """Insert a new article and its first revision; returns its row id."""
-        h = article.content_hash()
+    def add_article(
+        self, article: Article, path: str, number: int | None, h: str, now_ms: int
+    ) -> int:
+        """Insert a new article (``h``: its file hash) and its first revision; returns its id."""
         cur = self.db.execute(
-            "INSERT INTO articles (source, ident, key, path, number, url, title, date_ms, "
-            "content_hash, first_seen_ms, last_changed_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO articles (source, ident, key, path, number, url, canonical, title, "
+            "date_ms, content_hash, first_seen_ms, last_changed_ms) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 article.source,
                 article.ident,
@@ -297,6 +318,7 @@ class Catalog:
                 path,
                 number,
                 article.url,
+                article.canonical,
                 article.title,
                 article.date_ms,
                 h,
@@ -308,15 +330,43 @@ class Catalog:
         self._add_revision(article_id, article, h, now_ms)
         return article_id
 
-    def update_article(self, known: Known, article: Article, now_ms: int) -> None:
+    def update_article(self, known: Known, article: Article, h: str, now_ms: int) -> None:
         """Record a changed article: the new state and one more revision; earlier ones stay."""
-        h = article.content_hash()
         self.db.execute(
-            "UPDATE articles SET url = ?, title = ?, date_ms = ?, content_hash = ?, "
-            "last_changed_ms = ? WHERE id = ?",
-            (article.url, article.title, article.date_ms, h, now_ms, known.article_id),
+            "UPDATE articles SET ident = ?, url = ?, canonical = ?, title = ?, date_ms = ?, "
+            "content_hash = ?, last_changed_ms = ? WHERE id = ?",
+            (
+                article.ident,
+                article.url,
+                article.canonical,
+                article.title,
+                article.date_ms,
+                h,
+                now_ms,
+                known.article_id,
+            ),
         )
         self._add_revision(known.article_id, article, h, now_ms)
+
+    def adopt(self, sid: str, files: Sequence[ExistingFile], now_ms: int) -> int:
+        """Insert article files found on disk (see ``adopt``); returns how many were new."""
+        added = 0
+        for f in files:
+            exists = self.db.execute(
+                "SELECT 1 FROM articles WHERE source = ? AND (ident = ? OR path = ?)",
+                (sid, f.article.ident, f.path),
+            ).fetchone()
+            if not exists:
+                self.add_article(f.article, f.path, f.number, f.hash, now_ms)
+                added += 1
+        return added
+
+    def take_over(self, known: Known, article: Article) -> None:
+        """An unchanged article matched by link under a new ident: remember the new ident."""
+        if known.ident != article.ident:
+            self.db.execute(
+                "UPDATE articles SET ident = ? WHERE id = ?", (article.ident, known.article_id)
+            )
 
     def _add_revision(self, article_id: int, article: Article, h: str, now_ms: int) -> None:
         self.db.execute(
@@ -333,6 +383,21 @@ class Catalog:
                 article.body,
             ),
         )
+
+    def needs_adoption(self, sid: str) -> bool:
+        """True until the files already in a source's folder have been taken into the catalog."""
+        row = self.db.execute("SELECT adopted FROM sources WHERE id = ?", (sid,)).fetchone()
+        return row is not None and not row[0]
+
+    def mark_adopted(self, sid: str, next_number: int | None) -> None:
+        """Adoption done; numbering continues below ``next_number`` when given."""
+        if next_number is None:
+            self.db.execute("UPDATE sources SET adopted = 1 WHERE id = ?", (sid,))
+        else:
+            self.db.execute(
+                "UPDATE sources SET adopted = 1, next_number = min(next_number, ?) WHERE id = ?",
+                (next_number, sid),
+            )
 
     def set_changed(self, sid: str, now_ms: int, next_number: int) -> None:
         """A pass wrote files for ``sid``: remember when, and the next free number."""

@@ -1,0 +1,117 @@
+"""Adopting an existing archive: files already in a source's folder join the catalog.
+
+An operator switching from the hourly mirror scripts points newsmirror at their repository,
+which already holds ``articles/dw/1048574.md`` and below.  Before a source's first pass,
+every article file in its folder is read back into the catalog (identity from its link,
+number from its name), so numbering continues below the lowest existing number, nothing is
+overwritten, and an article the feed still carries is recognised instead of duplicated.
+The same pass rebuilds a lost catalog from the files themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import urls
+from ..model import Article
+from ..render.markdown import file_hash
+
+log = logging.getLogger(__name__)
+
+_DATE_LINE = re.compile(rb"<!--(\d{1,15})-->")
+_UNESCAPE = re.compile(r"\\([\\\[\]<>`])")
+
+
+@dataclass(frozen=True, slots=True)
+class ExistingFile:
+    """One article file found in the archive."""
+
+    path: str
+    number: int | None
+    article: Article
+    hash: str
+    body: str
+
+
+def read_article_file(data: bytes, source: str, path: str) -> ExistingFile | None:
+    """Parse an article file of the archive format; None if it is not one."""
+    first, _, rest = data.partition(b"\n")
+    m = _DATE_LINE.fullmatch(first)
+    link_line, _, rest = rest.partition(b"\n")
+    rule, _, rest = rest.partition(b"\n")
+    blank, _, body = rest.partition(b"\n")
+    if not m or rule != b"------" or blank != b"":
+        return None
+    try:
+        line = link_line.decode("utf-8")
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    cut = line.rfind("](")
+    if not (line.startswith("[") and line.endswith(")")) or cut < 0:
+        return None
+    title, url = _UNESCAPE.sub(r"\1", line[1:cut]), line[cut + 2 : -1]
+    try:
+        link = urls.LinkForms(url)
+    except urls.BadURLError:
+        return None
+    if link.outlet_id:
+        ident, key = f"id:{link.outlet_id}", urls.file_key(link.outlet_id, link.canonical)
+    else:
+        ident, key = f"url:{link.canonical}", urls.file_key(None, link.canonical)
+    name = path.rsplit("/", 1)[-1].removesuffix(".md")
+    article = Article(
+        source=source,
+        ident=ident,
+        key=key,
+        url=url,
+        title=title,
+        date_ms=int(m.group(1)),
+        body=text.removesuffix("\n"),
+        canonical=link.canonical,
+    )
+    return ExistingFile(path, int(name) if name.isdigit() else None, article, file_hash(data), text)
+
+
+def scan(root: Path, source: str) -> tuple[list[ExistingFile], int | None]:
+    """Article files under ``articles/{source}/`` and the lowest numeric file name seen.
+
+    Where several files hold the same article (the old scripts duplicated edited stories),
+    the newest (lowest number, else latest date) stands for it; the others stay on disk.
+    """
+    folder = root / "articles" / source
+    found: dict[str, ExistingFile] = {}
+    lowest: int | None = None
+    if not folder.is_dir():
+        return [], None
+    for dirpath, _dirs, names in os.walk(folder):
+        for name in names:
+            if not name.endswith(".md"):
+                continue
+            full = Path(dirpath) / name
+            rel = full.relative_to(root).as_posix()
+            stem = name.removesuffix(".md")
+            if stem.isdigit():
+                lowest = int(stem) if lowest is None else min(lowest, int(stem))
+            try:
+                existing = read_article_file(full.read_bytes(), source, rel)
+            except OSError as e:
+                log.warning("%s: cannot read %s: %s", source, rel, e.strerror)
+                continue
+            if existing is None:
+                log.warning("%s: %s is not an article file; left alone", source, rel)
+                continue
+            other = found.get(existing.article.ident)
+            if other is None or _newer(existing, other):
+                found[existing.article.ident] = existing
+    return sorted(found.values(), key=lambda f: f.path), lowest
+
+
+def _newer(a: ExistingFile, b: ExistingFile) -> bool:
+    if a.number is not None and b.number is not None:
+        return a.number < b.number
+    return a.article.date_ms > b.article.date_ms
