@@ -122,3 +122,21 @@ def items(
         for i in range(n)
     ]
     return list(reversed(out))
+
+
+def rss091(items: list[Item]) -> bytes:
+    """RSS 0.91: no guid, no content module; the body is the escaped description."""
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<rss version="0.91"><channel>',
+        "<title>示例</title><link>https://example.org/</link><description>t</description>",
+        "<language>zh-cn</language>",
+    ]
+    for it in items:
+        out.append(
+            f"<item><title>{escape(it.title)}</title><link>{escape(it.link)}</link>"
+            f"<description>{escape(it.body)}</description>"
+            f"<pubDate>{format_datetime(it.date)}</pubDate></item>"
+        )
+    out.append("</channel></rss>")
+    return "\n".join(out).encode("utf-8")

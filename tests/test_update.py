@@ -166,7 +166,13 @@ def test_failing_sources_do_not_stop_the_others(
 
 
 def test_every_feed_format(tmp_path: Path, server: FakeServer, run_update) -> None:
-    makers = {"rss": feeds.rss, "atom": feeds.atom, "rdf": feeds.rdf, "json": feeds.json_feed}
+    makers = {
+        "rss": feeds.rss,
+        "rss091": feeds.rss091,
+        "atom": feeds.atom,
+        "rdf": feeds.rdf,
+        "json": feeds.json_feed,
+    }
     sources = []
     for name, make in makers.items():
         server.routes[f"/{name}"] = make(feeds.items(2, prefix=f"https://{name}.example/"))

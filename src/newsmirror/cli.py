@@ -19,6 +19,14 @@ from types import FrameType
 import click
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from . import __version__
@@ -37,8 +45,9 @@ def _setup_logging(verbose: bool) -> None:
     root = logging.getLogger("newsmirror")
     root.handlers.clear()
     handler: logging.Handler
-    if err_console.is_terminal:
-        handler = RichHandler(console=err_console, show_path=False, markup=False)
+    if console.is_terminal:
+        # The same console as the progress bar, which then keeps log lines above itself.
+        handler = RichHandler(console=console, show_path=False, markup=False)
         handler.setFormatter(logging.Formatter("%(message)s"))
     else:
         handler = logging.StreamHandler(sys.stderr)
@@ -118,25 +127,32 @@ def _print_report(report: UpdateReport) -> None:
         console.print("stopped early on request; the rest follows next run")
 
 
-def _line(r: SourceReport) -> None:
-    if not console.is_terminal:
-        return
-    state = (
-        "error"
-        if r.error
-        else "304"
-        if r.not_modified
-        else f"{r.new} new, {r.updated} updated, {r.unchanged} unchanged"
-    )
-    console.print(f"  {r.id}: {state}", highlight=False)
+def _summary(r: SourceReport) -> str:
+    if r.not_modified:
+        return f"{r.id}: not modified"
+    return f"{r.id}: {r.new} new, {r.updated} updated, {r.unchanged} unchanged"
 
 
 def _one_pass(settings: Settings, stop: StopFlag) -> UpdateReport:
-    updater = Updater(settings, stop=stop, on_source=_line)
-    if console.is_terminal:
-        with console.status(f"updating {len(settings.sources)} sources…"):
-            return updater.run()
-    return updater.run()
+    if not console.is_terminal:
+        return Updater(settings, stop=stop).run()
+    enabled = sum(1 for s in settings.sources if s.enabled)
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("updating sources", total=enabled)
+
+        def on_source(r: SourceReport) -> None:
+            progress.advance(task)
+            if not r.error:  # failures are logged as warnings already
+                progress.console.print("  " + _summary(r), markup=True, highlight=False)
+
+        return Updater(settings, stop=stop, on_source=on_source).run()
 
 
 def _exit_code(report: UpdateReport) -> int:

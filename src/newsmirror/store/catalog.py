@@ -255,7 +255,12 @@ class Catalog:
 
     def record_item_errors(self, sid: str, now_ms: int, errors: Sequence[tuple[str, str]]) -> None:
         """Remember items that failed, so ``status`` shows them and a later run retries them."""
-        self.db.execute("DELETE FROM item_errors WHERE source = ?", (sid,))
+        keep = [where for where, _reason in errors]
+        self.db.execute(
+            f"DELETE FROM item_errors WHERE source = ? AND location NOT IN "
+            f"({','.join('?' * len(keep))})",
+            (sid, *keep),
+        )
         self.db.executemany(
             "INSERT INTO item_errors (source, location, reason, first_ms, last_ms) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET reason = excluded.reason, "
