@@ -85,24 +85,27 @@ def _body(entry: Mapping[str, Any]) -> tuple[str, bool]:
     return (desc if isinstance(desc, str) else ""), True
 
 
+def _raw_item(e: Mapping[str, Any], updated: int | None, published: int | None) -> RawItem:
+    """One entry of either parser (they share field names, not date types)."""
+    body, is_html = _body(e)
+    return RawItem(
+        guid=str(e.get("id") or ""),
+        link=str(e.get("link") or ""),
+        title=str(e.get("title") or ""),
+        updated=updated,
+        published=published,
+        body=body,
+        body_is_html=is_html,
+        authors=_authors(e),
+    )
+
+
 def _from_fast(raw: bytes) -> list[RawItem]:
     feed = fastfeedparser.parse(raw)
-    items = []
-    for e in feed.get("entries") or []:
-        body, is_html = _body(e)
-        items.append(
-            RawItem(
-                guid=str(e.get("id") or ""),
-                link=str(e.get("link") or ""),
-                title=str(e.get("title") or ""),
-                updated=_iso_ms(e.get("updated")),
-                published=_iso_ms(e.get("published")),
-                body=body,
-                body_is_html=is_html,
-                authors=_authors(e),
-            )
-        )
-    return items
+    return [
+        _raw_item(e, _iso_ms(e.get("updated")), _iso_ms(e.get("published")))
+        for e in feed.get("entries") or []
+    ]
 
 
 def _from_feedparser(raw: bytes) -> list[RawItem]:
@@ -110,22 +113,10 @@ def _from_feedparser(raw: bytes) -> list[RawItem]:
     if d.get("bozo") and not d.get("entries"):
         exc = d.get("bozo_exception")
         raise ParseError(f"not a feed: {exc}" if exc else "not a feed")
-    items = []
-    for e in d.get("entries") or []:
-        body, is_html = _body(e)
-        items.append(
-            RawItem(
-                guid=str(e.get("id") or ""),
-                link=str(e.get("link") or ""),
-                title=str(e.get("title") or ""),
-                updated=_struct_ms(e.get("updated_parsed")),
-                published=_struct_ms(e.get("published_parsed")),
-                body=body,
-                body_is_html=is_html,
-                authors=_authors(e),
-            )
-        )
-    return items
+    return [
+        _raw_item(e, _struct_ms(e.get("updated_parsed")), _struct_ms(e.get("published_parsed")))
+        for e in d.get("entries") or []
+    ]
 
 
 def read_items(raw: bytes) -> list[RawItem]:
