@@ -196,3 +196,16 @@ def test_update_date_wins_over_publication_date(
     (f,) = (tmp_path / "site/articles").rglob("*.md")
     assert f.read_text().startswith("<!--1667260800000-->\n")
     assert f.parent.name == "2022-11-01"
+
+
+def test_malformed_feeds_keep_their_text(tmp_path: Path, server: FakeServer, run_update) -> None:
+    doc = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+        "<item><title>德国&nbsp;新闻 A & B</title><link>https://x.example/1?a=1&b=2</link>"
+        "<description>&lt;p&gt;正文&lt;/p&gt;</description></item></channel></rss>"
+    )
+    server.routes["/feed.xml"] = doc.encode()
+    run_update(_one_source(tmp_path, server))
+    (f,) = (tmp_path / "site/articles").rglob("*.md")
+    line = f.read_text().split("\n")[1]
+    assert line == "[德国\xa0新闻 A & B](https://x.example/1?a=1&b=2)", line

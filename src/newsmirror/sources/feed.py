@@ -20,6 +20,7 @@ from typing import Any
 
 import fastfeedparser
 import feedparser
+from lxml import etree
 
 from .. import urls
 from ..config import SourceSettings
@@ -119,23 +120,42 @@ def _from_feedparser(raw: bytes) -> list[RawItem]:
     ]
 
 
+# Entities are never expanded and nothing is fetched: a strict parse only to learn whether
+# the document is well-formed (billion-laughs and external entities stay inert).
+_STRICT = etree.XMLParser(
+    resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, recover=False
+)
+
+
+def _well_formed_xml(raw: bytes) -> bool:
+    try:
+        etree.fromstring(raw, _STRICT)
+    except etree.XMLSyntaxError:
+        return False
+    return True
+
+
 def read_items(raw: bytes) -> list[RawItem]:
     """All entries of a feed document, whatever its format.
 
-    Raises :class:`ParseError` when neither parser can read the document.
+    fastfeedparser "recovers" from malformed XML by dropping text (``A&nbsp;B`` becomes
+    ``A``), so only well-formed XML and JSON go to it; the rest goes to feedparser, whose
+    loose parser keeps the text.  Raises :class:`ParseError` when neither can read it.
     """
     if not raw.strip():
         raise ParseError("empty response, not a feed")
-    try:
-        return _from_fast(raw)
-    except Exception as fast_error:
-        log.debug("fastfeedparser rejected the feed (%s); trying feedparser", fast_error)
+    is_json = raw.lstrip()[:1] in (b"{", b"[")
+    if is_json or _well_formed_xml(raw):
         try:
-            return _from_feedparser(raw)
-        except ParseError:
-            raise
-        except Exception as e:
-            raise ParseError(f"not a feed: {e}") from e
+            return _from_fast(raw)
+        except Exception as fast_error:  # any failure of the fast path: try the lenient one
+            log.debug("fastfeedparser rejected the feed (%s); trying feedparser", fast_error)
+    try:
+        return _from_feedparser(raw)
+    except ParseError:
+        raise
+    except Exception as e:
+        raise ParseError(f"not a feed: {e}") from e
 
 
 def identity(guid: str, link: urls.LinkForms) -> tuple[str, str]:
