@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from . import feeds
 from .fakeserver import FakeServer
+from .test_dw import rdf
 
 EXE = [sys.executable, "-m", "newsmirror"]
 
@@ -31,6 +33,26 @@ def _point_at(server: FakeServer, cfg: Path) -> None:
     text = text.replace("allow_private_networks = false", "allow_private_networks = true")
     text = text.replace("https://www.rfa.org/mandarin/rss2.xml", server.url("/rfa.xml"))
     text = text.replace("https://chinadigitaltimes.net/chinese/feed/", server.url("/cdt.xml"))
+    for lang in ("zh", "zh-hant"):
+        text = text.replace(
+            f'language = "{lang}"\n',
+            f'language = "{lang}"\nfeed_url = "{server.url("/dw-" + lang)}"\n'
+            f'site_url = "{server.url("")}"\n',
+        )
+        server.routes[f"/dw-{lang}"] = rdf([(1, "a", "2026-11-21T08:00:00Z")])
+        server.routes[f"/graph-api/{lang}/content/article/1"] = json.dumps(
+            {
+                "data": {
+                    "content": {
+                        "id": 1,
+                        "title": f"DW {lang}",
+                        "text": "<p>x</p>",
+                        "canonicalUrl": f"https://www.dw.com/{lang}/a/a-1",
+                        "firstPublicationDate": "2026-11-21T08:00:00Z",
+                    }
+                }
+            }
+        ).encode()
     cfg.write_text(text, encoding="utf-8")
 
 
@@ -45,11 +67,12 @@ def test_init_update_status(tmp_path: Path, server: FakeServer) -> None:
     server.routes["/cdt.xml"] = feeds.rss(feeds.items(2, prefix="https://cdt.example/p/"))
     r = nm(tmp_path, "update")
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "5 new, 0 updated, 2 sources ok, 0 failed; commit" in r.stdout
-    assert len(list((tmp_path / "archive/articles").rglob("*.md"))) == 5
+    assert "7 new, 0 updated, 4 sources ok, 0 failed; commit" in r.stdout
+    assert len(list((tmp_path / "archive/articles").rglob("*.md"))) == 7
+    assert (tmp_path / "archive/articles/dw-hant").is_dir()
     r = nm(tmp_path, "status")
     assert r.returncode == 0, r.stderr
-    assert "rfa" in r.stdout and "cdt" in r.stdout and "│ 3" in r.stdout
+    assert "rfa" in r.stdout and "cdt" in r.stdout and "dw-hant" in r.stdout and "│ 3" in r.stdout
 
 
 def test_failed_source_gives_exit_2_and_names_it(tmp_path: Path, server: FakeServer) -> None:
@@ -59,7 +82,7 @@ def test_failed_source_gives_exit_2_and_names_it(tmp_path: Path, server: FakeSer
     r = nm(tmp_path, "update")
     assert r.returncode == 2
     assert "FAILED cdt:" in r.stdout and "/cdt.xml: HTTP 404" in r.stdout
-    assert "1 new" in r.stdout
+    assert "3 new, 0 updated, 3 sources ok, 1 failed" in r.stdout
 
 
 def test_bad_config_is_a_clear_error(tmp_path: Path) -> None:
@@ -93,6 +116,6 @@ def test_run_repeats_and_stops_cleanly_on_ctrl_c(tmp_path: Path, server: FakeSer
     finally:
         p.kill()
     assert p.returncode == 0, err
-    assert "3 new" in out and "Traceback" not in err
-    assert len(list((tmp_path / "archive/articles").rglob("*.md"))) == 3
+    assert "5 new" in out and "Traceback" not in err
+    assert len(list((tmp_path / "archive/articles").rglob("*.md"))) == 5
     assert not list((tmp_path / "archive").rglob("*.tmp"))

@@ -19,7 +19,50 @@ from .errors import ConfigError
 
 Layout = Literal["dated", "duty-machine"]
 LAYOUTS: tuple[Layout, ...] = ("dated", "duty-machine")
-SOURCE_KINDS = ("feed",)
+SOURCE_KINDS = ("feed", "dw")
+DW_SITE = "https://www.dw.com"
+# DW's RSS channel codes differ from its site language codes for a few languages.
+_DW_RSS_CODES = {
+    "zh": "chi",
+    "zh-hant": "chi",
+    "en": "en",
+    "de": "de",
+    "ru": "rus",
+    "uk": "ukr",
+    "fa-ir": "per",
+    "ar": "ar",
+    "tr": "tur",
+    "es": "es",
+    "fr": "fr",
+    "pt-br": "pt-bra",
+    "id": "ind",
+    "hi": "hi",
+    "ur": "ur",
+    "bn": "bn",
+    "sw": "sw",
+    "ha": "hau",
+    "am": "amh",
+    "sq": "alb",
+    "bs": "bos",
+    "bg": "bul",
+    "hr": "hrv",
+    "el": "gre",
+    "mk": "mkd",
+    "pl": "pol",
+    "ro": "rum",
+    "sr": "ser",
+    "ps": "pas",
+    "dari": "dar",
+    "pt-002": "pt-af",
+}
+
+
+def dw_feed_url(language: str) -> str:
+    """The RSS/RDF listing of a DW language site."""
+    code = _DW_RSS_CODES.get(language, language)
+    return f"https://rss.dw.com/rdf/rss-{code}-all"
+
+
 DEFAULT_USER_AGENT = f"newsmirror/{__version__} (+https://github.com/newsmirror/newsmirror)"
 DEFAULT_CONFIG_NAME = "newsmirror.toml"
 
@@ -80,6 +123,10 @@ class SourceSettings:
     url: str
     enabled: bool = True
     keep_tracking_params: bool | None = None
+    # kind = "dw"
+    language: str = ""
+    site_url: str = ""
+    image_format: int = 605
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +239,13 @@ class _Table:
             self.fail(unknown[0], "unknown key (a typo?)")
 
 
+def _http_url(t: _Table, key: str, value: str) -> str:
+    value = value.strip()
+    if not value.lower().startswith(("http://", "https://")):
+        t.fail(key, f"{value!r} must be an http or https URL")
+    return value
+
+
 def _source(t: _Table) -> SourceSettings:
     sid = t.text("id", required=True)
     if not _ID_RE.fullmatch(sid):
@@ -202,16 +256,31 @@ def _source(t: _Table) -> SourceSettings:
     if any(c in name for c in "/\\\0") or name.startswith("."):
         t.fail("name", f"{name!r} cannot contain '/', '\\' or start with '.' (it names a file)")
     kind = t.choice("kind", SOURCE_KINDS, "feed")
-    url = t.text("url", required=True).strip()
-    if not url.lower().startswith(("http://", "https://")):
-        t.fail("url", f"{url!r} must be an http or https URL")
     enabled = t.flag("enabled", True)
     ktp: bool | None = None
     if "keep_tracking_params" in t.data:
         ktp = t.flag("keep_tracking_params", False)
+    extra: dict[str, Any] = {}
+    if kind == "dw":
+        language = t.text("language", "zh").strip().lower()
+        if not re.fullmatch(r"[a-z]{2,4}(-[a-z0-9]{2,4})?", language):
+            t.fail("language", f"{language!r} is not a DW language code such as zh or zh-hant")
+        url = _http_url(t, "feed_url", t.text("feed_url", dw_feed_url(language)))
+        site = _http_url(t, "site_url", t.text("site_url", DW_SITE)).rstrip("/")
+        extra = dict(
+            language=language, site_url=site, image_format=t.number("image_format", 605, minimum=1)
+        )
+    else:
+        url = _http_url(t, "url", t.text("url", required=True))
     t.done()
     return SourceSettings(
-        id=sid, name=name, kind=kind, url=url, enabled=enabled, keep_tracking_params=ktp
+        id=sid,
+        name=name,
+        kind=kind,
+        url=url,
+        enabled=enabled,
+        keep_tracking_params=ktp,
+        **extra,
     )
 
 

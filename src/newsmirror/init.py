@@ -38,6 +38,25 @@ remotes = []                     # e.g. ["origin"]: pushed after each commit
 # kind = "feed": RSS 0.9x/2.0, RSS 1.0/RDF, Atom or JSON Feed; the article body is the
 # item's full content (content:encoded, Atom content, content_html), else its description.
 
+# kind = "dw": DW read natively (its RSS listing, then each article's JSON), not through a
+# third-party full-text feed.  language: "zh" (Simplified), "zh-hant" (Traditional), or any
+# DW language code; article ids are the same in both Chinese sites.
+
+[[sources]]
+id = "dw"
+name = "德国之声"
+kind = "dw"
+language = "zh"
+# feed_url = "https://rss.dw.com/rdf/rss-chi-all"  # the listing (default for the language)
+# site_url = "https://www.dw.com"                  # graph-api and article pages live under it
+# image_format = 605                               # DW image format id: 605 is 1199 px wide
+
+[[sources]]
+id = "dw-hant"
+name = "德國之聲"
+kind = "dw"
+language = "zh-hant"
+
 [[sources]]
 id = "rfa"
 name = "自由亚洲电台"
@@ -70,11 +89,11 @@ url = "https://chinadigitaltimes.net/chinese/feed/"
 # kind = "feed"
 # url = "https://cn.nytimes.com/rss/"
 #
-# Any full-text feed, e.g. a third-party full-text feed of DW:
+# Any full-text feed, e.g. a third-party full-text feed:
 #
 # [[sources]]
-# id = "dw"
-# name = "德国之声"
+# id = "dw-fulltext"
+# name = "德国之声（全文源）"
 # kind = "feed"
 # url = "https://example.org/dw-fulltext.xml"
 """

@@ -212,6 +212,7 @@ class Updater:
             fetcher=fetcher,
             now_ms=self.clock(),
             keep_tracking=self.settings.keep_tracking(source),
+            known_dates=lambda idents: catalog.dates(source.id, idents),
         )
         try:
             result = await self.drivers[source.kind](source, catalog.source(source.id), ctx)

@@ -5,6 +5,7 @@ by adding themselves to :data:`DRIVERS`.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -21,6 +22,9 @@ class Context:
     fetcher: Fetcher
     now_ms: int
     keep_tracking: bool
+    # The dates the catalog has for these idents: lets a driver skip articles it already
+    # holds in the same version without fetching them again.
+    known_dates: Callable[[Sequence[str]], Mapping[str, int]] = lambda _idents: {}
 
 
 class Driver(Protocol):
@@ -33,6 +37,7 @@ class Driver(Protocol):
 
 def drivers() -> dict[str, Driver]:
     """Every source kind by name."""
+    from .dw import collect as dw_collect
     from .feed import collect as feed_collect
 
-    return {"feed": feed_collect}
+    return {"feed": feed_collect, "dw": dw_collect}

@@ -114,22 +114,28 @@ def _from_feedparser(raw: bytes) -> list[RawItem]:
     if d.get("bozo") and not d.get("entries"):
         exc = d.get("bozo_exception")
         raise ParseError(f"not a feed: {exc}" if exc else "not a feed")
+    # dict.get, not FeedParserDict.get: the latter maps a missing updated_parsed to
+    # published_parsed (with a deprecation warning), which would fake an update date.
     return [
-        _raw_item(e, _struct_ms(e.get("updated_parsed")), _struct_ms(e.get("published_parsed")))
+        _raw_item(
+            e,
+            _struct_ms(dict.get(e, "updated_parsed")),
+            _struct_ms(dict.get(e, "published_parsed")),
+        )
         for e in d.get("entries") or []
     ]
 
 
 # Entities are never expanded and nothing is fetched: a strict parse only to learn whether
 # the document is well-formed (billion-laughs and external entities stay inert).
-_STRICT = etree.XMLParser(
+STRICT_XML = etree.XMLParser(
     resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, recover=False
 )
 
 
 def _well_formed_xml(raw: bytes) -> bool:
     try:
-        etree.fromstring(raw, _STRICT)
+        etree.fromstring(raw, STRICT_XML)
     except etree.XMLSyntaxError:
         return False
     return True

@@ -308,6 +308,20 @@ class Catalog:
                     taken.add(k.article_id)
         return out
 
+    def dates(self, sid: str, idents: Sequence[str]) -> dict[str, int]:
+        """``ident -> date_ms`` of the articles of ``sid`` among ``idents``."""
+        out: dict[str, int] = {}
+        for i in range(0, len(idents), 500):
+            chunk = idents[i : i + 500]
+            out.update(
+                self.db.execute(
+                    "SELECT ident, date_ms FROM articles WHERE source = ? AND ident IN "
+                    f"({','.join('?' * len(chunk))})",
+                    (sid, *chunk),
+                )
+            )
+        return out
+
     def add_article(
         self, article: Article, path: str, number: int | None, h: str, now_ms: int
     ) -> int:

@@ -1,0 +1,238 @@
+"""Source kind ``dw``: DW read natively, not through a third-party full-text feed.
+
+The RSS/RDF listing names the articles (id from ``dwsyn:contentID``, else ``/a-<id>`` in the
+link); each article comes from the graph-api JSON, or, when that fails, from the
+``window.__APP_STATE__`` JSON inside the article page.  An article whose listing date equals
+the one in the catalog is not fetched again.  An article that cannot be had today (404,
+broken JSON) becomes an item error naming its id, and is tried again on the next run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from lxml import etree
+
+from .. import urls
+from ..config import SourceSettings
+from ..errors import FetchError, ParseError
+from ..model import Article, ItemError, SourceResult
+from ..store.catalog import SourceState
+from ..transform.sanitize import sanitize
+from . import Context
+from .dw_body import DWArticle, DWFormatError, build
+from .feed import STRICT_XML, read_items
+
+_APP_STATE = re.compile(rb"window\.__APP_STATE__\s*=\s*")
+_A_ID = re.compile(r"/a-(\d+)(?:$|[/?#])")
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One article named by the listing."""
+
+    id: int
+    link: str
+    date_ms: int | None
+
+    @property
+    def ident(self) -> str:
+        """The catalog identity: DW's id, whatever the slug or language."""
+        return f"id:a-{self.id}"
+
+
+def _local(tag: Any) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _date_ms(text: str | None) -> int | None:
+    if not text:
+        return None
+    text = text.strip()
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            dt = parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return int(dt.timestamp() * 1000)
+
+
+def _id_from(link: str, content_id: str | None) -> int | None:
+    if content_id and content_id.strip().isdigit():
+        return int(content_id.strip())
+    m = _A_ID.search(link)
+    return int(m.group(1)) if m else None
+
+
+def list_entries(raw: bytes) -> list[Entry]:
+    """The articles of a DW listing (RSS 1.0/RDF, RSS 2.0 or Atom), in feed order."""
+    try:
+        root = etree.fromstring(raw, STRICT_XML)
+    except etree.XMLSyntaxError:
+        root = None
+    out: list[Entry] = []
+    if root is not None:
+        for el in root.iter():
+            if _local(el.tag) not in ("item", "entry"):
+                continue
+            fields: dict[str, str] = {}
+            for child in el:
+                name = _local(child.tag)
+                value = child.get("href") if name == "link" and child.get("href") else child.text
+                if value and name not in fields:
+                    fields[name] = value.strip()
+            link = (
+                fields.get("link")
+                or el.get("{http://www.w3.org/1999/02/22-rdf-syntax-ns#}about")
+                or ""
+            )
+            aid = _id_from(link, fields.get("contentID"))
+            if aid is not None:
+                date = fields.get("date") or fields.get("pubDate") or fields.get("updated")
+                out.append(Entry(aid, link, _date_ms(date)))
+    else:  # not well-formed: the lenient parsers, ids from links only
+        for item in read_items(raw):
+            aid = _id_from(item.link, None)
+            if aid is not None:
+                out.append(Entry(aid, item.link, item.updated or item.published))
+    unique: dict[int, Entry] = {}
+    for e in out:
+        unique.setdefault(e.id, e)
+    return list(unique.values())
+
+
+def _walk(node: Any) -> Iterator[Mapping[str, Any]]:
+    stack = [node]
+    while stack:
+        cur = stack.pop()
+        if isinstance(cur, Mapping):
+            yield cur
+            stack.extend(cur.values())
+        elif isinstance(cur, list):
+            stack.extend(cur)
+
+
+def content_from_page(page: bytes, article_id: int) -> Mapping[str, Any]:
+    """The article object inside an article page's ``window.__APP_STATE__``."""
+    m = _APP_STATE.search(page)
+    if not m:
+        raise DWFormatError("the page has no __APP_STATE__")
+    try:
+        state, _end = json.JSONDecoder().raw_decode(page[m.end() :].decode("utf-8", "replace"))
+        if isinstance(state, str):  # some pages embed it as a JSON string
+            state = json.loads(state)
+    except ValueError as e:
+        raise DWFormatError(f"__APP_STATE__ is not JSON ({e})") from e
+    for obj in _walk(state):
+        if (
+            obj.get("__typename") == "Article"
+            and str(obj.get("id")) == str(article_id)
+            and ("text" in obj)
+        ):
+            return obj
+    raise DWFormatError(f"__APP_STATE__ holds no article {article_id}")
+
+
+def content_from_api(raw: bytes) -> Mapping[str, Any]:
+    """``data.content`` of a graph-api answer."""
+    try:
+        doc = json.loads(raw)
+    except ValueError as e:
+        raise DWFormatError(f"graph-api answer is not JSON ({e})") from e
+    content = ((doc or {}).get("data") or {}).get("content") if isinstance(doc, dict) else None
+    if not isinstance(content, Mapping):
+        raise DWFormatError("graph-api answer has no data.content")
+    return content
+
+
+class _Reader:
+    """Fetches and builds the articles of one DW source."""
+
+    def __init__(self, source: SourceSettings, ctx: Context) -> None:
+        self.source = source
+        self.ctx = ctx
+        self.language = source.language or "zh"
+
+    async def article(self, entry: Entry) -> Article | ItemError:
+        try:
+            built = await self._from_api(entry)
+        except (FetchError, DWFormatError) as api_error:
+            try:
+                built = await self._from_page(entry)
+            except (FetchError, DWFormatError, urls.BadURLError) as page_error:
+                return ItemError(
+                    source=self.source.id,
+                    where=f"a-{entry.id}",
+                    reason=f"graph-api: {api_error}; article page: {page_error}",
+                    retry=True,
+                )
+        return self._article(built)
+
+    async def _from_api(self, entry: Entry) -> DWArticle:
+        url = f"{self.source.site_url}/graph-api/{self.language}/content/article/{entry.id}"
+        response = await self.ctx.fetcher.get(url, accept="application/json")
+        return build(
+            content_from_api(response.content),
+            language=self.language,
+            image_format=self.source.image_format,
+        )
+
+    async def _from_page(self, entry: Entry) -> DWArticle:
+        path = str(urls.parse(entry.link).pathname) if entry.link else ""
+        if not path.startswith("/"):
+            path = f"/{self.language}/a-{entry.id}"
+        response = await self.ctx.fetcher.get(self.source.site_url + path, accept="text/html")
+        content = content_from_page(response.content, entry.id)
+        return build(content, language=self.language, image_format=self.source.image_format)
+
+    def _article(self, a: DWArticle) -> Article:
+        link = urls.LinkForms(a.canonical_url, keep_tracking=self.ctx.keep_tracking)
+        return Article(
+            source=self.source.id,
+            ident=f"id:a-{a.id}",
+            key=f"a-{a.id}",
+            url=link.shown,
+            title=a.title,
+            date_ms=a.date_ms,
+            body=sanitize(a.body, link.absolute),
+            authors=a.authors,
+            language=self.language,
+            canonical=link.canonical,
+        )
+
+
+async def collect(source: SourceSettings, state: SourceState | None, ctx: Context) -> SourceResult:
+    """The ``dw`` driver: the listing, then each new or re-dated article's JSON."""
+    response = await ctx.fetcher.get(
+        source.url,
+        etag=state.etag if state else None,
+        last_modified=state.last_modified if state else None,
+        accept="application/rdf+xml, application/rss+xml, application/xml;q=0.9, */*;q=0.5",
+    )
+    if response.not_modified:
+        return SourceResult(source=source.id, not_modified=True)
+    entries = list_entries(response.content)
+    if not entries and not response.content.strip():
+        raise ParseError(f"{source.url}: empty listing")
+    known = ctx.known_dates([e.ident for e in entries])
+    todo = [e for e in entries if e.date_ms is None or known.get(e.ident) != e.date_ms]
+    reader = _Reader(source, ctx)
+    results = await asyncio.gather(*(reader.article(e) for e in todo))
+    return SourceResult(
+        source=source.id,
+        articles=[r for r in results if isinstance(r, Article)],
+        item_errors=[r for r in results if isinstance(r, ItemError)],
+        etag=response.etag,
+        last_modified=response.last_modified,
+    )
