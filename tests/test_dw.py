@@ -273,3 +273,10 @@ def test_page_state_forms() -> None:
         content_from_page(b"<html></html>", 7)
     with pytest.raises(DWFormatError, match="without any date"):
         build({"id": 1, "title": "t"}, language="zh", image_format=605)
+
+
+def test_readme_sample_is_what_the_fixture_gives(tmp_path: Path, dw: FakeDW, run_update) -> None:
+    run_update(_cfg(tmp_path, dw.config()))
+    got = _file(tmp_path, "a-90000012")
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert "```\n" + got + "```" in readme
