@@ -66,14 +66,16 @@ def test_fixture_articles_in_the_archive_conventions(
     # Dateline with author and ISO date; lead image with caption and credit.
     assert body.startswith(
         "<div><i>示例记者<br>2026-11-20T07:30:12.345Z</i></div>"
-        '<img src="https://static.dw.com/image/90000101_605.jpg" width="100%">'
+        '<img src="https://images.weserv.nl/?url='
+        'static.dw.com/image/90000101_605.jpg" width="100%">'
         '<div><small style="color: #999;">考布测量站的水位标尺（示例图片说明） ©示例图片社'
         "</small></div>"
         "<p>（德国之声中文网）"
     )
     # Inline image with its caption, sub-head, source and copyright lines.
     assert (
-        '<img src="https://static.dw.com/image/90000102_605.jpg" width="100%"><div><small '
+        '<img src="https://images.weserv.nl/?url='
+        'static.dw.com/image/90000102_605.jpg" width="100%"><div><small '
         'style="color: #999;">满载的货船重新驶过罗蕾莱礁石（示例图片说明） ©示例通讯社'
         "</small></div>"
         "<h2>化工企业松了一口气</h2>"
@@ -85,7 +87,8 @@ def test_fixture_articles_in_the_archive_conventions(
     # Video as poster image linked to its page; YouTube as a poster and a plain link.
     assert (
         '<a href="https://www.dw.com/zh/%E7%A4%BA%E4%BE%8B%E8%A7%86%E9%A2%91/video-90000200">'
-        '<img src="https://static.dw.com/image/90000201_605.jpg" width="100%"></a>'
+        '<img src="https://images.weserv.nl/?url='
+        'static.dw.com/image/90000201_605.jpg" width="100%"></a>'
     ) in body
     assert '<a href="https://www.youtube.com/watch?v=XXXXXXXXXXX">' in body
     # Links: relative and old app-API links go to the canonical DW pages.
@@ -236,7 +239,10 @@ def test_own_samples(tmp_path: Path, server: FakeServer, shared: Path, run_updat
     assert "<div><i>记者甲、记者乙<br>2026-11-21T09:00:00.000Z</i></div>" in live
     assert '<h3><time datetime="2026-11-21T11:30:00Z">11:30</time> 辩论结束</h3>' in live
     video = _file(tmp_path, "a-90000023")
-    assert '<img src="https://static.dw.com/image/90000501_605.jpg" width="100%">' in video
+    assert (
+        '<img src="https://images.weserv.nl/?url='
+        'static.dw.com/image/90000501_605.jpg" width="100%">' in video
+    )
     assert "<p>汉堡港的一天（示例视频摘要）</p>" in video
 
 

@@ -104,6 +104,19 @@ class NetworkSettings:
     user_agent: str = DEFAULT_USER_AGENT
 
 
+ImageMode = Literal["proxy", "original"]
+IMAGE_MODES: tuple[ImageMode, ...] = ("proxy", "original")
+DEFAULT_PROXIES = ("https://images.weserv.nl/?url={url_noscheme}",)
+
+
+@dataclass(frozen=True, slots=True)
+class ImageSettings:
+    """How images are referenced in stored articles."""
+
+    mode: ImageMode = "proxy"
+    proxies: tuple[str, ...] = DEFAULT_PROXIES
+
+
 @dataclass(frozen=True, slots=True)
 class GitSettings:
     """Publishing the archive folder as a git repository."""
@@ -127,6 +140,7 @@ class SourceSettings:
     language: str = ""
     site_url: str = ""
     image_format: int = 605
+    images: ImageMode | None = None  # overrides [images] mode
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,11 +153,17 @@ class Settings:
     git: GitSettings
     sources: tuple[SourceSettings, ...]
     interval: float = 3600.0
+    images: ImageSettings = ImageSettings()
 
     @property
     def catalog_path(self) -> Path:
         """The embedded SQLite catalog lives inside the archive, out of git's sight."""
         return self.archive.path / ".newsmirror" / "catalog.sqlite"
+
+    def image_proxies(self, source: SourceSettings) -> tuple[str, ...]:
+        """The proxy templates to apply to a source's images (empty: leave them as they are)."""
+        mode = source.images or self.images.mode
+        return self.images.proxies if mode == "proxy" else ()
 
     def keep_tracking(self, source: SourceSettings) -> bool:
         """A source's own setting wins over the archive-wide one."""
@@ -257,6 +277,9 @@ def _source(t: _Table) -> SourceSettings:
         t.fail("name", f"{name!r} cannot contain '/', '\\' or start with '.' (it names a file)")
     kind = t.choice("kind", SOURCE_KINDS, "feed")
     enabled = t.flag("enabled", True)
+    images: ImageMode | None = None
+    if "images" in t.data:
+        images = t.choice("images", IMAGE_MODES, "proxy")
     ktp: bool | None = None
     if "keep_tracking_params" in t.data:
         ktp = t.flag("keep_tracking_params", False)
@@ -280,6 +303,7 @@ def _source(t: _Table) -> SourceSettings:
         url=url,
         enabled=enabled,
         keep_tracking_params=ktp,
+        images=images,
         **extra,
     )
 
@@ -323,6 +347,21 @@ def parse_settings(data: dict[str, Any], path: Path) -> Settings:
     g.done()
     p.done()
 
+    im = root.table("images")
+    proxies = im.str_list("proxies") if "proxies" in im.data else DEFAULT_PROXIES
+    for i, template in enumerate(proxies):
+        if not template.lower().startswith(("http://", "https://")) or not (
+            "{url}" in template or "{url_noscheme}" in template
+        ):
+            im.fail(
+                f"proxies[{i}]",
+                f"{template!r} must be an http(s) URL with {{url}} or {{url_noscheme}} in it",
+            )
+    images_settings = ImageSettings(mode=im.choice("mode", IMAGE_MODES, "proxy"), proxies=proxies)
+    if images_settings.mode == "proxy" and not proxies:
+        im.fail("proxies", 'is empty, but mode = "proxy" needs at least one template')
+    im.done()
+
     s = root.table("schedule")
     interval = s.duration("every", 3600.0)
     s.done()
@@ -345,6 +384,7 @@ def parse_settings(data: dict[str, Any], path: Path) -> Settings:
         git=git,
         sources=tuple(sources),
         interval=interval,
+        images=images_settings,
     )
 
 

@@ -26,6 +26,11 @@ allow_private_networks = false   # refuse loopback/private addresses (SSRF guard
 # concurrency = 16               # requests in flight overall
 # per_host_concurrency = 2       # requests in flight per host
 
+[images]
+mode = "proxy"                   # "proxy": image URLs through the first template below;
+                                 # "original": as the outlet gives them
+proxies = ["https://images.weserv.nl/?url={url_noscheme}"]
+
 [schedule]
 every = "1h"                     # interval of `newsmirror run`
 

@@ -18,20 +18,21 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .config import Settings, SourceSettings
 from .decide import plan
 from .errors import CatalogError, NewsmirrorError
 from .fetch.http import Fetcher
-from .model import ItemError, SourceResult
+from .model import Article, ItemError, SourceResult
 from .publish import git as git_publish
 from .publish.lists import ReadmeSource, list_path, render_list, render_readme
 from .sources import Context, drivers
 from .store import adopt
 from .store.catalog import Catalog
 from .store.files import ArchiveWriter
+from .transform.images import rewrite_images
 
 log = logging.getLogger(__name__)
 
@@ -247,9 +248,10 @@ class Updater:
             return r
         state = catalog.source(source.id)
         assert state is not None  # ensure_source ran before any fetch
-        known = catalog.known(source.id, result.articles)
+        articles = self._transform(source, result.articles)
+        known = catalog.known(source.id, articles)
         p = plan(
-            result.articles,
+            articles,
             known,
             layout=self.settings.archive.layout,
             next_number=state.next_number,
@@ -306,6 +308,13 @@ class Updater:
         for item in result.item_errors:
             log.warning("%s: item %s: %s", source.id, item.where, item.reason)
         return r
+
+    def _transform(self, source: SourceSettings, articles: list[Article]) -> list[Article]:
+        """The transforms every source shares, applied before deciding what changed."""
+        proxies = self.settings.image_proxies(source)
+        if not proxies:
+            return articles
+        return [replace(a, body=rewrite_images(a.body, proxies)) for a in articles]
 
     def _lists(self, catalog: Catalog) -> None:
         """Regenerate every list and the README; unchanged bytes are not rewritten."""
