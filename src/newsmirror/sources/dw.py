@@ -27,8 +27,9 @@ from ..model import Article, ItemError, SourceResult
 from ..store.catalog import SourceState
 from ..transform.sanitize import sanitize
 from . import Context
+from .charset import xml_to_utf8
 from .dw_body import DWArticle, DWFormatError, build
-from .feed import STRICT_XML, read_items
+from .feed import STRICT_XML, defuse, read_items
 
 _APP_STATE = re.compile(rb"window\.__APP_STATE__\s*=\s*")
 _A_ID = re.compile(r"/a-(\d+)(?:$|[/?#])")
@@ -77,6 +78,7 @@ def _id_from(link: str, content_id: str | None) -> int | None:
 
 def list_entries(raw: bytes) -> list[Entry]:
     """The articles of a DW listing (RSS 1.0/RDF, RSS 2.0 or Atom), in feed order."""
+    raw = xml_to_utf8(defuse(raw))
     try:
         root = etree.fromstring(raw, STRICT_XML)
     except etree.XMLSyntaxError:

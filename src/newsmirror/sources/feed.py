@@ -13,6 +13,7 @@ from __future__ import annotations
 import calendar
 import html
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ from ..render.markdown import clean_title
 from ..store.catalog import SourceState
 from ..transform.sanitize import sanitize
 from . import Context
+from .charset import xml_to_utf8
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +135,19 @@ STRICT_XML = etree.XMLParser(
 )
 
 
+# A DOCTYPE whose internal subset declares entities.  Feeds never need their own entities;
+# hostile ones use them for billion-laughs expansion or to read local files (XXE).
+_ENTITY_DOCTYPE = re.compile(rb"<!DOCTYPE[^\[>]*\[[^\]]*<!ENTITY.*?\]\s*>", re.S | re.I)
+
+
+def defuse(raw: bytes) -> bytes:
+    """The document without an entity-declaring DOCTYPE (uses of them stay, undefined)."""
+    head = raw[:65536]
+    if b"<!ENTITY" not in head and b"<!entity" not in head:
+        return raw
+    return _ENTITY_DOCTYPE.sub(b"", raw, count=1)
+
+
 def _well_formed_xml(raw: bytes) -> bool:
     try:
         etree.fromstring(raw, STRICT_XML)
@@ -150,7 +165,10 @@ def read_items(raw: bytes) -> list[RawItem]:
     """
     if not raw.strip():
         raise ParseError("empty response, not a feed")
+    raw = defuse(raw)
     is_json = raw.lstrip()[:1] in (b"{", b"[")
+    if not is_json:
+        raw = xml_to_utf8(raw)
     if is_json or _well_formed_xml(raw):
         try:
             return _from_fast(raw)
