@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,6 +22,10 @@ class Answer:
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    # Sent piece by piece with a pause before each, without Content-Length (for slow
+    # servers); body is ignored then.
+    stream: list[bytes] | None = None
+    pause: float = 0.0
 
 
 @dataclass
@@ -29,6 +34,8 @@ class Request:
 
     path: str
     headers: dict[str, str]
+    body: bytes = b""
+    method: str = "GET"
 
 
 class _Server(ThreadingHTTPServer):
@@ -58,12 +65,32 @@ class FakeServer:
                 pass
 
             def do_GET(self) -> None:
-                req = Request(self.path, {k.lower(): v for k, v in self.headers.items()})
+                self._serve("GET", b"")
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                self._serve("POST", self.rfile.read(length))
+
+            def _serve(self, method: str, body: bytes) -> None:
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                req = Request(self.path, headers, body, method)
                 server.requests.append(req)
                 answer = server.answer(req)
                 self.send_response(answer.status)
                 for k, v in answer.headers.items():
                     self.send_header(k, v)
+                if answer.stream is not None:
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    try:
+                        for piece in answer.stream:
+                            time.sleep(answer.pause)
+                            self.wfile.write(piece)
+                            self.wfile.flush()
+                    except OSError:
+                        pass  # the client gave up, as it should
+                    self.close_connection = True
+                    return
                 self.send_header("Content-Length", str(len(answer.body)))
                 self.end_headers()
                 if answer.body:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import ada_url
@@ -25,6 +26,7 @@ from ..errors import FetchError
 from .guard import check_host
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+Guard = Callable[[str, int], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +50,14 @@ class Fetcher:
     """Fetches URLs under one :class:`NetworkSettings`.  Use as an async context manager."""
 
     def __init__(
-        self, network: NetworkSettings, transport: httpx.AsyncBaseTransport | None = None
+        self,
+        network: NetworkSettings,
+        transport: httpx.AsyncBaseTransport | None = None,
+        guard: Guard | None = None,
     ) -> None:
         self.network = network
+        # Checks each hop's host before connecting; None when private networks are allowed.
+        self.guard = guard or (None if network.allow_private_networks else check_host)
         timeout = httpx.Timeout(network.timeout, connect=network.connect_timeout)
         limits = httpx.Limits(
             max_connections=network.concurrency, max_keepalive_connections=network.concurrency
@@ -107,8 +114,8 @@ class Fetcher:
         for _hop in range(self.network.max_redirects + 1):
             u = self._check_url(current)
             host = str(u.hostname)
-            if not self.network.allow_private_networks:
-                await check_host(
+            if self.guard is not None:
+                await self.guard(
                     host.strip("[]"), int(u.port or (443 if u.protocol == "https:" else 80))
                 )
             async with self._all, self._hosts[host]:

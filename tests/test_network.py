@@ -1,0 +1,151 @@
+"""The HTTP client against misbehaving servers: every limit, on the wire."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import ipaddress
+from pathlib import Path
+
+import pytest
+
+from newsmirror.config import NetworkSettings
+from newsmirror.errors import BlockedAddressError, FetchError
+from newsmirror.fetch.guard import address_refused, check_host
+from newsmirror.fetch.http import Fetcher, Response
+
+from . import feeds
+from .conftest import write_config
+from .fakeserver import Answer, FakeServer
+
+
+def fetch(url: str, *, guard: object = None, **network: object) -> Response:
+    settings = NetworkSettings(**{"allow_private_networks": True, **network})  # type: ignore[arg-type]
+
+    async def go() -> Response:
+        async with Fetcher(settings, guard=guard) as f:  # type: ignore[arg-type]
+            return await f.get(url)
+
+    return asyncio.run(go())
+
+
+async def public_localhost(host: str, port: int) -> None:
+    """The real guard, except that the name "localhost" stands for a public host."""
+    if host != "localhost":
+        await check_host(host, port)
+
+
+@pytest.mark.parametrize(
+    ("ip", "reason"),
+    [
+        ("127.0.0.1", "loopback"),
+        ("::1", "loopback"),
+        ("169.254.169.254", "link-local"),
+        ("10.1.2.3", "private"),
+        ("192.168.0.1", "private"),
+        ("172.16.5.4", "private"),
+        ("100.64.0.1", "carrier-grade NAT"),
+        ("224.0.0.1", "multicast"),
+        ("0.0.0.0", "unspecified"),
+        ("::ffff:127.0.0.1", "loopback"),
+        ("fe80::1", "link-local"),
+        ("fc00::1", "private"),
+    ],
+)
+def test_refused_addresses(ip: str, reason: str) -> None:
+    assert reason in (address_refused(ipaddress.ip_address(ip)) or "")
+
+
+def test_public_addresses_pass() -> None:
+    for ip in ("93.184.216.34", "2606:4700::1111", "1.1.1.1"):
+        assert address_refused(ipaddress.ip_address(ip)) is None
+
+
+def test_loopback_source_is_refused_and_named(
+    tmp_path: Path, server: FakeServer, run_update
+) -> None:
+    server.routes["/feed.xml"] = feeds.rss(feeds.items(1))
+    cfg = write_config(
+        tmp_path / "newsmirror.toml", [{"id": "ex", "name": "Ex", "url": server.url("/feed.xml")}]
+    )
+    cfg.write_text(
+        cfg.read_text().replace("allow_private_networks = true", "allow_private_networks = false")
+    )
+    report = run_update(cfg)
+    error = report.sources[0].error or ""
+    assert "refused 127.0.0.1 (127.0.0.1): loopback address" in error
+    assert "allow_private_networks" in error
+    assert server.requests == []  # nothing was sent
+
+
+def test_redirect_to_a_private_address_is_refused(server: FakeServer) -> None:
+    server.routes["/go"] = lambda req: Answer(302, b"", {"Location": server.url("/secret")})
+    server.routes["/secret"] = b"internal"
+    start = server.url("/go").replace("127.0.0.1", "localhost")
+    with pytest.raises(BlockedAddressError, match="loopback"):
+        fetch(start, guard=public_localhost)
+    assert [r.path for r in server.requests] == ["/go"]
+
+
+def test_only_http_and_https(server: FakeServer) -> None:
+    server.routes["/go"] = lambda req: Answer(302, b"", {"Location": "file:///etc/passwd"})
+    with pytest.raises(FetchError, match="only http and https"):
+        fetch(server.url("/go"))
+    with pytest.raises(FetchError, match="only http and https"):
+        fetch("ftp://example.org/feed")
+
+
+def test_gzip_bomb_is_stopped_by_the_decoded_cap(server: FakeServer) -> None:
+    bomb = gzip.compress(b"\0" * 40_000_000, compresslevel=9)
+    assert len(bomb) < 100_000
+    server.routes["/bomb"] = lambda req: Answer(200, bomb, {"Content-Encoding": "gzip"})
+    with pytest.raises(FetchError, match="exceeds the 1048576-byte limit"):
+        fetch(server.url("/bomb"), max_response_bytes=1_048_576)
+
+
+def test_declared_oversize_is_refused_before_reading(server: FakeServer) -> None:
+    server.routes["/big"] = b"x" * 2_000_000
+    with pytest.raises(FetchError, match="2000000 bytes exceeds"):
+        fetch(server.url("/big"), max_response_bytes=1_048_576)
+
+
+def test_dripping_server_is_cut_off_by_the_total_deadline(server: FakeServer) -> None:
+    server.routes["/drip"] = lambda req: Answer(
+        200, headers={"Content-Type": "text/xml"}, stream=[b"<"] * 100, pause=0.3
+    )
+    with pytest.raises(FetchError, match=r"no complete answer within 1\.5 s"):
+        fetch(server.url("/drip"), timeout=1.5)
+
+
+def test_redirects_are_limited(server: FakeServer) -> None:
+    for i in range(10):
+        server.routes[f"/r{i}"] = lambda req, i=i: Answer(302, b"", {"Location": f"/r{i + 1}"})
+    with pytest.raises(FetchError, match="more than 3 redirects"):
+        fetch(server.url("/r0"), max_redirects=3)
+    # Three hops are within the limit of three.
+    server.routes["/r10"] = b"<rss/>"
+    assert fetch(server.url("/r7"), max_redirects=3).url.endswith("/r10")
+
+
+def test_credentials_never_cross_origins(server: FakeServer) -> None:
+    other = server.url("/b").replace("127.0.0.1", "localhost")
+    server.routes["/a"] = lambda req: Answer(302, b"", {"Location": other})
+    server.routes["/b"] = b"<rss/>"
+    url = server.url("/a").replace("http://", "http://user:secret@")
+    assert fetch(url).status == 200
+    first, second = server.requests
+    assert first.headers.get("authorization", "").startswith("Basic ")
+    assert "authorization" not in second.headers
+
+
+def test_conditional_headers_are_not_sent_after_a_redirect(server: FakeServer) -> None:
+    server.routes["/a"] = lambda req: Answer(301, b"", {"Location": "/b"})
+    server.routes["/b"] = b"<rss/>"
+
+    async def go() -> Response:
+        async with Fetcher(NetworkSettings(allow_private_networks=True)) as f:
+            return await f.get(server.url("/a"), etag='"x"')
+
+    assert asyncio.run(go()).url.endswith("/b")
+    assert server.requests[0].headers.get("if-none-match") == '"x"'
+    assert "if-none-match" not in server.requests[1].headers
