@@ -59,6 +59,7 @@ def write_config(
         "",
         "[network]",
         "allow_private_networks = true",
+        "per_host_delay = 0",
         'timeout = "20s"',
         "",
         "[publish.git]",

@@ -168,3 +168,20 @@ def test_tracking_stripping_keeps_other_params_verbatim() -> None:
     )
     assert urls.serialize("https://e.example/p?utm_source=x") == "https://e.example/p"
     assert urls.canonical("https://e.example/p?x=1#frag") == "https://e.example/p?x=1"
+
+
+def test_schema_1_catalog_is_migrated_with_its_data(tmp_path: Path) -> None:
+    from newsmirror.store import catalog as cat
+
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(cat._MIGRATIONS[0])
+    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    db.execute("PRAGMA user_version = 1")
+    db.execute("INSERT INTO sources (id, name, url, failures) VALUES ('ex', 'Ex', 'u', 2)")
+    db.commit()
+    db.close()
+    c = Catalog(path)
+    (st,) = c.sources()
+    assert (st.id, st.failures, st.next_due_ms, st.failing_since_ms) == ("ex", 2, None, None)
+    assert c.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2

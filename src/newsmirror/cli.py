@@ -2,7 +2,8 @@
 
 On a terminal, progress and tables come from rich; otherwise (cron, CI, pipes) output is
 quiet, one line per event, so logs stay greppable.  Exit codes: 0 all well, 1 a fatal error
-(nothing was done), 2 the pass ran but some source failed or publishing failed.
+(nothing was done), 2 the pass ran but some source failed or publishing failed, 3 (status)
+the mirror is unhealthy.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from rich.table import Table
 from . import __version__
 from .config import DEFAULT_CONFIG_NAME, Settings, load, parse_duration
 from .errors import NewsmirrorError
+from .health import notify, problems
 from .init import write_initial_config
 from .pipeline import SourceReport, StopFlag, Updater, UpdateReport, wall_clock_ms
 from .store.catalog import Catalog
@@ -110,11 +112,16 @@ def init(obj: _Obj, force: bool) -> None:
 
 def _print_report(report: UpdateReport) -> None:
     for s in report.sources:
+        if s.skipped_until:
+            console.print(
+                f"skipped {s.id}: not due before {_fmt(s.skipped_until)} UTC "
+                "(backoff or the server's wish; --force to fetch anyway)"
+            )
         if s.error:
             console.print(f"[red]FAILED[/] {s.id}: {s.error}", markup=True)
         for e in s.item_errors:
             console.print(f"[yellow]item failed[/] {s.id}: {e.where}: {e.reason}", markup=True)
-    ok = len(report.sources) - len(report.failed)
+    ok = sum(1 for s in report.sources if not s.error and not s.skipped_until)
     console.print(
         f"{report.new} new, {report.updated} updated, {ok} sources ok, "
         f"{len(report.failed)} failed"
@@ -133,9 +140,15 @@ def _summary(r: SourceReport) -> str:
     return f"{r.id}: {r.new} new, {r.updated} updated, {r.unchanged} unchanged"
 
 
-def _one_pass(settings: Settings, stop: StopFlag) -> UpdateReport:
+def _one_pass(settings: Settings, stop: StopFlag, force: bool = False) -> UpdateReport:
+    report = _run_updater(settings, stop, force)
+    notify(settings, report)
+    return report
+
+
+def _run_updater(settings: Settings, stop: StopFlag, force: bool) -> UpdateReport:
     if not console.is_terminal:
-        return Updater(settings, stop=stop).run()
+        return Updater(settings, stop=stop, force=force).run()
     enabled = sum(1 for s in settings.sources if s.enabled)
     columns = (
         SpinnerColumn(),
@@ -152,7 +165,7 @@ def _one_pass(settings: Settings, stop: StopFlag) -> UpdateReport:
             if not r.error:  # failures are logged as warnings already
                 progress.console.print("  " + _summary(r), markup=True, highlight=False)
 
-        return Updater(settings, stop=stop, on_source=on_source).run()
+        return Updater(settings, stop=stop, on_source=on_source, force=force).run()
 
 
 def _exit_code(report: UpdateReport) -> int:
@@ -160,13 +173,14 @@ def _exit_code(report: UpdateReport) -> int:
 
 
 @main.command()
+@click.option("--force", is_flag=True, help="Fetch sources that are backing off, too.")
 @click.pass_obj
-def update(obj: _Obj) -> None:
+def update(obj: _Obj, force: bool) -> None:
     """One pass over all sources: fetch, archive, commit and push."""
     stop = StopFlag()
     _install_stop(stop)
     try:
-        report = _one_pass(obj.settings(), stop)
+        report = _one_pass(obj.settings(), stop, force)
     except NewsmirrorError as e:
         _fail(e)
         return
@@ -232,7 +246,11 @@ def _fmt(ms: int | None) -> str:
 @main.command()
 @click.pass_obj
 def status(obj: _Obj) -> None:
-    """A table per source: last success, last error, articles, next due."""
+    """A table per source: last success, last error, articles, next due.
+
+    Exits 3 when a source has been failing longer than [health] max_failing or nothing new
+    was archived for [health] max_silence, so cron and CI notice.
+    """
     try:
         settings = obj.settings()
         catalog = Catalog(settings.catalog_path, create=False)
@@ -259,7 +277,7 @@ def status(obj: _Obj) -> None:
             err = f"{_fmt(st.last_error_ms)} ({st.failures}×): {st.last_error}"
         elif errors.get(src.id):
             err = f"{len(errors[src.id])} item(s) failed"
-        due = (st.last_attempt_ms or 0) + interval_ms
+        due = st.next_due_ms or (st.last_attempt_ms or 0) + interval_ms
         table.add_row(
             src.id if src.enabled else f"{src.id} (disabled)",
             str(st.articles),
@@ -268,3 +286,8 @@ def status(obj: _Obj) -> None:
             "now" if due <= now else _fmt(due),
         )
     console.print(table)
+    trouble = problems(settings, list(states.values()), now)
+    for line in trouble:
+        err_console.print(f"[bold red]unhealthy:[/] {line}", markup=True, highlight=False)
+    if trouble:
+        sys.exit(3)

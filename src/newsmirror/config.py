@@ -101,6 +101,7 @@ class NetworkSettings:
     max_redirects: int = 5
     concurrency: int = 16
     per_host_concurrency: int = 2
+    per_host_delay: float = 0.2
     user_agent: str = DEFAULT_USER_AGENT
 
 
@@ -124,6 +125,15 @@ class GitSettings:
     enabled: bool = False
     remotes: tuple[str, ...] = ()
     branch: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HealthSettings:
+    """When ``status`` reports trouble (non-zero exit), and whom to tell on failure."""
+
+    max_failing: float = 86400.0
+    max_silence: float = 2 * 86400.0
+    webhook: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +164,7 @@ class Settings:
     sources: tuple[SourceSettings, ...]
     interval: float = 3600.0
     images: ImageSettings = ImageSettings()
+    health: HealthSettings = HealthSettings()
 
     @property
     def catalog_path(self) -> Path:
@@ -217,7 +228,7 @@ class _Table:
             self.fail(key, f"must be at least {minimum}, got {value}")
         return value
 
-    def duration(self, key: str, default: float) -> float:
+    def duration(self, key: str, default: float, *, allow_zero: bool = False) -> float:
         self.used.add(key)
         if key not in self.data:
             return default
@@ -231,7 +242,7 @@ class _Table:
                 self.fail(key, str(e))
         else:
             self.fail(key, f'must be a duration such as "30s" or "1h", got {value!r}')
-        if seconds <= 0:
+        if seconds < 0 or (seconds == 0 and not allow_zero):
             self.fail(key, "must be positive")
         return seconds
 
@@ -333,6 +344,7 @@ def parse_settings(data: dict[str, Any], path: Path) -> Settings:
         max_redirects=n.number("max_redirects", d.max_redirects),
         concurrency=n.number("concurrency", d.concurrency, minimum=1),
         per_host_concurrency=n.number("per_host_concurrency", d.per_host_concurrency, minimum=1),
+        per_host_delay=n.duration("per_host_delay", d.per_host_delay, allow_zero=True),
         user_agent=n.text("user_agent", d.user_agent) or d.user_agent,
     )
     n.done()
@@ -362,6 +374,17 @@ def parse_settings(data: dict[str, Any], path: Path) -> Settings:
         im.fail("proxies", 'is empty, but mode = "proxy" needs at least one template')
     im.done()
 
+    h = root.table("health")
+    webhook = h.text("webhook", "").strip()
+    if webhook:
+        webhook = _http_url(h, "webhook", webhook)
+    health = HealthSettings(
+        max_failing=h.duration("max_failing", 86400.0),
+        max_silence=h.duration("max_silence", 2 * 86400.0),
+        webhook=webhook,
+    )
+    h.done()
+
     s = root.table("schedule")
     interval = s.duration("every", 3600.0)
     s.done()
@@ -385,6 +408,7 @@ def parse_settings(data: dict[str, Any], path: Path) -> Settings:
         sources=tuple(sources),
         interval=interval,
         images=images_settings,
+        health=health,
     )
 
 

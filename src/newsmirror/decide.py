@@ -90,3 +90,35 @@ def plan(
         else:
             result.new.append(NewFile(a, dated_path(a.source, a), None, data, h))
     return result
+
+
+RETRY_AFTER_CAP_S = 6 * 3600.0
+MAX_AGE_CAP_S = 6 * 3600.0
+BACKOFF_CAP_S = 24 * 3600.0
+
+
+def next_due(
+    now_ms: int,
+    *,
+    failures: int,
+    interval_s: float,
+    retry_after_s: float | None = None,
+    max_age_s: float | None = None,
+    jitter: float = 1.0,
+) -> int | None:
+    """When a source may be fetched again, or None for "on the next pass".
+
+    ``failures`` is the streak including this pass (0 after a success).  A first failure is
+    retried on the next pass; then the wait doubles from one interval up to a day, scaled
+    by ``jitter`` (the caller draws it near 1) so failing sources do not retry in lockstep.
+    A server's Retry-After and a listing's Cache-Control max-age are honoured up to six
+    hours.  Nothing is ever disabled for good.
+    """
+    wait = 0.0
+    if failures >= 2:
+        wait = min(interval_s * 2 ** (failures - 2), BACKOFF_CAP_S) * jitter
+    if retry_after_s:
+        wait = max(wait, min(retry_after_s, RETRY_AFTER_CAP_S))
+    if max_age_s and failures == 0:
+        wait = max(wait, min(max_age_s, MAX_AGE_CAP_S))
+    return now_ms + int(wait * 1000) if wait > 0 else None

@@ -27,9 +27,12 @@ class ConfigError(NewsmirrorError):
 class FetchError(NewsmirrorError):
     """A request failed: network, status, limits or a refused address."""
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after  # seconds the server asked us to wait (429/503)
 
 
 class BlockedAddressError(FetchError):

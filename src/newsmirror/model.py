@@ -52,3 +52,5 @@ class SourceResult:
     etag: str | None = None
     last_modified: str | None = None
     error: str | None = None
+    max_age: float | None = None  # Cache-Control max-age of the listing, seconds
+    retry_after: float | None = None  # what a failing server asked for, seconds

@@ -14,6 +14,7 @@ import asyncio
 import fcntl
 import logging
 import os
+import random
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .config import Settings, SourceSettings
-from .decide import plan
+from .decide import next_due, plan
 from .errors import CatalogError, NewsmirrorError
 from .fetch.http import Fetcher
 from .model import Article, ItemError, SourceResult
@@ -70,6 +71,8 @@ class SourceReport:
     not_modified: bool = False
     error: str | None = None
     item_errors: list[ItemError] = field(default_factory=list)
+    skipped_until: int | None = None  # not due yet (Retry-After, max-age or backoff)
+    newly_failing: bool = False
 
 
 @dataclass(slots=True)
@@ -134,6 +137,8 @@ class Updater:
         clock: Clock = wall_clock_ms,
         stop: StopFlag | None = None,
         on_source: Callable[[SourceReport], None] | None = None,
+        force: bool = False,
+        rng: random.Random | None = None,
     ) -> None:
         self.settings = settings
         self.root = settings.archive.path
@@ -141,6 +146,8 @@ class Updater:
         self.stop = stop or StopFlag()
         self.on_source = on_source or (lambda _r: None)
         self.drivers = drivers()
+        self.force = force
+        self.rng = rng or random.Random()
         self.writer = ArchiveWriter(self.root, fsync=settings.archive.fsync)
         self._writing: set[str] = set()
 
@@ -168,7 +175,17 @@ class Updater:
         for s in self.settings.sources:
             if catalog.needs_adoption(s.id):
                 self._adopt(catalog, s)
-        sources = [s for s in self.settings.sources if s.enabled]
+        now = self.clock()
+        states = {st.id: st for st in catalog.sources()}
+        sources = []
+        for s in self.settings.sources:
+            due = states[s.id].next_due_ms
+            if not s.enabled:
+                continue
+            if due is not None and due > now and not self.force:
+                report.sources.append(SourceReport(id=s.id, name=s.name, skipped_until=due))
+            else:
+                sources.append(s)
         with ThreadPoolExecutor(max_workers=4, thread_name_prefix="write") as pool:
             async with Fetcher(self.settings.network) as fetcher:
                 tasks = {
@@ -218,7 +235,9 @@ class Updater:
         try:
             result = await self.drivers[source.kind](source, catalog.source(source.id), ctx)
         except NewsmirrorError as e:
-            result = SourceResult(source=source.id, error=str(e))
+            result = SourceResult(
+                source=source.id, error=str(e), retry_after=getattr(e, "retry_after", None)
+            )
         if self.stop:
             return None
         self._writing.add(source.id)
@@ -235,19 +254,29 @@ class Updater:
     ) -> SourceReport:
         """Write one source's files (in a worker thread), then commit its catalog rows."""
         r = SourceReport(id=source.id, name=source.name, item_errors=list(result.item_errors))
+        state = catalog.source(source.id)
+        assert state is not None  # ensure_source ran before any fetch
         if result.error:
             r.error = result.error
             log.warning("%s: %s", source.id, result.error)
+            r.newly_failing = state.failures == 0
             with catalog.transaction():
-                catalog.record_failure(source.id, self.clock(), result.error)
+                catalog.record_failure(
+                    source.id, self.clock(), result.error, self._due(state.failures + 1, result)
+                )
             return r
         if result.not_modified:
             r.not_modified = True
             with catalog.transaction():
-                catalog.record_success(source.id, self.clock(), None, None, keep_validators=True)
+                catalog.record_success(
+                    source.id,
+                    self.clock(),
+                    None,
+                    None,
+                    keep_validators=True,
+                    next_due_ms=self._due(0, result),
+                )
             return r
-        state = catalog.source(source.id)
-        assert state is not None  # ensure_source ran before any fetch
         articles = self._transform(source, result.articles)
         known = catalog.known(source.id, articles)
         p = plan(
@@ -286,7 +315,8 @@ class Updater:
             for k, a in p.retagged:
                 catalog.take_over(k, a)
             if r.error:
-                catalog.record_failure(source.id, now, r.error)
+                r.newly_failing = state.failures == 0
+                catalog.record_failure(source.id, now, r.error, self._due(state.failures + 1))
             else:
                 # Validators only once everything is in: otherwise a 304 next time would
                 # hide the items this pass did not finish.
@@ -296,6 +326,7 @@ class Updater:
                     result.etag,
                     result.last_modified,
                     keep_validators=not complete or retry,
+                    next_due_ms=self._due(0, result),
                 )
             catalog.record_item_errors(
                 source.id, now, [(e.where, e.reason) for e in result.item_errors]
@@ -308,6 +339,16 @@ class Updater:
         for item in result.item_errors:
             log.warning("%s: item %s: %s", source.id, item.where, item.reason)
         return r
+
+    def _due(self, failures: int, result: SourceResult | None = None) -> int | None:
+        return next_due(
+            self.clock(),
+            failures=failures,
+            interval_s=self.settings.interval,
+            retry_after_s=result.retry_after if result else None,
+            max_age_s=result.max_age if result else None,
+            jitter=self.rng.uniform(0.9, 1.1),
+        )
 
     def _transform(self, source: SourceSettings, articles: list[Article]) -> list[Article]:
         """The transforms every source shares, applied before deciding what changed."""

@@ -13,9 +13,12 @@ Tests use a real HTTP server on 127.0.0.1; ``transport`` exists for embedding.
 from __future__ import annotations
 
 import asyncio
+import re
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 
 import ada_url
 import httpx
@@ -26,6 +29,33 @@ from ..errors import FetchError
 from .guard import check_host
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)")
+
+
+def retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def max_age(cache_control: str | None) -> float | None:
+    """``max-age`` of a Cache-Control header, unless the answer may not be reused at all."""
+    if not cache_control or "no-store" in cache_control or "no-cache" in cache_control:
+        return None
+    m = _MAX_AGE.search(cache_control)
+    return float(m.group(1)) if m else None
+
+
 Guard = Callable[[str, int], Awaitable[None]]
 
 
@@ -39,6 +69,7 @@ class Response:
     content_type: str
     etag: str | None
     last_modified: str | None
+    max_age: float | None = None
 
     @property
     def not_modified(self) -> bool:
@@ -71,9 +102,21 @@ class Fetcher:
             trust_env=False,
         )
         self._all = asyncio.Semaphore(network.concurrency)
+        self._next_start: dict[str, float] = {}
         self._hosts: dict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(network.per_host_concurrency)
         )
+
+    async def _pace(self, host: str) -> None:
+        """At most one request start per ``per_host_delay`` to the same host."""
+        delay = self.network.per_host_delay
+        if delay <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        start = max(loop.time(), self._next_start.get(host, 0.0))
+        self._next_start[host] = start + delay
+        if start > loop.time():
+            await asyncio.sleep(start - loop.time())
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -119,6 +162,7 @@ class Fetcher:
                     host.strip("[]"), int(u.port or (443 if u.protocol == "https:" else 80))
                 )
             async with self._all, self._hosts[host]:
+                await self._pace(host)
                 response = await self._one(current, headers)
             if isinstance(response, Response):
                 return response
@@ -157,8 +201,14 @@ class Fetcher:
                         url, 304, b"", "", r.headers.get("ETag"), r.headers.get("Last-Modified")
                     )
                 if r.status_code >= 400:
+                    wait = None
+                    if r.status_code in (429, 503):
+                        wait = retry_after(r.headers.get("Retry-After"))
                     raise FetchError(
-                        f"{url}: HTTP {r.status_code} {r.reason_phrase}", status=r.status_code
+                        f"{url}: HTTP {r.status_code} {r.reason_phrase}"
+                        + (f" (retry after {wait:.0f} s)" if wait is not None else ""),
+                        status=r.status_code,
+                        retry_after=wait,
                     )
                 declared = r.headers.get("Content-Length")
                 if (
@@ -186,6 +236,7 @@ class Fetcher:
                     r.headers.get("Content-Type", ""),
                     r.headers.get("ETag"),
                     r.headers.get("Last-Modified"),
+                    max_age(r.headers.get("Cache-Control")),
                 )
         except httpx.TimeoutException as e:
             raise FetchError(f"{url}: timed out ({type(e).__name__})") from e

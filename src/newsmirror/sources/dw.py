@@ -223,7 +223,7 @@ async def collect(source: SourceSettings, state: SourceState | None, ctx: Contex
         accept="application/rdf+xml, application/rss+xml, application/xml;q=0.9, */*;q=0.5",
     )
     if response.not_modified:
-        return SourceResult(source=source.id, not_modified=True)
+        return SourceResult(source=source.id, not_modified=True, max_age=response.max_age)
     entries = list_entries(response.content)
     if not entries and not response.content.strip():
         raise ParseError(f"{source.url}: empty listing")
@@ -237,4 +237,5 @@ async def collect(source: SourceSettings, state: SourceState | None, ctx: Contex
         item_errors=[r for r in results if isinstance(r, ItemError)],
         etag=response.etag,
         last_modified=response.last_modified,
+        max_age=response.max_age,
     )

@@ -275,7 +275,7 @@ async def collect(source: SourceSettings, state: SourceState | None, ctx: Contex
         "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5",
     )
     if response.not_modified:
-        return SourceResult(source=source.id, not_modified=True)
+        return SourceResult(source=source.id, not_modified=True, max_age=response.max_age)
     try:
         articles, errors = parse_feed(
             response.content,
@@ -292,4 +292,5 @@ async def collect(source: SourceSettings, state: SourceState | None, ctx: Contex
         item_errors=errors,
         etag=response.etag,
         last_modified=response.last_modified,
+        max_age=response.max_age,
     )

@@ -82,6 +82,11 @@ _MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (source, location)
     );
     """,
+    # 2: scheduling (Retry-After, Cache-Control, backoff) and failure streaks
+    """
+    ALTER TABLE sources ADD COLUMN next_due_ms INTEGER;
+    ALTER TABLE sources ADD COLUMN failing_since_ms INTEGER;
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -113,6 +118,8 @@ class SourceState:
     last_changed_ms: int | None = None
     next_number: int = FIRST_NUMBER
     articles: int = 0
+    next_due_ms: int | None = None
+    failing_since_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,8 +220,8 @@ class Catalog:
         sql = (
             "SELECT s.id, s.name, s.etag, s.last_modified, s.last_attempt_ms, "
             "s.last_success_ms, s.last_error, s.last_error_ms, s.failures, s.last_changed_ms, "
-            "s.next_number, (SELECT count(*) FROM articles a WHERE a.source = s.id) "
-            "FROM sources s"
+            "s.next_number, (SELECT count(*) FROM articles a WHERE a.source = s.id), "
+            "s.next_due_ms, s.failing_since_ms FROM sources s"
         )
         params: tuple[str, ...] = ()
         if ids is not None:
@@ -230,27 +237,26 @@ class Catalog:
         last_modified: str | None,
         *,
         keep_validators: bool = False,
+        next_due_ms: int | None = None,
     ) -> None:
-        """A fetch (or a 304) succeeded: store validators, clear the error streak."""
-        if keep_validators:
-            self.db.execute(
-                "UPDATE sources SET last_attempt_ms = ?, last_success_ms = ?, failures = 0, "
-                "last_error = NULL WHERE id = ?",
-                (now_ms, now_ms, sid),
-            )
-        else:
-            self.db.execute(
-                "UPDATE sources SET etag = ?, last_modified = ?, last_attempt_ms = ?, "
-                "last_success_ms = ?, failures = 0, last_error = NULL WHERE id = ?",
-                (etag, last_modified, now_ms, now_ms, sid),
-            )
+        """A fetch (or a 304) succeeded: store validators, end the failure streak."""
+        sets = "last_attempt_ms = ?, last_success_ms = ?, failures = 0, last_error = NULL, "
+        sets += "failing_since_ms = NULL, next_due_ms = ?"
+        params: list[object] = [now_ms, now_ms, next_due_ms]
+        if not keep_validators:
+            sets += ", etag = ?, last_modified = ?"
+            params += [etag, last_modified]
+        self.db.execute(f"UPDATE sources SET {sets} WHERE id = ?", (*params, sid))
 
-    def record_failure(self, sid: str, now_ms: int, error: str) -> None:
-        """A fetch or parse failed: keep the reason and count the streak."""
+    def record_failure(
+        self, sid: str, now_ms: int, error: str, next_due_ms: int | None = None
+    ) -> None:
+        """A fetch or parse failed: keep the reason, count the streak, schedule the retry."""
         self.db.execute(
             "UPDATE sources SET last_attempt_ms = ?, last_error = ?, last_error_ms = ?, "
-            "failures = failures + 1 WHERE id = ?",
-            (now_ms, error, now_ms, sid),
+            "failures = failures + 1, failing_since_ms = coalesce(failing_since_ms, ?), "
+            "next_due_ms = ? WHERE id = ?",
+            (now_ms, error, now_ms, now_ms, next_due_ms, sid),
         )
 
     def record_item_errors(self, sid: str, now_ms: int, errors: Sequence[tuple[str, str]]) -> None:
