@@ -149,6 +149,7 @@ def test_fast_path_is_taken_only_when_nothing_needs_rewriting() -> None:
         '<img srcset="https://x.example/a.jpg 1x, b.jpg 2x">',
         "<a href=javascript:alert(1)>x</a>",
         '<a href="&#x20;javascript:x">x</a>',
+        "='><img src=x onerror=alert(1)><a href='",
     ):
         assert sanitize_mod._needs_filter(needs), needs
 

@@ -243,20 +243,26 @@ _PLAIN_STYLE = re.compile(
 
 
 def _needs_filter(html: str) -> bool:
-    """True unless every URL is absolute http(s) and every style is plain and allowed."""
-    for m in _VALUE.finditer(html):
-        before = _NAME_BEFORE.search(html, max(0, m.start() - 12), m.start())
-        if before is None:
-            continue
-        name, value = before.group(1).lower(), m.group(1).strip("\"'")
-        if name == "style":
-            if not _PLAIN_STYLE.fullmatch(value):
+    """True unless every URL is absolute http(s) and every style is plain and allowed.
+
+    Every "=" is looked at on its own: the raw text need not follow HTML's grammar, and a
+    value matched as quoted (``'><img src=x …'``) must not hide the attributes inside it.
+    """
+    at = html.find("=")
+    while at >= 0:
+        before = _NAME_BEFORE.search(html, max(0, at - 12), at)
+        if before is not None:
+            m = _VALUE.match(html, at)
+            name, value = before.group(1).lower(), m.group(1).strip("\"'") if m else ""
+            if name == "style":
+                if not _PLAIN_STYLE.fullmatch(value):
+                    return True
+            elif name == "srcset":
+                if not all(_ABSOLUTE.match(c.strip()) for c in value.split(",") if c.strip()):
+                    return True
+            elif not _ABSOLUTE.match(value.strip()):
                 return True
-        elif name == "srcset":
-            if not all(_ABSOLUTE.match(c.strip()) for c in value.split(",") if c.strip()):
-                return True
-        elif not _ABSOLUTE.match(value.strip()):
-            return True
+        at = html.find("=", at + 1)
     return False
 
 
