@@ -8,6 +8,7 @@ pushes again, so no commit is ever lost.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -15,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import PublishError
+
+log = logging.getLogger(__name__)
 
 _IDENTITY = ("-c", "user.name=newsmirror", "-c", "user.email=newsmirror@localhost")
 
@@ -64,12 +67,27 @@ class GitRepo:
         self.path.mkdir(parents=True, exist_ok=True)
         if not (self.path / ".git").exists():
             self.run("init", "-q")
+        self._clear_stale_locks()
         exclude = self.path / ".git" / "info" / "exclude"
         exclude.parent.mkdir(parents=True, exist_ok=True)
         text = exclude.read_text(encoding="utf-8") if exclude.exists() else ""
         if ".newsmirror/" not in text.splitlines():
             with exclude.open("a", encoding="utf-8") as f:
                 f.write(("" if text.endswith("\n") or not text else "\n") + ".newsmirror/\n")
+
+    def _clear_stale_locks(self) -> None:
+        """Remove lock files a killed git left behind.
+
+        The caller holds the archive lock, so no other newsmirror is using this repository;
+        a lock file now is a leftover that would make every later git command fail.
+        """
+        git_dir = self.path / ".git"
+        candidates = [git_dir / n for n in ("index.lock", "HEAD.lock", "packed-refs.lock")]
+        candidates += list((git_dir / "refs").rglob("*.lock"))
+        for lock in candidates:
+            if lock.is_file():
+                log.warning("removing stale git lock %s (left by an interrupted run)", lock)
+                lock.unlink(missing_ok=True)
 
     def _identity(self) -> tuple[str, ...]:
         has = self.run("config", "user.email", check=False).strip()
