@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from newsmirror.render.markdown import escape_link_text, render_article
 from newsmirror.transform import sanitize as sanitize_mod
-from newsmirror.transform.sanitize import TAGS, sanitize
+from newsmirror.transform.sanitize import DEFAULT_IFRAME_HOSTS, TAGS, sanitize
 
 from .test_store import _article
 
@@ -67,7 +67,11 @@ class _Audit(HTMLParser):
         self.problems: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag not in TAGS:
+        src = dict(attrs).get("src") or ""
+        allowed_embed = tag == "iframe" and any(
+            src.startswith(f"https://{h}/") for h in DEFAULT_IFRAME_HOSTS
+        )
+        if tag not in TAGS and not allowed_embed:
             self.problems.append(f"tag {tag}")
         for name, value in attrs:
             v = (value or "").strip().lower()
@@ -103,6 +107,8 @@ html_fragments = st.lists(
             "<style>",
             '"',
             "<iframe src=//x>",
+            "<iframe src=https://www.youtube.com/embed/v>",
+            "</iframe>",
             "data:text/html,<b>",
             "<div style='color:red;background:url(x)'>",
             "文字",
@@ -157,7 +163,7 @@ def test_fast_path_is_taken_only_when_nothing_needs_rewriting() -> None:
 @settings(max_examples=300, deadline=None)
 @given(html_fragments)
 def test_fast_path_matches_the_filtering_path(html: str) -> None:
-    if "srcset" in html or sanitize_mod._needs_filter(html):
+    if "srcset" in html or "<iframe" in html.lower() or sanitize_mod._needs_filter(html):
         return
     token = sanitize_mod._BASE.set(BASE)
     try:
@@ -165,3 +171,22 @@ def test_fast_path_matches_the_filtering_path(html: str) -> None:
     finally:
         sanitize_mod._BASE.reset(token)
     assert sanitize(html, BASE) == slow
+
+
+def test_iframes_only_from_the_allow_list() -> None:
+    dirty = (
+        '<iframe src="https://www.youtube.com/embed/abc" onload="x()"></iframe>'
+        '<iframe src="https://evil.example/x"></iframe>'
+        '<iframe src="http://player.vimeo.com/video/1"></iframe>'
+        '<iframe src="javascript:alert(1)">t</iframe>'
+    )
+    clean = sanitize(dirty, BASE)
+    assert clean.count("<iframe") == 1
+    assert '<iframe src="https://www.youtube.com/embed/abc"' in clean
+    assert 'sandbox="allow-scripts allow-same-origin allow-popups"' in clean
+    assert "onload" not in clean and "evil" not in clean and "vimeo" not in clean
+    assert "<iframe" not in sanitize(dirty, BASE, iframe_hosts=())
+    inside = sanitize(
+        '<iframe src="https://www.youtube.com/embed/v"><script>x</script></iframe>', BASE
+    )
+    assert inside.endswith('referrerpolicy="no-referrer"></iframe>') and "<script" not in inside

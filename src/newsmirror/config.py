@@ -165,6 +165,11 @@ class Settings:
     interval: float = 3600.0
     images: ImageSettings = ImageSettings()
     health: HealthSettings = HealthSettings()
+    iframe_hosts: tuple[str, ...] = (
+        "www.youtube.com",
+        "www.youtube-nocookie.com",
+        "player.vimeo.com",
+    )
 
     @property
     def catalog_path(self) -> Path:
@@ -374,6 +379,14 @@ def parse_settings(data: dict[str, Any], path: Path) -> Settings:
         im.fail("proxies", 'is empty, but mode = "proxy" needs at least one template')
     im.done()
 
+    sz = root.table("sanitize")
+    iframe_hosts = (
+        tuple(h.strip().lower() for h in sz.str_list("iframe_hosts"))
+        if "iframe_hosts" in sz.data
+        else Settings.__dataclass_fields__["iframe_hosts"].default
+    )
+    sz.done()
+
     h = root.table("health")
     webhook = h.text("webhook", "").strip()
     if webhook:
@@ -409,6 +422,7 @@ def parse_settings(data: dict[str, Any], path: Path) -> Settings:
         interval=interval,
         images=images_settings,
         health=health,
+        iframe_hosts=iframe_hosts,  # type: ignore[arg-type]
     )
 
 

@@ -231,6 +231,7 @@ class Updater:
             now_ms=self.clock(),
             keep_tracking=self.settings.keep_tracking(source),
             known_dates=lambda idents: catalog.dates(source.id, idents),
+            iframe_hosts=self.settings.iframe_hosts,
         )
         try:
             result = await self.drivers[source.kind](source, catalog.source(source.id), ctx)

@@ -25,6 +25,7 @@ class Context:
     # The dates the catalog has for these idents: lets a driver skip articles it already
     # holds in the same version without fetching them again.
     known_dates: Callable[[Sequence[str]], Mapping[str, int]] = lambda _idents: {}
+    iframe_hosts: tuple[str, ...] = ()  # embeds kept from these hosts only
 
 
 class Driver(Protocol):

@@ -207,7 +207,7 @@ class _Reader:
             url=link.shown,
             title=a.title,
             date_ms=a.date_ms,
-            body=sanitize(a.body, link.absolute),
+            body=sanitize(a.body, link.absolute, self.ctx.iframe_hosts),
             authors=a.authors,
             language=self.language,
             canonical=link.canonical,

@@ -29,7 +29,7 @@ from ..errors import ParseError
 from ..model import Article, ItemError, SourceResult
 from ..render.markdown import clean_title
 from ..store.catalog import SourceState
-from ..transform.sanitize import sanitize
+from ..transform.sanitize import DEFAULT_IFRAME_HOSTS, sanitize
 from . import Context
 from .charset import xml_to_utf8
 
@@ -202,7 +202,13 @@ def identity(guid: str, link: urls.LinkForms) -> tuple[str, str]:
 
 
 def to_article(
-    item: RawItem, *, source: str, feed_url: str, now_ms: int, keep_tracking: bool
+    item: RawItem,
+    *,
+    source: str,
+    feed_url: str,
+    now_ms: int,
+    keep_tracking: bool,
+    iframe_hosts: tuple[str, ...] = DEFAULT_IFRAME_HOSTS,
 ) -> Article:
     """Build the :class:`Article` for one raw item; raises ``ValueError`` naming the problem."""
     raw_link = item.link.strip() or (item.guid if urls.scheme_ok(item.guid) else "")
@@ -222,14 +228,20 @@ def to_article(
         url=link.shown,
         title=title or link.shown,
         date_ms=date_ms,
-        body=sanitize(body, link.absolute),
+        body=sanitize(body, link.absolute, iframe_hosts),
         authors=item.authors,
         canonical=link.canonical,
     )
 
 
 def parse_feed(
-    raw: bytes, *, source: str, feed_url: str, now_ms: int, keep_tracking: bool = False
+    raw: bytes,
+    *,
+    source: str,
+    feed_url: str,
+    now_ms: int,
+    keep_tracking: bool = False,
+    iframe_hosts: tuple[str, ...] = DEFAULT_IFRAME_HOSTS,
 ) -> tuple[list[Article], list[ItemError]]:
     """Articles and per-item errors of one feed document.
 
@@ -247,6 +259,7 @@ def parse_feed(
                     feed_url=feed_url,
                     now_ms=now_ms,
                     keep_tracking=keep_tracking,
+                    iframe_hosts=iframe_hosts,
                 )
             )
         except (ValueError, urls.BadURLError) as e:
@@ -283,6 +296,7 @@ async def collect(source: SourceSettings, state: SourceState | None, ctx: Contex
             feed_url=response.url,
             now_ms=ctx.now_ms,
             keep_tracking=ctx.keep_tracking,
+            iframe_hosts=ctx.iframe_hosts,
         )
     except ParseError as e:
         raise ParseError(f"{source.url}: {e}") from e

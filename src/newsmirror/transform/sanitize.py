@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextvars
 import re
+from collections.abc import Sequence
 
 import nh3
 
@@ -176,7 +177,26 @@ def _srcset(value: str, base: str) -> str | None:
 _BASE: contextvars.ContextVar[str] = contextvars.ContextVar("sanitize_base")
 
 
+DEFAULT_IFRAME_HOSTS = ("www.youtube.com", "www.youtube-nocookie.com", "player.vimeo.com")
+_IFRAME_HOSTS: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar(
+    "iframe_hosts", default=frozenset()
+)
+
+
+def _iframe_src(value: str) -> str | None:
+    """An embed is kept only from an allowed host, over https."""
+    try:
+        u = urls.parse(value)
+    except urls.BadURLError:
+        return None
+    if u.protocol != "https:" or str(u.hostname).lower() not in _IFRAME_HOSTS.get():
+        return None
+    return str(u.href)
+
+
 def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
+    if tag == "iframe" and attr == "src":
+        return _iframe_src(_absolutize(value, _BASE.get()) or "")
     if attr in _URL_ATTRS:
         return _absolutize(value, _BASE.get())
     if attr in _SRCSET_ATTRS:
@@ -213,6 +233,30 @@ _CLEANER = nh3.Cleaner(
     url_schemes=set(URL_SCHEMES),
     strip_comments=True,
 )
+
+
+# For bodies with an iframe: the same, plus iframes whose src passes `_iframe_src`, sandboxed.
+_IFRAME_CLEANER = nh3.Cleaner(
+    tags=set(TAGS) | {"iframe"},
+    clean_content_tags=set(_CLEAN_CONTENT - {"iframe"}),
+    attributes={**ATTRIBUTES, "iframe": {"src", "width", "height", "title", "allowfullscreen"}},
+    attribute_filter=_attribute_filter,
+    link_rel=None,
+    url_schemes=set(URL_SCHEMES),
+    strip_comments=True,
+)
+# After cleaning: an iframe whose src was refused goes; a kept one is emptied (its content
+# is raw text that another sanitizer, unwrapping the iframe, could read as markup) and gets
+# its sandbox in a fixed order (nh3's own attribute setting orders them by hash).
+_IFRAME = re.compile(r"<iframe\b([^>]*)>.*?</iframe>", re.S)
+_IFRAME_EXTRA = (
+    ' sandbox="allow-scripts allow-same-origin allow-popups" referrerpolicy="no-referrer"'
+)
+
+
+def _finish_iframe(m: re.Match[str]) -> str:
+    attrs = m.group(1)
+    return f"<iframe{attrs}{_IFRAME_EXTRA}></iframe>" if ' src="' in attrs else ""
 
 
 # The same allow-list without a Python callback.  Only for bodies that `_needs_filter` has
@@ -266,8 +310,18 @@ def _needs_filter(html: str) -> bool:
     return False
 
 
-def sanitize(html: str, base_url: str) -> str:
-    """The body with only allowed tags, attributes and URL schemes, URLs made absolute."""
+def sanitize(html: str, base_url: str, iframe_hosts: Sequence[str] = DEFAULT_IFRAME_HOSTS) -> str:
+    """The body with only allowed tags, attributes and URL schemes, URLs made absolute.
+
+    Iframes survive only from ``iframe_hosts`` (https, sandboxed, no referrer).
+    """
+    if iframe_hosts and "<iframe" in html.lower():
+        base, hosts = _BASE.set(base_url), _IFRAME_HOSTS.set(frozenset(iframe_hosts))
+        try:
+            return _IFRAME.sub(_finish_iframe, _IFRAME_CLEANER.clean(html))
+        finally:
+            _BASE.reset(base)
+            _IFRAME_HOSTS.reset(hosts)
     if not _needs_filter(html):
         return _FAST_CLEANER.clean(html)
     token = _BASE.set(base_url)
