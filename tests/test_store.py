@@ -185,3 +185,23 @@ def test_schema_1_catalog_is_migrated_with_its_data(tmp_path: Path) -> None:
     (st,) = c.sources()
     assert (st.id, st.failures, st.next_due_ms, st.failing_since_ms) == ("ex", 2, None, None)
     assert c.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+
+
+def test_a_second_concurrent_update_is_refused_and_writes_nothing(tmp_path: Path) -> None:
+    from newsmirror.config import load
+    from newsmirror.pipeline import Updater, archive_lock
+
+    from .conftest import write_config
+
+    cfg = write_config(
+        tmp_path / "newsmirror.toml", [{"id": "ex", "name": "Ex", "url": "http://127.0.0.1:9/feed"}]
+    )
+    settings = load(cfg)
+    settings.archive.path.mkdir()
+    with (
+        archive_lock(settings.archive.path),
+        pytest.raises(CatalogError, match="another newsmirror process is updating this archive"),
+    ):
+        Updater(settings).run()
+    assert not (settings.archive.path / "README.md").exists()
+    assert not settings.catalog_path.exists()
