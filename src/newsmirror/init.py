@@ -25,6 +25,7 @@ allow_private_networks = false   # refuse loopback/private addresses (SSRF guard
 # max_response_bytes = 15728640  # decoded size cap per response
 # concurrency = 16               # requests in flight overall
 # per_host_concurrency = 2       # requests in flight per host
+# per_host_delay = "0.2s"        # between two request starts to the same host
 
 [images]
 mode = "proxy"                   # "proxy": image URLs through the first template below;
@@ -33,6 +34,11 @@ proxies = ["https://images.weserv.nl/?url={url_noscheme}"]
 
 [schedule]
 every = "1h"                     # interval of `newsmirror run`
+
+[health]
+max_failing = "1d"               # `newsmirror status` exits 3 when a source fails longer
+max_silence = "2d"               # ... or when nothing new was archived for longer
+# webhook = "https://hooks.example.org/newsmirror"  # POSTed JSON when a source starts failing
 
 [publish.git]
 enabled = true                   # commit the archive after each pass that changed it
