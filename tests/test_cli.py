@@ -119,3 +119,21 @@ def test_run_repeats_and_stops_cleanly_on_ctrl_c(tmp_path: Path, server: FakeSer
     assert "5 new" in out and "Traceback" not in err
     assert len(list((tmp_path / "archive/articles").rglob("*.md"))) == 5
     assert not list((tmp_path / "archive").rglob("*.tmp"))
+
+
+def test_plain_output_is_one_line_per_event(tmp_path: Path, server: FakeServer) -> None:
+    assert nm(tmp_path, "init").returncode == 0
+    _point_at(server, tmp_path / "newsmirror.toml")
+    long_path = "/" + "x" * 150 + ".xml"
+    cfg = tmp_path / "newsmirror.toml"
+    cfg.write_text(cfg.read_text().replace("/cdt.xml", long_path))
+    r = subprocess.run(
+        [*EXE, "update"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if k != "COLUMNS"},
+    )
+    (line,) = [x for x in r.stdout.splitlines() if x.startswith("FAILED cdt:")]
+    assert line.endswith(f"{long_path}: HTTP 404 Not Found")

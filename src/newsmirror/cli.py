@@ -38,8 +38,9 @@ from .init import write_initial_config
 from .pipeline import SourceReport, StopFlag, Updater, UpdateReport, wall_clock_ms
 from .store.catalog import Catalog
 
-console = Console(stderr=False, highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# Off a terminal, never wrap: one event per line, whatever its length.
+console = Console(stderr=False, highlight=False, soft_wrap=not sys.stdout.isatty())
+err_console = Console(stderr=True, highlight=False, soft_wrap=not sys.stderr.isatty())
 
 
 def _setup_logging(verbose: bool) -> None:
