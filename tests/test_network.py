@@ -29,10 +29,32 @@ def fetch(url: str, *, guard: object = None, **network: object) -> Response:
     return asyncio.run(go())
 
 
-async def public_localhost(host: str, port: int) -> None:
+async def public_localhost(host: str, port: int) -> str | None:
     """The real guard, except that the name "localhost" stands for a public host."""
     if host != "localhost":
-        await check_host(host, port)
+        return await check_host(host, port)
+    return None
+
+
+def test_connection_goes_to_the_checked_address(server: FakeServer) -> None:
+    """DNS rebinding: the guard's answer is used, the name is not resolved again."""
+    server.routes["/feed"] = b"<rss/>"
+    port = server.url("/").split(":")[2].split("/")[0]
+
+    async def checked(host: str, port: int) -> str:
+        assert host == "news.invalid"  # a name no resolver knows
+        return "127.0.0.1"
+
+    r = fetch(f"http://news.invalid:{port}/feed", guard=checked)
+    assert (r.status, r.url) == (200, f"http://news.invalid:{port}/feed")
+    assert server.requests[0].headers["host"] == f"news.invalid:{port}"
+
+
+def test_pinned_tls_keeps_the_name_for_sni() -> None:
+    headers: dict[str, str] = {}
+    url, ext = Fetcher._pin("https://www.dw.com/zh/a-1?x=1", headers, "2001:db8::1")
+    assert url == "https://[2001:db8::1]/zh/a-1?x=1"
+    assert headers == {"Host": "www.dw.com"} and ext == {"sni_hostname": "www.dw.com"}
 
 
 @pytest.mark.parametrize(
@@ -149,3 +171,74 @@ def test_conditional_headers_are_not_sent_after_a_redirect(server: FakeServer) -
     assert asyncio.run(go()).url.endswith("/b")
     assert server.requests[0].headers.get("if-none-match") == '"x"'
     assert "if-none-match" not in server.requests[1].headers
+
+
+def test_pinned_https_verifies_the_certificate_against_the_name(tmp_path: Path) -> None:
+    import shutil
+    import ssl
+    import subprocess
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    import httpx
+
+    if not shutil.which("openssl"):
+        pytest.fail("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=news.invalid",
+            "-addext",
+            "subjectAltName=DNS:news.invalid",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *a: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "6")
+            self.end_headers()
+            self.wfile.write(b"<rss/>")
+
+    httpd = HTTPServer(("127.0.0.1", 0), Handler)
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+    httpd.socket = server_ctx.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    port = httpd.server_address[1]
+
+    async def to_loopback(host: str, port: int) -> str:
+        return "127.0.0.1"
+
+    async def get(url: str) -> Response:
+        trust = ssl.create_default_context(cafile=str(cert))
+        transport = httpx.AsyncHTTPTransport(verify=trust)
+        async with Fetcher(NetworkSettings(), transport=transport, guard=to_loopback) as f:
+            return await f.get(url)
+
+    try:
+        assert asyncio.run(get(f"https://news.invalid:{port}/")).status == 200
+        # The certificate is checked against the name in the URL, not the pinned address.
+        with pytest.raises(FetchError, match=r"CERTIFICATE_VERIFY_FAILED|hostname"):
+            asyncio.run(get(f"https://other.invalid:{port}/"))
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

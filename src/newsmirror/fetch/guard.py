@@ -36,13 +36,18 @@ def address_refused(ip: IPAddress) -> str | None:
     return None
 
 
-async def check_host(host: str, port: int) -> None:
-    """Resolve ``host`` and raise :class:`BlockedAddressError` if any address is refused."""
+async def check_host(host: str, port: int) -> str:
+    """Resolve ``host``; refuse it if any address is refused, else return one to connect to.
+
+    The caller connects to exactly this address: resolving again at connect time would let
+    a hostile DNS server answer a public address here and a private one there (rebinding).
+    """
     loop = asyncio.get_running_loop()
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as e:
         raise FetchError(f"cannot resolve {host}: {e}") from e
+    addresses = []
     for info in infos:
         ip = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
         reason = address_refused(ip)
@@ -51,3 +56,7 @@ async def check_host(host: str, port: int) -> None:
                 f"refused {host} ({ip}): {reason}; set [network] allow_private_networks = true "
                 "to allow it"
             )
+        addresses.append(ip)
+    if not addresses:
+        raise FetchError(f"cannot resolve {host}: no address")
+    return str(addresses[0])

@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 import ada_url
 import httpx
@@ -56,7 +57,8 @@ def max_age(cache_control: str | None) -> float | None:
     return float(m.group(1)) if m else None
 
 
-Guard = Callable[[str, int], Awaitable[None]]
+# Checks a host before connecting; returns the address to connect to (None: by name).
+Guard = Callable[[str, int], Awaitable[str | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,13 +159,14 @@ class Fetcher:
         for _hop in range(self.network.max_redirects + 1):
             u = self._check_url(current)
             host = str(u.hostname)
+            pinned = None
             if self.guard is not None:
-                await self.guard(
+                pinned = await self.guard(
                     host.strip("[]"), int(u.port or (443 if u.protocol == "https:" else 80))
                 )
             async with self._all, self._hosts[host]:
                 await self._pace(host)
-                response = await self._one(current, headers)
+                response = await self._one(current, headers, pinned)
             if isinstance(response, Response):
                 return response
             # A redirect: validators belong to the original URL only.
@@ -181,11 +184,35 @@ class Fetcher:
             raise FetchError(f"{url}: only http and https are fetched")
         return u
 
-    async def _one(self, url: str, headers: dict[str, str]) -> Response | str:
-        """One request; a redirect returns the next URL instead of a response."""
+    @staticmethod
+    def _pin(url: str, headers: dict[str, str], address: str) -> tuple[str, dict[str, Any]]:
+        """The request URL naming ``address`` instead of the host, keeping the name for
+        the Host header and for TLS (SNI and certificate verification)."""
+        u = urls.parse(url)
+        host, hostname = str(u.host), str(u.hostname)
+        u.hostname = f"[{address}]" if ":" in address else address
+        headers["Host"] = host
+        extensions = {"sni_hostname": hostname.strip("[]")} if u.protocol == "https:" else {}
+        return str(u.href), extensions
+
+    async def _one(
+        self, url: str, headers: dict[str, str], pinned: str | None = None
+    ) -> Response | str:
+        """One request; a redirect returns the next URL instead of a response.
+
+        ``url`` stays the logical URL (for redirects, errors and the response) even when the
+        connection goes to a pinned address.
+        """
         cap = self.network.max_response_bytes
+        target: str = url
+        extensions: dict[str, Any] = {}
+        if pinned:
+            headers = dict(headers)
+            target, extensions = self._pin(url, headers, pinned)
         try:
-            async with self.client.stream("GET", url, headers=headers) as r:
+            async with self.client.stream(
+                "GET", target, headers=headers, extensions=extensions
+            ) as r:
                 if r.status_code in _REDIRECTS:
                     location = r.headers.get("Location")
                     if not location:
@@ -230,7 +257,7 @@ class Fetcher:
                         )
                     chunks.append(chunk)
                 return Response(
-                    str(r.url),
+                    url,
                     r.status_code,
                     b"".join(chunks),
                     r.headers.get("Content-Type", ""),
