@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from newsmirror.pipeline import UpdateReport
 from newsmirror.render.markdown import join_lines, render_article
 from newsmirror.sources.feed import parse_feed
 
@@ -21,15 +22,23 @@ def test_golden_item_renders_byte_for_byte(shared: Path) -> None:
     assert got == expected, _first_difference(got, expected)
 
 
-def test_golden_through_a_whole_update(
-    shared: Path, server: FakeServer, tmp_path: Path, run_update
-) -> None:
+def _golden_update(
+    shared: Path, server: FakeServer, tmp_path: Path, run_update, layout: str = "dated"
+) -> UpdateReport:
+    """One whole update of the golden feed, served by the fake outlet."""
     server.routes["/dw.xml"] = (shared / "golden" / "fulltext-feed.xml").read_bytes()
     cfg = write_config(
         tmp_path / "newsmirror.toml",
         [{"id": "dw", "name": "德国之声", "url": server.url("/dw.xml")}],
+        layout=layout,
     )
-    report = run_update(cfg)
+    return run_update(cfg)  # type: ignore[no-any-return]
+
+
+def test_golden_through_a_whole_update(
+    shared: Path, server: FakeServer, tmp_path: Path, run_update
+) -> None:
+    report = _golden_update(shared, server, tmp_path, run_update)
     assert report.new == 3 and not report.failed
     path = tmp_path / "site/articles/dw/2022-10-26/a-63558196.md"
     assert path.read_bytes() == (shared / "golden" / "dw-63558196.md").read_bytes()
@@ -72,13 +81,7 @@ def _first_difference(a: bytes, b: bytes) -> str:
 def test_readme_list_example_is_what_the_golden_feed_gives(
     shared: Path, server: FakeServer, tmp_path: Path, run_update
 ) -> None:
-    server.routes["/dw.xml"] = (shared / "golden" / "fulltext-feed.xml").read_bytes()
-    cfg = write_config(
-        tmp_path / "newsmirror.toml",
-        [{"id": "dw", "name": "德国之声", "url": server.url("/dw.xml")}],
-        layout="duty-machine",
-    )
-    run_update(cfg)
+    _golden_update(shared, server, tmp_path, run_update, layout="duty-machine")
     got = (tmp_path / "site/lists/德国之声.md").read_text(encoding="utf-8")
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     assert "```\n" + got + "```" in readme, got
