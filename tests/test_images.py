@@ -92,3 +92,23 @@ def test_image_config_errors(tmp_path: Path, table: str, message: str) -> None:
     cfg.write_text(cfg.read_text() + "\n" + table + "\n")
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
         load(cfg)
+
+
+def test_revisions_keep_the_image_urls_as_given(
+    tmp_path: Path, server: FakeServer, run_update
+) -> None:
+    import sqlite3
+
+    its = feeds.items(1)
+    its[0].body = '<img src="https://pics.example/a.jpg">'
+    server.routes["/a.xml"] = feeds.rss(its)
+    run_update(
+        write_config(
+            tmp_path / "newsmirror.toml", [{"id": "a", "name": "A", "url": server.url("/a.xml")}]
+        )
+    )
+    (f,) = (tmp_path / "site/articles/a").rglob("*.md")
+    assert "images.weserv.nl/?url=pics.example/a.jpg" in f.read_text()  # the file: proxied
+    db = sqlite3.connect(tmp_path / "site/.newsmirror/catalog.sqlite")
+    (body,) = db.execute("SELECT body FROM revisions").fetchone()
+    assert body == '<img src="https://pics.example/a.jpg">'  # the catalog: as given

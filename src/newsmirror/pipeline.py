@@ -279,6 +279,9 @@ class Updater:
                 )
             return r
         articles = self._transform(source, result.articles)
+        # Revisions keep the body as the outlet gave it (sanitized, before the transforms),
+        # so the archive can be rendered again with other transforms without refetching.
+        as_given = {a.ident: a for a in result.articles}
         known = catalog.known(source.id, articles)
         p = plan(
             articles,
@@ -310,9 +313,9 @@ class Updater:
         now = self.clock()
         with catalog.transaction():
             for nf in written_new:
-                catalog.add_article(nf.article, nf.path, nf.number, nf.hash, now)
+                catalog.add_article(as_given[nf.article.ident], nf.path, nf.number, nf.hash, now)
             for ch in written_changed:
-                catalog.update_article(ch.known, ch.article, ch.hash, now)
+                catalog.update_article(ch.known, as_given[ch.article.ident], ch.hash, now)
             for k, a in p.retagged:
                 catalog.take_over(k, a)
             if r.error:
