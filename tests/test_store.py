@@ -11,7 +11,7 @@ from newsmirror import urls
 from newsmirror.errors import ArchiveError, CatalogError
 from newsmirror.model import Article
 from newsmirror.store.catalog import APPLICATION_ID, SCHEMA_VERSION, Catalog
-from newsmirror.store.files import ArchiveWriter, resolve_inside
+from newsmirror.store.files import ArchiveWriter
 
 
 def _article(**kw: object) -> Article:
@@ -91,15 +91,19 @@ def test_revisions_are_kept(tmp_path: Path) -> None:
     "bad", ["../x.md", "/etc/passwd", "a/../../x", "a//b", "", "a/./b", "a\0b"]
 )
 def test_paths_cannot_escape_the_archive(tmp_path: Path, bad: str) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
     with pytest.raises(ArchiveError):
-        resolve_inside(tmp_path, bad)
+        ArchiveWriter(root).write_if_changed(bad, b"x")
+    assert [p.name for p in tmp_path.iterdir()] == ["root"]  # nothing written beside it
 
 
 def test_symlink_escape_is_refused(tmp_path: Path) -> None:
     (tmp_path / "root").mkdir()
     (tmp_path / "root/link").symlink_to(tmp_path)
     with pytest.raises(ArchiveError, match="escapes"):
-        resolve_inside(tmp_path / "root", "link/outside.md")
+        ArchiveWriter(tmp_path / "root").write_if_changed("link/outside.md", b"x")
+    assert not (tmp_path / "outside.md").exists()
 
 
 def test_write_if_changed_and_stale_temps(tmp_path: Path) -> None:

@@ -39,14 +39,6 @@ def check_relpath(relpath: str) -> list[str]:
     return parts
 
 
-def resolve_inside(root: Path, relpath: str) -> Path:
-    """``root/relpath``, refusing any path that would land outside ``root`` (symlinks too)."""
-    target = root.joinpath(*check_relpath(relpath))
-    if not target.resolve().is_relative_to(root.resolve()):
-        raise ArchiveError(f"refusing archive path {relpath!r}: escapes {root}")
-    return target
-
-
 def _fsync_dir(path: str) -> None:
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
