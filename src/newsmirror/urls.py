@@ -132,3 +132,22 @@ def file_key(outlet: str | None, canonical_url: str) -> str:
     if outlet and _KEY_OK.fullmatch(outlet) and ".." not in outlet:
         return outlet
     return short_hash(outlet or canonical_url)
+
+
+def identity(guid: str, link: LinkForms) -> tuple[str, str]:
+    """``(ident, key)`` for an item: outlet id from the link, else guid, else canonical link."""
+    canon = link.canonical
+    if link.outlet_id:
+        return f"id:{link.outlet_id}", file_key(link.outlet_id, canon)
+    guid = guid.strip()
+    if guid and guid != link.absolute:
+        if scheme_ok(guid):
+            try:
+                gcanon = canonical(guid)
+                if gcanon != canon:
+                    return f"url:{gcanon}", file_key(None, gcanon)
+            except BadURLError:
+                pass
+            return f"url:{canon}", file_key(None, canon)
+        return f"id:{guid}", file_key(guid, canon)
+    return f"url:{canon}", file_key(None, canon)

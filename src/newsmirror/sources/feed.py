@@ -182,25 +182,6 @@ def read_items(raw: bytes) -> list[RawItem]:
         raise ParseError(f"not a feed: {e}") from e
 
 
-def identity(guid: str, link: urls.LinkForms) -> tuple[str, str]:
-    """``(ident, key)`` for an item: outlet id from the link, else guid, else canonical link."""
-    canon = link.canonical
-    if link.outlet_id:
-        return f"id:{link.outlet_id}", urls.file_key(link.outlet_id, canon)
-    guid = guid.strip()
-    if guid and guid != link.absolute:
-        if urls.scheme_ok(guid):
-            try:
-                gcanon = urls.canonical(guid)
-                if gcanon != canon:
-                    return f"url:{gcanon}", urls.file_key(None, gcanon)
-            except urls.BadURLError:
-                pass
-            return f"url:{canon}", urls.file_key(None, canon)
-        return f"id:{guid}", urls.file_key(guid, canon)
-    return f"url:{canon}", urls.file_key(None, canon)
-
-
 def to_article(
     item: RawItem,
     *,
@@ -217,7 +198,7 @@ def to_article(
     link = urls.LinkForms(raw_link, feed_url, keep_tracking=keep_tracking)
     if not urls.scheme_ok(link.absolute):
         raise ValueError(f"item link is not http(s): {link.absolute!r}")
-    ident, key = identity(item.guid, link)
+    ident, key = urls.identity(item.guid, link)
     body = item.body if item.body_is_html else f"<p>{html.escape(item.body)}</p>"
     date_ms = item.updated or item.published or now_ms
     title = clean_title(item.title)

@@ -59,10 +59,7 @@ def read_article_file(data: bytes, source: str, path: str) -> ExistingFile | Non
         link = urls.LinkForms(url)
     except urls.BadURLError:
         return None
-    if link.outlet_id:
-        ident, key = f"id:{link.outlet_id}", urls.file_key(link.outlet_id, link.canonical)
-    else:
-        ident, key = f"url:{link.canonical}", urls.file_key(None, link.canonical)
+    ident, key = urls.identity("", link)  # a file keeps no guid: its link is all we have
     name = path.rsplit("/", 1)[-1].removesuffix(".md")
     article = Article(
         source=source,
