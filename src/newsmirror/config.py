@@ -105,17 +105,34 @@ class NetworkSettings:
     user_agent: str = DEFAULT_USER_AGENT
 
 
-ImageMode = Literal["proxy", "original"]
-IMAGE_MODES: tuple[ImageMode, ...] = ("proxy", "original")
+ImageMode = Literal["proxy", "copy", "original"]
+IMAGE_MODES: tuple[ImageMode, ...] = ("proxy", "copy", "original")
 DEFAULT_PROXIES = ("https://images.weserv.nl/?url={url_noscheme}",)
+IMAGE_TYPES = ("jpeg", "png", "gif", "webp", "avif")
+
+ScriptMode = Literal["as-published", "hans", "hant", "both"]
+SCRIPT_MODES: tuple[ScriptMode, ...] = ("as-published", "hans", "hant", "both")
+# Which Traditional standard "hant" (and the second script of "both") is written in.
+Traditional = Literal["standard", "tw", "twp", "hk"]
+TRADITIONAL: tuple[Traditional, ...] = ("standard", "tw", "twp", "hk")
+
+LinkMode = Literal["archive", "as-published"]
+LINK_MODES: tuple[LinkMode, ...] = ("archive", "as-published")
 
 
 @dataclass(frozen=True, slots=True)
 class ImageSettings:
-    """How images are referenced in stored articles."""
+    """How images are referenced in stored articles.
+
+    ``copy`` downloads each image once into ``assets/`` and falls back to the first proxy
+    while a download has not succeeded, so a reader always gets some working image.
+    """
 
     mode: ImageMode = "proxy"
     proxies: tuple[str, ...] = DEFAULT_PROXIES
+    max_bytes: int = 10 * 1024 * 1024
+    types: tuple[str, ...] = IMAGE_TYPES
+    max_attempts: int = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +168,8 @@ class SourceSettings:
     site_url: str = ""
     image_format: int = 605
     images: ImageMode | None = None  # overrides [images] mode
+    script: ScriptMode | None = None  # overrides [script] mode
+    traditional: Traditional | None = None  # overrides [script] traditional
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +184,9 @@ class Settings:
     interval: float = 3600.0
     images: ImageSettings = ImageSettings()
     health: HealthSettings = HealthSettings()
+    script: ScriptMode = "as-published"
+    traditional: Traditional = "standard"
+    links: LinkMode = "archive"
     iframe_hosts: tuple[str, ...] = (
         "www.youtube.com",
         "www.youtube-nocookie.com",
@@ -176,10 +198,20 @@ class Settings:
         """The embedded SQLite catalog lives inside the archive, out of git's sight."""
         return self.archive.path / ".newsmirror" / "catalog.sqlite"
 
+    def image_mode(self, source: SourceSettings) -> ImageMode:
+        """A source's own image mode wins over the archive-wide one."""
+        return source.images or self.images.mode
+
     def image_proxies(self, source: SourceSettings) -> tuple[str, ...]:
-        """The proxy templates to apply to a source's images (empty: leave them as they are)."""
-        mode = source.images or self.images.mode
-        return self.images.proxies if mode == "proxy" else ()
+        """The proxy templates to apply to a source's images (empty: leave them as they are).
+
+        Copy mode uses them too, for images whose download has not (yet) succeeded.
+        """
+        return () if self.image_mode(source) == "original" else self.images.proxies
+
+    def script_mode(self, source: SourceSettings) -> tuple[ScriptMode, Traditional]:
+        """The script a source's files are written in, and the Traditional standard."""
+        return source.script or self.script, source.traditional or self.traditional
 
     def keep_tracking(self, source: SourceSettings) -> bool:
         """A source's own setting wins over the archive-wide one."""
@@ -296,6 +328,12 @@ def _source(t: _Table) -> SourceSettings:
     images: ImageMode | None = None
     if "images" in t.data:
         images = t.choice("images", IMAGE_MODES, "proxy")
+    script: ScriptMode | None = None
+    if "script" in t.data:
+        script = t.choice("script", SCRIPT_MODES, "as-published")
+    traditional: Traditional | None = None
+    if "traditional" in t.data:
+        traditional = t.choice("traditional", TRADITIONAL, "standard")
     ktp: bool | None = None
     if "keep_tracking_params" in t.data:
         ktp = t.flag("keep_tracking_params", False)
@@ -320,6 +358,8 @@ def _source(t: _Table) -> SourceSettings:
         enabled=enabled,
         keep_tracking_params=ktp,
         images=images,
+        script=script,
+        traditional=traditional,
         **extra,
     )
 
@@ -374,10 +414,30 @@ def parse_settings(data: dict[str, Any], path: Path) -> Settings:
                 f"proxies[{i}]",
                 f"{template!r} must be an http(s) URL with {{url}} or {{url_noscheme}} in it",
             )
-    images_settings = ImageSettings(mode=im.choice("mode", IMAGE_MODES, "proxy"), proxies=proxies)
+    types = im.str_list("types") if "types" in im.data else IMAGE_TYPES
+    for i, kind in enumerate(types):
+        if kind not in IMAGE_TYPES:
+            im.fail(f"types[{i}]", f"{kind!r} is not one of {', '.join(IMAGE_TYPES)}")
+    d_im = ImageSettings()
+    images_settings = ImageSettings(
+        mode=im.choice("mode", IMAGE_MODES, "proxy"),
+        proxies=proxies,
+        max_bytes=im.number("max_bytes", d_im.max_bytes, minimum=1024),
+        types=types,
+        max_attempts=im.number("max_attempts", d_im.max_attempts, minimum=1),
+    )
     if images_settings.mode == "proxy" and not proxies:
         im.fail("proxies", 'is empty, but mode = "proxy" needs at least one template')
     im.done()
+
+    sc = root.table("script")
+    script = sc.choice("mode", SCRIPT_MODES, "as-published")
+    traditional = sc.choice("traditional", TRADITIONAL, "standard")
+    sc.done()
+
+    lk = root.table("links")
+    links = lk.choice("mode", LINK_MODES, "archive")
+    lk.done()
 
     sz = root.table("sanitize")
     iframe_hosts = (
@@ -422,6 +482,9 @@ def parse_settings(data: dict[str, Any], path: Path) -> Settings:
         interval=interval,
         images=images_settings,
         health=health,
+        script=script,
+        traditional=traditional,
+        links=links,
         iframe_hosts=iframe_hosts,  # type: ignore[arg-type]
     )
 

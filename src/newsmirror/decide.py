@@ -4,6 +4,7 @@ new ones go.  Takes data, returns data; no clock, network or database in here.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -22,6 +23,7 @@ class NewFile:
     number: int | None
     data: bytes
     hash: str
+    extra: tuple[tuple[str, bytes], ...] = ()  # files that go with it (its second script)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +34,7 @@ class Changed:
     known: Known
     data: bytes
     hash: str
+    extra: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass(slots=True)
@@ -58,37 +61,56 @@ def numbered_path(source: str, number: int) -> str:
     return f"articles/{source}/{number}.md"
 
 
+# Renders an article at an archive path: its file first, then any files that go with it.
+Render = Callable[[Article, str], Sequence[tuple[str, bytes]]]
+
+
+def render_one(article: Article, path: str) -> Sequence[tuple[str, bytes]]:
+    """The article's file alone."""
+    return [(path, render_article(article, path))]
+
+
 def plan(
-    articles: list[Article], known: dict[str, Known], *, layout: Layout, next_number: int
+    articles: list[Article],
+    known: dict[str, Known],
+    *,
+    layout: Layout,
+    next_number: int,
+    render: Render = render_one,
 ) -> Plan:
     """Sort a source's articles into new, changed and unchanged.
 
     New articles of the duty-machine layout are numbered counting down from ``next_number``
     in ascending date order, so the newest file of the run gets the lowest number and sorts
-    first.  A changed article keeps its file (and number).
+    first.  A changed article keeps its file (and number).  What "changed" means is decided
+    on the bytes of the article's file, rendered at its path.
     """
     result = Plan(next_number=next_number)
-    fresh: list[tuple[Article, bytes, str]] = []
+    fresh: list[Article] = []
     for a in articles:
-        data = render_article(a)
-        h = file_hash(data)
         k = known.get(a.ident)
         if k is None:
-            fresh.append((a, data, h))
-        elif k.content_hash != h:
-            result.changed.append(Changed(a, k, data, h))
+            fresh.append(a)
+            continue
+        (_, data), *extra = render(a, k.path)
+        h = file_hash(data)
+        if k.content_hash != h:
+            result.changed.append(Changed(a, k, data, h, tuple(extra)))
         else:
             result.unchanged += 1
             if k.ident != a.ident:
                 result.retagged.append((k, a))
-    fresh.sort(key=lambda f: (f[0].date_ms, f[0].ident))
-    for a, data, h in fresh:
+    fresh.sort(key=lambda f: (f.date_ms, f.ident))
+    for a in fresh:
+        n: int | None = None
         if layout == "duty-machine":
             n = result.next_number
             result.next_number -= 1
-            result.new.append(NewFile(a, numbered_path(a.source, n), n, data, h))
+            path = numbered_path(a.source, n)
         else:
-            result.new.append(NewFile(a, dated_path(a.source, a), None, data, h))
+            path = dated_path(a.source, a)
+        (_, data), *extra = render(a, path)
+        result.new.append(NewFile(a, path, n, data, file_hash(data), tuple(extra)))
     return result
 
 

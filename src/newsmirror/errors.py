@@ -28,11 +28,17 @@ class FetchError(NewsmirrorError):
     """A request failed: network, status, limits or a refused address."""
 
     def __init__(
-        self, message: str, *, status: int | None = None, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        too_large: bool = False,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after  # seconds the server asked us to wait (429/503)
+        self.too_large = too_large  # over the size limit: asking again will not help
 
 
 class BlockedAddressError(FetchError):

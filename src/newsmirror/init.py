@@ -29,8 +29,21 @@ allow_private_networks = false   # refuse loopback/private addresses (SSRF guard
 
 [images]
 mode = "proxy"                   # "proxy": image URLs through the first template below;
+                                 # "copy": downloaded once into assets/ (the proxy until then);
                                  # "original": as the outlet gives them
 proxies = ["https://images.weserv.nl/?url={url_noscheme}"]
+# When a proxy gets blocked, put another first and run `newsmirror rewrite-images`.
+# max_bytes = 10485760           # copy mode: larger images stay proxied
+# types = ["jpeg", "png", "gif", "webp", "avif"]
+
+[links]
+mode = "archive"                 # links to mirrored articles go to the copy in the archive;
+                                 # "as-published": leave every link as the outlet wrote it
+
+[script]
+mode = "as-published"            # or "hans", "hant", or "both" (a second file, cross-linked);
+                                 # sources may set their own `script`
+traditional = "standard"         # "tw", "twp" (Taiwan phrases) or "hk" for Traditional output
 
 [schedule]
 every = "1h"                     # interval of `newsmirror run`

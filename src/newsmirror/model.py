@@ -8,6 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# Prefix of a reference to a file in the archive (an image copy, a mirrored article), put
+# into a body by the transforms and resolved relative to the referring file when it is
+# rendered.  It starts with NUL, which never survives sanitizing, so no outlet can forge one.
+ARCHIVE_REF = "\x00archive:"
+
 
 @dataclass(frozen=True, slots=True)
 class Article:

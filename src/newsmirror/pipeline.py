@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import Settings, SourceSettings
@@ -29,11 +29,14 @@ from .fetch.http import Fetcher
 from .model import Article, ItemError, SourceResult
 from .publish import git as git_publish
 from .publish.lists import ReadmeSource, list_path, render_list, render_readme
+from .render.markdown import file_hash
 from .sources import Context, drivers
 from .store import adopt
+from .store.assets import AssetFetcher
 from .store.catalog import Catalog
 from .store.files import ArchiveWriter
-from .transform.images import rewrite_images
+from .transform.images import image_sources
+from .transform.prepare import Prepared, prepare
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +87,7 @@ class UpdateReport:
     pushed: list[str] = field(default_factory=list)
     publish_errors: dict[str, str] = field(default_factory=dict)
     interrupted: bool = False
+    rerendered: int = 0  # files rendered again: links now resolvable, images now copied
 
     @property
     def new(self) -> int:
@@ -106,6 +110,8 @@ class UpdateReport:
         for s in self.sources:
             if s.new or s.updated:
                 lines.append(f"{s.id} ({s.name}): {s.new} new, {s.updated} updated")
+        if self.rerendered:
+            lines.append(f"{self.rerendered} articles relinked (mirrored links, image copies)")
         return "\n".join(lines).rstrip() + "\n"
 
 
@@ -150,6 +156,7 @@ class Updater:
         self.rng = rng or random.Random()
         self.writer = ArchiveWriter(self.root, fsync=settings.archive.fsync)
         self._writing: set[str] = set()
+        self.assets: AssetFetcher | None = None
 
     def run(self) -> UpdateReport:
         """The whole pass, synchronously (the event loop lives inside)."""
@@ -188,6 +195,7 @@ class Updater:
                 sources.append(s)
         with ThreadPoolExecutor(max_workers=4, thread_name_prefix="write") as pool:
             async with Fetcher(self.settings.network) as fetcher:
+                self.assets = self._asset_fetcher(fetcher, catalog)
                 tasks = {
                     s.id: asyncio.create_task(self._source(s, catalog, fetcher, pool))
                     for s in sources
@@ -195,6 +203,8 @@ class Updater:
                 watcher = asyncio.create_task(self._watch_stop(tasks))
                 results = await asyncio.gather(*tasks.values(), return_exceptions=True)
                 watcher.cancel()
+                if self.assets is not None and not self.stop:
+                    await self.assets.retry_due()
         bug: BaseException | None = None
         for result in results:
             if isinstance(result, SourceReport):
@@ -204,7 +214,68 @@ class Updater:
         if bug is not None:
             raise bug  # our own bug: the other sources were committed first, then fail loudly
         report.sources.sort(key=lambda r: r.id)
+        if not self.stop:
+            report.rerendered = self._fix_up(catalog)
         return report
+
+    def _asset_fetcher(self, fetcher: Fetcher, catalog: Catalog) -> AssetFetcher | None:
+        if not any(self.settings.image_mode(s) == "copy" for s in self.settings.sources):
+            return None
+        return AssetFetcher(
+            fetcher,
+            self.writer,
+            catalog,
+            self.settings.images,
+            clock=self.clock,
+            interval_s=self.settings.interval,
+        )
+
+    async def _copy_images(self, source: SourceSettings, articles: list[Article]) -> None:
+        """Copy mode: download the images of these articles that have no copy yet."""
+        if self.assets is None or self.settings.image_mode(source) != "copy":
+            return
+        templates = self.settings.image_proxies(source)
+        await self.assets.fetch(u for a in articles for u in image_sources(a.body, templates))
+
+    def _fix_up(self, catalog: Catalog) -> int:
+        """Render again the articles whose links or images became resolvable."""
+        keys = catalog.pending()
+        if not keys:
+            return 0
+        count = self.rerender(catalog, catalog.referrers(keys))
+        with catalog.transaction():
+            catalog.clear_pending(keys)
+        return count
+
+    def rerender(self, catalog: Catalog, article_ids: list[int]) -> int:
+        """Render these articles again from their stored revision with the current
+        settings; write and record those whose files change.  Returns how many did."""
+        by_id = {s.id: s for s in self.settings.sources}
+        count = 0
+        for i in range(0, len(article_ids), 200):
+            stored = [
+                st for st in catalog.stored(article_ids[i : i + 200]) if st.article.source in by_id
+            ]
+            files: list[tuple[str, bytes]] = []
+            updates: list[tuple[int, str, str | None, frozenset[str]]] = []
+            for source_id in dict.fromkeys(st.article.source for st in stored):
+                group = [st for st in stored if st.article.source == source_id]
+                prepared = prepare(
+                    self.settings, by_id[source_id], [st.article for st in group], catalog
+                )
+                for st, p in zip(group, prepared, strict=True):
+                    out = p.render(st.known.path)
+                    h, alt = file_hash(out[0][1]), p.alt_path(st.known.path)
+                    if h != st.known.content_hash or alt != st.alt_path:
+                        files.extend(out)
+                        updates.append((st.known.article_id, h, alt, p.refs))
+            self.writer.write_batch(files)
+            with catalog.transaction():
+                for article_id, h, alt, refs in updates:
+                    catalog.set_rendered(article_id, h, alt)
+                    catalog.set_refs(article_id, sorted(refs))
+            count += len(updates)
+        return count
 
     def _adopt(self, catalog: Catalog, source: SourceSettings) -> None:
         """Take the files already in the source's folder into the catalog (first pass only)."""
@@ -239,6 +310,7 @@ class Updater:
             result = SourceResult(
                 source=source.id, error=str(e), retry_after=getattr(e, "retry_after", None)
             )
+        await self._copy_images(source, result.articles)
         if self.stop:
             return None
         self._writing.add(source.id)
@@ -278,21 +350,22 @@ class Updater:
                     next_due_ms=self._due(0, result),
                 )
             return r
-        articles = self._transform(source, result.articles)
-        # Revisions keep the body as the outlet gave it (sanitized, before the transforms),
-        # so the archive can be rendered again with other transforms without refetching.
-        as_given = {a.ident: a for a in result.articles}
+        prepared = prepare(self.settings, source, result.articles, catalog)
+        by_ident: dict[str, Prepared] = {x.given.ident: x for x in prepared}
+        articles = [x.article for x in prepared]
         known = catalog.known(source.id, articles)
         p = plan(
             articles,
             known,
             layout=self.settings.archive.layout,
             next_number=state.next_number,
+            render=lambda a, path: by_ident[a.ident].render(path),
         )
         r.unchanged = p.unchanged
-        files = [(nf.path, nf.data) for nf in p.new]
-        files += [(ch.known.path, ch.data) for ch in p.changed]
-        done = 0
+        groups = [[(nf.path, nf.data), *nf.extra] for nf in p.new]
+        groups += [[(ch.known.path, ch.data), *ch.extra] for ch in p.changed]
+        files = [f for g in groups for f in g]
+        handled = 0
         try:
             if self.settings.archive.fsync:
                 # The disk wait happens in a worker thread while the next feed is parsed.
@@ -302,20 +375,34 @@ class Updater:
             else:
                 # Nothing to wait for: a second thread would only contend for the GIL.
                 written = self.writer.write_batch(files, lambda: bool(self.stop))
-            done = len(written)
+            handled = len(written)
         except NewsmirrorError as e:
             r.error = str(e)
             log.error("%s: %s", source.id, e)
+        done = 0  # articles whose files are all written
+        for g in groups:
+            if handled < len(g):
+                break
+            handled -= len(g)
+            done += 1
         written_new = p.new[: min(done, len(p.new))]
         written_changed = p.changed[: max(0, done - len(p.new))]
-        complete = r.error is None and done == len(files)
+        complete = r.error is None and done == len(groups)
         retry = any(e.retry for e in result.item_errors)
         now = self.clock()
         with catalog.transaction():
             for nf in written_new:
-                catalog.add_article(as_given[nf.article.ident], nf.path, nf.number, nf.hash, now)
+                x = by_ident[nf.article.ident]
+                aid = catalog.add_article(
+                    x.given, nf.path, nf.number, nf.hash, now, x.alt_path(nf.path)
+                )
+                catalog.set_refs(aid, sorted(x.refs))
+                # Articles already linking here can now link to the copy.
+                catalog.add_pending([x.given.ident, f"url:{x.given.canonical}"])
             for ch in written_changed:
-                catalog.update_article(ch.known, as_given[ch.article.ident], ch.hash, now)
+                x = by_ident[ch.article.ident]
+                catalog.update_article(ch.known, x.given, ch.hash, now, x.alt_path(ch.known.path))
+                catalog.set_refs(ch.known.article_id, sorted(x.refs))
             for k, a in p.retagged:
                 catalog.take_over(k, a)
             if r.error:
@@ -353,13 +440,6 @@ class Updater:
             max_age_s=result.max_age if result else None,
             jitter=self.rng.uniform(0.9, 1.1),
         )
-
-    def _transform(self, source: SourceSettings, articles: list[Article]) -> list[Article]:
-        """The transforms every source shares, applied before deciding what changed."""
-        proxies = self.settings.image_proxies(source)
-        if not proxies:
-            return articles
-        return [replace(a, body=rewrite_images(a.body, proxies)) for a in articles]
 
     def _lists(self, catalog: Catalog) -> None:
         """Regenerate every list and the README; unchanged bytes are not rewritten."""

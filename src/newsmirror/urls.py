@@ -89,6 +89,7 @@ def scheme_ok(url: str) -> bool:
 # Outlet ids that stay the same when a story is republished under an edited slug.
 _OUTLET_IDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("dw.com", re.compile(r"/a-(\d+)(?:$|[/?#])")),
+    ("dw.com", re.compile(r"^/api/detail/article/(\d+)(?:$|[/?#])")),  # api.dw.com links
     ("bbc.com", re.compile(r"/articles/([a-z0-9]+)(?:$|[/?#])")),
     ("bbc.co.uk", re.compile(r"/articles/([a-z0-9]+)(?:$|[/?#])")),
     ("voachinese.com", re.compile(r"/a/(?:[^/?#]*/)?(\d+)\.html")),

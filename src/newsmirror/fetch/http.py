@@ -137,8 +137,12 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         accept: str | None = None,
+        max_bytes: int | None = None,
     ) -> Response:
-        """GET ``url`` within every limit; raises :class:`FetchError` naming the URL."""
+        """GET ``url`` within every limit; raises :class:`FetchError` naming the URL.
+
+        ``max_bytes`` lowers the decoded-size cap for this request (images in copy mode).
+        """
         headers: dict[str, str] = {}
         if etag:
             headers["If-None-Match"] = etag
@@ -148,13 +152,15 @@ class Fetcher:
             headers["Accept"] = accept
         try:
             async with asyncio.timeout(self.network.timeout):
-                return await self._follow(url, headers)
+                return await self._follow(url, headers, max_bytes)
         except TimeoutError:
             raise FetchError(
                 f"{url}: no complete answer within {self.network.timeout:g} s"
             ) from None
 
-    async def _follow(self, url: str, headers: dict[str, str]) -> Response:
+    async def _follow(
+        self, url: str, headers: dict[str, str], max_bytes: int | None = None
+    ) -> Response:
         current = url
         for _hop in range(self.network.max_redirects + 1):
             u = self._check_url(current)
@@ -166,7 +172,7 @@ class Fetcher:
                 )
             async with self._all, self._hosts[host]:
                 await self._pace(host)
-                response = await self._one(current, headers, pinned)
+                response = await self._one(current, headers, pinned, max_bytes)
             if isinstance(response, Response):
                 return response
             # A redirect: validators belong to the original URL only.
@@ -196,14 +202,18 @@ class Fetcher:
         return str(u.href), extensions
 
     async def _one(
-        self, url: str, headers: dict[str, str], pinned: str | None = None
+        self,
+        url: str,
+        headers: dict[str, str],
+        pinned: str | None = None,
+        max_bytes: int | None = None,
     ) -> Response | str:
         """One request; a redirect returns the next URL instead of a response.
 
         ``url`` stays the logical URL (for redirects, errors and the response) even when the
         connection goes to a pinned address.
         """
-        cap = self.network.max_response_bytes
+        cap = min(self.network.max_response_bytes, max_bytes or self.network.max_response_bytes)
         target: str = url
         extensions: dict[str, Any] = {}
         if pinned:
@@ -245,7 +255,8 @@ class Fetcher:
                     and not r.headers.get("Content-Encoding")
                 ):
                     raise FetchError(
-                        f"{url}: response of {declared} bytes exceeds the {cap}-byte limit"
+                        f"{url}: response of {declared} bytes exceeds the {cap}-byte limit",
+                        too_large=True,
                     )
                 chunks = []
                 size = 0
@@ -253,7 +264,8 @@ class Fetcher:
                     size += len(chunk)
                     if size > cap:
                         raise FetchError(
-                            f"{url}: response exceeds the {cap}-byte limit (after decompression)"
+                            f"{url}: response exceeds the {cap}-byte limit (after decompression)",
+                            too_large=True,
                         )
                     chunks.append(chunk)
                 return Response(

@@ -13,8 +13,12 @@ space, which is what the original tooling used) and the lines joined with nothin
 from __future__ import annotations
 
 import hashlib
+import posixpath
+import re
 
-from ..model import Article
+from ..model import ARCHIVE_REF, Article
+
+_REF = re.compile(re.escape(ARCHIVE_REF) + r"([^\s\"'<>,]*)")
 
 # JavaScript's trim() set: WhiteSpace and LineTerminator of ECMA-262.
 JS_WHITESPACE = (
@@ -59,14 +63,32 @@ def link_destination(url: str) -> str:
     )
 
 
-def render_article(article: Article) -> bytes:
-    """The complete file for one article."""
+def relative(target: str, path: str) -> str:
+    """Archive path ``target`` as seen from the file at archive path ``path``."""
+    return posixpath.relpath(target, posixpath.dirname(path) or ".")
+
+
+def localize(body: str, path: str | None) -> str:
+    """Archive references in ``body`` made relative to the file at ``path``.
+
+    Relative links work wherever the archive is put: GitHub, a static site under any
+    prefix, a folder on a USB stick.
+    """
+    if ARCHIVE_REF not in body:
+        return body
+    if path is None:
+        raise ValueError("a body with archive references needs its file's path to render")
+    return _REF.sub(lambda m: relative(m.group(1), path), body)
+
+
+def render_article(article: Article, path: str | None = None) -> bytes:
+    """The complete file for one article, to be written at archive path ``path``."""
     title = escape_link_text(clean_title(article.title))
     text = (
         f"<!--{article.date_ms}-->\n"
         f"[{title}]({link_destination(article.url)})\n"
         "------\n\n"
-        f"{join_lines(article.body)}\n"
+        f"{join_lines(localize(article.body, path))}\n"
     )
     return text.encode("utf-8")
 

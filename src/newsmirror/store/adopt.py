@@ -19,6 +19,7 @@ from pathlib import Path
 from .. import urls
 from ..model import Article
 from ..render.markdown import file_hash
+from ..transform.script import is_variant
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ def scan(root: Path, source: str) -> tuple[list[ExistingFile], int | None]:
         return [], None
     for dirpath, _dirs, names in os.walk(folder):
         for name in names:
-            if not name.endswith(".md"):
+            if not name.endswith(".md") or is_variant(name):
                 continue
             full = Path(dirpath) / name
             rel = full.relative_to(root).as_posix()

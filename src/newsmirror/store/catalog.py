@@ -87,6 +87,32 @@ _MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE sources ADD COLUMN next_due_ms INTEGER;
     ALTER TABLE sources ADD COLUMN failing_since_ms INTEGER;
     """,
+    # 3: what renderings depend on (links between articles, image copies); second scripts
+    """
+    ALTER TABLE articles ADD COLUMN alt_path TEXT;
+    CREATE INDEX articles_by_ident ON articles (ident);
+    CREATE INDEX articles_by_canonical_any ON articles (canonical);
+    CREATE TABLE refs (
+        key TEXT NOT NULL,
+        article_id INTEGER NOT NULL REFERENCES articles(id),
+        PRIMARY KEY (key, article_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX refs_by_article ON refs (article_id);
+    CREATE TABLE assets (
+        url TEXT PRIMARY KEY,
+        path TEXT,
+        status TEXT NOT NULL,
+        content_type TEXT,
+        bytes INTEGER,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        next_try_ms INTEGER,
+        first_ms INTEGER NOT NULL,
+        last_ms INTEGER NOT NULL
+    );
+    CREATE INDEX assets_by_retry ON assets (status, next_try_ms);
+    CREATE TABLE pending_refs (key TEXT PRIMARY KEY) WITHOUT ROWID;
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -120,6 +146,15 @@ class SourceState:
     articles: int = 0
     next_due_ms: int | None = None
     failing_since_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """An archived article as last given by its outlet, to be rendered again."""
+
+    known: Known
+    article: Article
+    alt_path: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,13 +364,19 @@ class Catalog:
         return out
 
     def add_article(
-        self, article: Article, path: str, number: int | None, h: str, now_ms: int
+        self,
+        article: Article,
+        path: str,
+        number: int | None,
+        h: str,
+        now_ms: int,
+        alt_path: str | None = None,
     ) -> int:
         """Insert a new article (``h``: its file hash) and its first revision; returns its id."""
         cur = self.db.execute(
             "INSERT INTO articles (source, ident, key, path, number, url, canonical, title, "
-            "date_ms, content_hash, first_seen_ms, last_changed_ms) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            "date_ms, content_hash, first_seen_ms, last_changed_ms, alt_path) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 article.source,
                 article.ident,
@@ -349,17 +390,20 @@ class Catalog:
                 h,
                 now_ms,
                 now_ms,
+                alt_path,
             ),
         )
         article_id = int(cur.lastrowid or 0)
         self._add_revision(article_id, article, h, now_ms)
         return article_id
 
-    def update_article(self, known: Known, article: Article, h: str, now_ms: int) -> None:
+    def update_article(
+        self, known: Known, article: Article, h: str, now_ms: int, alt_path: str | None = None
+    ) -> None:
         """Record a changed article: the new state and one more revision; earlier ones stay."""
         self.db.execute(
             "UPDATE articles SET ident = ?, url = ?, canonical = ?, title = ?, date_ms = ?, "
-            "content_hash = ?, last_changed_ms = ? WHERE id = ?",
+            "content_hash = ?, last_changed_ms = ?, alt_path = ? WHERE id = ?",
             (
                 article.ident,
                 article.url,
@@ -368,6 +412,7 @@ class Catalog:
                 article.date_ms,
                 h,
                 now_ms,
+                alt_path,
                 known.article_id,
             ),
         )
@@ -453,3 +498,200 @@ class Catalog:
                 (sid, limit),
             )
         ]
+
+    # -- what renderings depend on ------------------------------------------------------------
+
+    def link_targets(self, keys: Sequence[str], prefer: str) -> dict[str, str]:
+        """``key -> path`` of archived articles for link keys (``id:…`` idents, ``url:…``
+        canonical links), any source; an article of source ``prefer`` wins a tie (DW's
+        Simplified and Traditional sites share article ids)."""
+        out: dict[str, tuple[bool, str]] = {}
+        idents = [k for k in keys if k.startswith("id:")]
+        canons = [k[4:] for k in keys if k.startswith("url:")]
+        for column, values, prefix in (("ident", idents, ""), ("canonical", canons, "url:")):
+            for i in range(0, len(values), 500):
+                chunk = values[i : i + 500]
+                rows = self.db.execute(
+                    f"SELECT {column}, source, path FROM articles "
+                    f"WHERE {column} IN ({','.join('?' * len(chunk))}) ORDER BY id",
+                    chunk,
+                )
+                for value, source, path in rows:
+                    key = prefix + value
+                    mine = source == prefer
+                    if key not in out or (mine and not out[key][0]):
+                        out[key] = (mine, path)
+        return {k: path for k, (_mine, path) in out.items()}
+
+    def set_refs(self, article_id: int, keys: Sequence[str]) -> None:
+        """What an article's rendering depends on: link keys and ``img:`` image URLs."""
+        self.db.execute("DELETE FROM refs WHERE article_id = ?", (article_id,))
+        self.db.executemany(
+            "INSERT OR IGNORE INTO refs (key, article_id) VALUES (?, ?)",
+            [(k, article_id) for k in keys],
+        )
+
+    def add_pending(self, keys: Sequence[str]) -> None:
+        """Keys that became resolvable (an article arrived, an image got its copy): the
+        articles depending on them are rendered again at the end of the pass.  Kept in the
+        catalog, in the same transaction as the arrival, so a killed pass still does it."""
+        self.db.executemany(
+            "INSERT OR IGNORE INTO pending_refs (key) VALUES (?)", [(k,) for k in keys]
+        )
+
+    def pending(self) -> list[str]:
+        """Keys waiting for their dependants to be rendered again."""
+        return [r[0] for r in self.db.execute("SELECT key FROM pending_refs ORDER BY key")]
+
+    def clear_pending(self, keys: Sequence[str]) -> None:
+        """Those keys are done."""
+        self.db.executemany("DELETE FROM pending_refs WHERE key = ?", [(k,) for k in keys])
+
+    def referrers(self, keys: Sequence[str]) -> list[int]:
+        """Ids of the articles whose rendering depends on any of ``keys``."""
+        ids: set[int] = set()
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            ids.update(
+                r[0]
+                for r in self.db.execute(
+                    f"SELECT article_id FROM refs WHERE key IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                )
+            )
+        return sorted(ids)
+
+    def article_ids(self, sources: Sequence[str]) -> list[int]:
+        """Every article id of these sources."""
+        return [
+            r[0]
+            for r in self.db.execute(
+                f"SELECT id FROM articles WHERE source IN ({','.join('?' * len(sources))}) "
+                "ORDER BY id",
+                sources,
+            )
+        ]
+
+    def stored(self, article_ids: Sequence[int]) -> list[Stored]:
+        """The articles with these ids, each with its latest revision's content."""
+        out = []
+        for i in range(0, len(article_ids), 500):
+            chunk = article_ids[i : i + 500]
+            rows = self.db.execute(
+                "SELECT a.id, a.ident, a.content_hash, a.path, a.number, a.source, a.key, "
+                "r.url, r.title, r.date_ms, r.body, r.authors, a.canonical, a.alt_path "
+                "FROM articles a JOIN revisions r ON r.id = "
+                "(SELECT max(id) FROM revisions WHERE article_id = a.id) "
+                f"WHERE a.id IN ({','.join('?' * len(chunk))}) ORDER BY a.id",
+                chunk,
+            )
+            for row in rows:
+                aid, ident, h, path, number, source, key = row[:7]
+                url, title, date, body, authors, canon, alt = row[7:]
+                article = Article(
+                    source,
+                    ident,
+                    key,
+                    url,
+                    title,
+                    date,
+                    body,
+                    tuple(json.loads(authors)),
+                    "",
+                    canon,
+                )
+                out.append(Stored(Known(aid, ident, h, path, number), article, alt))
+        return out
+
+    def set_rendered(self, article_id: int, h: str, alt_path: str | None) -> None:
+        """An article's file was rendered again (same revision, new links or images)."""
+        self.db.execute(
+            "UPDATE articles SET content_hash = ?, alt_path = ? WHERE id = ?",
+            (h, alt_path, article_id),
+        )
+
+    # -- image copies -------------------------------------------------------------------------
+
+    def asset_paths(self, urls: Sequence[str]) -> dict[str, str]:
+        """``url -> archive path`` of the images among ``urls`` that have a copy."""
+        out: dict[str, str] = {}
+        for i in range(0, len(urls), 500):
+            chunk = urls[i : i + 500]
+            out.update(
+                self.db.execute(
+                    "SELECT url, path FROM assets WHERE status = 'ok' AND url IN "
+                    f"({','.join('?' * len(chunk))})",
+                    chunk,
+                )
+            )
+        return out
+
+    def assets_to_fetch(self, urls: Sequence[str], now_ms: int, max_attempts: int) -> list[str]:
+        """Those of ``urls`` never tried, or failed and due for another try."""
+        seen: dict[str, tuple[str, int, int | None]] = {}
+        for i in range(0, len(urls), 500):
+            chunk = urls[i : i + 500]
+            for url, status, attempts, next_try in self.db.execute(
+                "SELECT url, status, attempts, next_try_ms FROM assets WHERE url IN "
+                f"({','.join('?' * len(chunk))})",
+                chunk,
+            ):
+                seen[url] = (status, attempts, next_try)
+        out = []
+        for url in dict.fromkeys(urls):
+            st = seen.get(url)
+            if st is None or (
+                st[0] == "failed" and st[1] < max_attempts and (st[2] or 0) <= now_ms
+            ):
+                out.append(url)
+        return out
+
+    def assets_due(self, now_ms: int, max_attempts: int, limit: int = 1000) -> list[str]:
+        """Failed image downloads due for another try."""
+        return [
+            r[0]
+            for r in self.db.execute(
+                "SELECT url FROM assets WHERE status = 'failed' AND attempts < ? "
+                "AND coalesce(next_try_ms, 0) <= ? ORDER BY next_try_ms LIMIT ?",
+                (max_attempts, now_ms, limit),
+            )
+        ]
+
+    def record_asset(
+        self,
+        url: str,
+        now_ms: int,
+        *,
+        path: str | None = None,
+        content_type: str | None = None,
+        size: int | None = None,
+        error: str | None = None,
+        refused: bool = False,
+        next_try_ms: int | None = None,
+    ) -> None:
+        """The outcome of one image download: a copy at ``path``, a failure to retry at
+        ``next_try_ms``, or a refusal (too large, not an allowed image) never retried."""
+        status = "ok" if path else ("refused" if refused else "failed")
+        self.db.execute(
+            "INSERT INTO assets (url, path, status, content_type, bytes, attempts, last_error, "
+            "next_try_ms, first_ms, last_ms) VALUES (?,?,?,?,?,1,?,?,?,?) "
+            "ON CONFLICT (url) DO UPDATE SET path = excluded.path, status = excluded.status, "
+            "content_type = excluded.content_type, bytes = excluded.bytes, "
+            "attempts = attempts + 1, last_error = excluded.last_error, "
+            "next_try_ms = excluded.next_try_ms, last_ms = excluded.last_ms",
+            (url, path, status, content_type, size, error, next_try_ms, now_ms, now_ms),
+        )
+
+    def asset_failures(self) -> list[tuple[str, str, int]]:
+        """``(url, error, attempts)`` of images that have no copy, for ``status``."""
+        return list(
+            self.db.execute(
+                "SELECT url, coalesce(last_error, ''), attempts FROM assets "
+                "WHERE status != 'ok' ORDER BY url"
+            )
+        )
+
+    def asset_attempts(self, url: str) -> int:
+        """How often an image download has been tried so far."""
+        row = self.db.execute("SELECT attempts FROM assets WHERE url = ?", (url,)).fetchone()
+        return int(row[0]) if row else 0
