@@ -8,12 +8,13 @@ import pytest
 
 from newsmirror.config import load
 from newsmirror.errors import ConfigError
-from newsmirror.transform.images import proxy_url, rewrite_images
+from newsmirror.transform.images import proxy_url, rewrite_images, unproxy
 from newsmirror.transform.sanitize import sanitize
 
 from . import feeds
-from .conftest import write_config
+from .conftest import git, write_config
 from .fakeserver import FakeServer
+from .test_cli import nm
 
 WESERV = "https://images.weserv.nl/?url={url_noscheme}"
 MINE = "https://img.example.net/p?src={url}&w=800"
@@ -112,3 +113,52 @@ def test_revisions_keep_the_image_urls_as_given(
     db = sqlite3.connect(tmp_path / "site/.newsmirror/catalog.sqlite")
     (body,) = db.execute("SELECT body FROM revisions").fetchone()
     assert body == '<img src="https://pics.example/a.jpg">'  # the catalog: as given
+
+
+def test_fallback_proxied_images_move_to_the_first_proxy() -> None:
+    body = (
+        '<img src="https://img.example.net/p?src=https://a.example/1.jpg%3Fx%3D1&amp;w=800">'
+        '<img src="https://wsrv.nl/?url=a.example/2.jpg">'
+        '<img src="https://images.weserv.nl/?url=a.example/3.jpg">'
+    )
+    out = rewrite_images(body, [WESERV, MINE])
+    assert out.count('src="https://images.weserv.nl/?url=a.example/') == 3
+    assert "a.example/1.jpg?x=1" in out
+    assert unproxy("https://wsrv.nl/?url=a.example/2.jpg") == "https://a.example/2.jpg"
+    assert unproxy("https://a.example/2.jpg") is None
+
+
+def test_rewrite_images_without_refetching(tmp_path: Path, server: FakeServer, run_update) -> None:
+    its = feeds.items(3)
+    for it in its:
+        it.body = f'<p>{it.title}</p><img src="https://static.example/{it.title[-1]}.jpg">'
+    server.routes["/a.xml"] = feeds.rss(its)
+    cfg = write_config(
+        tmp_path / "newsmirror.toml", [{"id": "a", "url": server.url("/a.xml")}], git=True
+    )
+    run_update(cfg)
+    root = tmp_path / "site"
+    files = sorted((root / "articles").rglob("*.md"))
+    assert all("images.weserv.nl" in f.read_text() for f in files)
+
+    # The proxy got blocked: put another first, and rewrite with the feed gone.
+    del server.routes["/a.xml"]
+    hits = len(server.requests)
+    cfg.write_text(cfg.read_text() + f'\n[images]\nproxies = ["{MINE}", "{WESERV}"]\n')
+    r = nm(tmp_path, "--config", str(cfg), "rewrite-images")
+    assert r.returncode == 0, r.stderr
+    assert "3 articles rewritten" in r.stdout
+    assert len(server.requests) == hits  # nothing fetched
+    for f in files:
+        text = f.read_text()
+        assert "images.weserv.nl" not in text
+        assert 'src="https://img.example.net/p?src=https://static.example/' in text
+    assert "Rewrite images and links: 3 articles" in git(root, "log", "-1", "--format=%s")
+    again = nm(tmp_path, "--config", str(cfg), "rewrite-images")
+    assert "0 articles rewritten" in again.stdout
+
+
+def test_rewrite_images_needs_an_archive(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path / "newsmirror.toml", [])
+    r = nm(tmp_path, "--config", str(cfg), "rewrite-images")
+    assert r.returncode == 1 and "no catalog yet" in r.stderr

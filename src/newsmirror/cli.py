@@ -1,4 +1,4 @@
-"""The ``newsmirror`` command: init, update, run, status.
+"""The ``newsmirror`` command: init, update, run, status, rewrite-images.
 
 On a terminal, progress and tables come from rich; otherwise (cron, CI, pipes) output is
 quiet, one line per event, so logs stay greppable.  Exit codes: 0 all well, 1 a fatal error
@@ -186,6 +186,28 @@ def update(obj: _Obj, force: bool) -> None:
         _fail(e)
         return
     _print_report(report)
+    sys.exit(_exit_code(report))
+
+
+@main.command("rewrite-images")
+@click.pass_obj
+def rewrite_images(obj: _Obj) -> None:
+    """Render the archive again with the current [images], [links] and [script] settings.
+
+    When an image proxy gets blocked, put another one first in [images] proxies and run
+    this: every article is rewritten from the catalog, without fetching it again, then
+    committed and pushed.  In copy mode, images without a copy are downloaded first.
+    """
+    try:
+        report = Updater(obj.settings()).rewrite()
+    except NewsmirrorError as e:
+        _fail(e)
+        return
+    console.print(f"{report.rerendered} articles rewritten", markup=False)
+    if report.commit:
+        console.print(f"committed {report.commit[:12]}", markup=False)
+    for where, reason in report.publish_errors.items():
+        err_console.print(f"publish failed ({where}): {reason}", markup=False)
     sys.exit(_exit_code(report))
 
 

@@ -174,6 +174,33 @@ class Updater:
                 self._publish(report)
         return report
 
+    def rewrite(self) -> UpdateReport:
+        """Render every archived article again with the current images, links and script
+        settings, from the catalog's revisions: no article is fetched again.  In copy mode
+        the images without a copy are downloaded first."""
+        with archive_lock(self.root):
+            self.writer.clear_temps()
+            catalog = Catalog(self.settings.catalog_path, create=False)
+            try:
+                ids = catalog.article_ids([s.id for s in self.settings.sources])
+                asyncio.run(self._copy_stored(catalog, ids))
+                report = UpdateReport(rerendered=self.rerender(catalog, ids))
+            finally:
+                catalog.close()
+            if self.settings.git.enabled and report.rerendered:
+                self._publish(report, f"Rewrite images and links: {report.rerendered} articles\n")
+        return report
+
+    async def _copy_stored(self, catalog: Catalog, article_ids: list[int]) -> None:
+        async with Fetcher(self.settings.network) as fetcher:
+            self.assets = self._asset_fetcher(fetcher, catalog)
+            if self.assets is None:
+                return
+            by_id = {s.id: s for s in self.settings.sources}
+            for i in range(0, len(article_ids), 200):
+                for st in catalog.stored(article_ids[i : i + 200]):
+                    await self._copy_images(by_id[st.article.source], [st.article])
+
     async def _sources(self, catalog: Catalog) -> UpdateReport:
         report = UpdateReport()
         with catalog.transaction():
@@ -460,11 +487,11 @@ class Updater:
         files.append(("README.md", render_readme(readme)))
         self.writer.write_batch(files)
 
-    def _publish(self, report: UpdateReport) -> None:
+    def _publish(self, report: UpdateReport, message: str | None = None) -> None:
         try:
             result = git_publish.publish(
                 self.root,
-                report.commit_message(),
+                message or report.commit_message(),
                 self.settings.git.remotes,
                 self.settings.git.branch,
             )

@@ -19,7 +19,7 @@ from pathlib import Path
 from .. import urls
 from ..model import Article
 from ..render.markdown import file_hash
-from ..transform.script import is_variant
+from ..transform.script import is_variant, strip_cross_link
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def read_article_file(data: bytes, source: str, path: str) -> ExistingFile | Non
         url=url,
         title=title,
         date_ms=int(m.group(1)),
-        body=text.removesuffix("\n"),
+        body=strip_cross_link(text.removesuffix("\n")),
         canonical=link.canonical,
     )
     return ExistingFile(path, int(name) if name.isdigit() else None, article, file_hash(data), text)

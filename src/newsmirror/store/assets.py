@@ -123,9 +123,9 @@ class AssetFetcher:
         if not o.refused:
             tried = self.catalog.asset_attempts(o.url)
             next_try = now + min(self.interval_ms * 2**tried, BACKOFF_CAP_MS)
-            log.warning("image %s: %s (will try again)", o.url, o.error)
+            log.warning("image %s (will try again)", o.error)
         else:
-            log.warning("image %s: %s (kept on the proxy)", o.url, o.error)
+            log.warning("image %s (kept on the proxy)", o.error)
         self.catalog.record_asset(
             o.url, now, error=o.error, refused=o.refused, next_try_ms=next_try
         )

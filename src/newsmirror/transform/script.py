@@ -77,6 +77,16 @@ def variant_path(path: str, script: Script) -> str:
     return f"{path.removesuffix('.md')}.{script}.md"
 
 
+_CROSS_LINK = re.compile(r'<div><a href="[^"<>]*\.han[st]\.md">(?:简体中文|繁體中文)</a></div>')
+
+
+def strip_cross_link(body: str) -> str:
+    """A body read back from a file without the link to its second script (ours, added
+    again when it is rendered)."""
+    m = _CROSS_LINK.match(body)
+    return body[m.end() :] if m else body
+
+
 def is_variant(name: str) -> bool:
     """True for a second-script file name (never adopted as an article of its own)."""
     return name.endswith((".hans.md", ".hant.md"))
