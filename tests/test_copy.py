@@ -12,6 +12,7 @@ from newsmirror.store.catalog import Catalog
 from . import feeds
 from .conftest import Clock, write_config
 from .fakeserver import Answer, FakeServer
+from .test_cli import nm
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 2
 GIF = b"GIF89a" + b"\x01" * 300
@@ -95,6 +96,8 @@ def test_copies_dedupe_refuse_and_retry(
     assert "2048-byte limit" in failures["huge.png"][0]
     assert "HTTP 404" in failures["later.png"][0]
     assert "not an image" in failures["x.svg"][0]
+    shown = nm(tmp_path, "--config", str(cfg), "status").stdout
+    assert "3 image(s) without a copy" in shown and "huge.png (1×)" in shown
 
     # The 404 image appears; the feed is unchanged (304).  Too early: nothing is retried.
     server.routes["/img/later.png"] = image(GIF[:-1] + b"\x02", "image/gif")

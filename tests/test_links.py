@@ -128,3 +128,35 @@ def test_links_as_published(tmp_path: Path, server: FakeServer, run_update) -> N
     run_update(cfg)
     hrefs = _hrefs(_only(tmp_path / "site", "a", "博客"))
     assert hrefs[0].endswith("a-555?maca=zh-rss") and hrefs[2].startswith("https://blog")
+
+
+README_BEFORE = """\
+<p>德国外交部长周三在柏林表示，对话仍是解决分歧的唯一途径。</p>
+<img src="https://static.dw.com/image/65000002_605.jpg">
+<p>此前报道见<a href="https://www.dw.com/zh/德中对话/a-65000001?maca=zh-rss-chi-all">德中对话</a>，
+评论见<a href="https://blog.example.org/post?utm_source=rss&amp;id=7">博客</a>。</p>"""
+
+
+def test_readme_before_and_after(tmp_path: Path, server: FakeServer, run_update) -> None:
+    target = feeds.Item(
+        title="德中对话",
+        link="https://www.dw.com/zh/德中对话/a-65000001",
+        body="<p>早前的报道</p>",
+        date=feeds.dt("2026-11-19T08:00:00+00:00"),
+    )
+    article = feeds.Item(
+        title="德国外长：对话是唯一途径",
+        link="https://www.dw.com/zh/德国外长对话是唯一途径/a-65000002?maca=zh-rss-chi-all",
+        body=README_BEFORE,
+        date=feeds.dt("2026-11-20T09:30:00+00:00"),
+    )
+    server.routes["/dw.xml"] = feeds.rss([article, target])
+    cfg = write_config(
+        tmp_path / "newsmirror.toml",
+        [{"id": "dw", "name": "德国之声", "url": server.url("/dw.xml"), "script": "hant"}],
+    )
+    run_update(cfg)
+    after = (tmp_path / "site/articles/dw/2026-11-20/a-65000002.md").read_text()
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert "```html\n" + README_BEFORE + "\n```" in readme
+    assert "```\n" + after + "```" in readme, after

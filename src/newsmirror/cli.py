@@ -283,6 +283,7 @@ def status(obj: _Obj) -> None:
     try:
         states = {s.id: s for s in catalog.sources()}
         errors = {s.id: catalog.item_errors(s.id) for s in settings.sources}
+        uncopied = catalog.asset_failures()
     finally:
         catalog.close()
     table = Table(title=f"newsmirror · {settings.archive.path}")
@@ -309,6 +310,10 @@ def status(obj: _Obj) -> None:
             "now" if due <= now else _fmt(due),
         )
     console.print(table)
+    if uncopied:
+        console.print(f"{len(uncopied)} image(s) without a copy (shown through the proxy):")
+        for url, error, attempts in uncopied[:10]:
+            console.print(f"  {url} ({attempts}×): {error}", markup=False, highlight=False)
     trouble = problems(settings, list(states.values()), now)
     for line in trouble:
         err_console.print(f"[bold red]unhealthy:[/] {line}", markup=True, highlight=False)
