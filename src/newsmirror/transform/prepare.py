@@ -88,7 +88,7 @@ def prepare(
         body = rewriter.body(a.body)
         if settings.links == "archive":
             body = links.relink(body, targets, keep_tracking=keep_tracking)
-        done = replace(a, body=body)
+        done = a if body == a.body else replace(a, body=body)
         variant = None
         other: script.Script | None = None
         if mode in ("hans", "hant"):
