@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import CatalogError
 from ..model import Article
@@ -230,6 +231,15 @@ class Catalog:
         else:
             self.db.execute("COMMIT")
 
+    def _rows_in(self, sql: str, values: Sequence[Any], *before: Any) -> Iterator[Any]:
+        """Rows of ``sql`` with its ``IN (?)`` taking ``values``, at most 500 at a time
+        (SQLite limits the variables of one statement); ``before`` binds the ``?`` ahead."""
+        for i in range(0, len(values), 500):
+            chunk = values[i : i + 500]
+            yield from self.db.execute(
+                sql.replace("IN (?)", f"IN ({','.join('?' * len(chunk))})"), (*before, *chunk)
+            )
+
     def close(self) -> None:
         """Close the connection (checkpointing the WAL)."""
         self.db.close()
@@ -333,15 +343,13 @@ class Catalog:
             ("canonical", [a.canonical for a in articles if a.canonical]),
         ):
             found: dict[str, Known] = {}
-            for i in range(0, len(values), 500):
-                chunk = values[i : i + 500]
-                rows = self.db.execute(
-                    f"SELECT id, ident, content_hash, path, number, {column} FROM articles "
-                    f"WHERE source = ? AND {column} IN ({','.join('?' * len(chunk))})",
-                    (sid, *chunk),
-                )
-                for row in rows:
-                    found[row[5]] = Known(*row[:5])
+            for row in self._rows_in(
+                f"SELECT id, ident, content_hash, path, number, {column} FROM articles "
+                f"WHERE source = ? AND {column} IN (?)",
+                values,
+                sid,
+            ):
+                found[row[5]] = Known(*row[:5])
             for a in articles:
                 k = found.get(a.ident if column == "ident" else a.canonical)
                 if k is not None and a.ident not in out and k.article_id not in taken:
@@ -351,17 +359,13 @@ class Catalog:
 
     def dates(self, sid: str, idents: Sequence[str]) -> dict[str, int]:
         """``ident -> date_ms`` of the articles of ``sid`` among ``idents``."""
-        out: dict[str, int] = {}
-        for i in range(0, len(idents), 500):
-            chunk = idents[i : i + 500]
-            out.update(
-                self.db.execute(
-                    "SELECT ident, date_ms FROM articles WHERE source = ? AND ident IN "
-                    f"({','.join('?' * len(chunk))})",
-                    (sid, *chunk),
-                )
+        return dict(
+            self._rows_in(
+                "SELECT ident, date_ms FROM articles WHERE source = ? AND ident IN (?)",
+                idents,
+                sid,
             )
-        return out
+        )
 
     def add_article(
         self,
@@ -509,18 +513,15 @@ class Catalog:
         idents = [k for k in keys if k.startswith("id:")]
         canons = [k[4:] for k in keys if k.startswith("url:")]
         for column, values, prefix in (("ident", idents, ""), ("canonical", canons, "url:")):
-            for i in range(0, len(values), 500):
-                chunk = values[i : i + 500]
-                rows = self.db.execute(
-                    f"SELECT {column}, source, path FROM articles "
-                    f"WHERE {column} IN ({','.join('?' * len(chunk))}) ORDER BY id",
-                    chunk,
-                )
-                for value, source, path in rows:
-                    key = prefix + value
-                    mine = source == prefer
-                    if key not in out or (mine and not out[key][0]):
-                        out[key] = (mine, path)
+            rows = self._rows_in(
+                f"SELECT {column}, source, path FROM articles WHERE {column} IN (?) ORDER BY id",
+                values,
+            )
+            for value, source, path in rows:
+                key = prefix + value
+                mine = source == prefer
+                if key not in out or (mine and not out[key][0]):
+                    out[key] = (mine, path)
         return {k: path for k, (_mine, path) in out.items()}
 
     def set_refs(self, article_id: int, keys: Sequence[str]) -> None:
@@ -549,58 +550,31 @@ class Catalog:
 
     def referrers(self, keys: Sequence[str]) -> list[int]:
         """Ids of the articles whose rendering depends on any of ``keys``."""
-        ids: set[int] = set()
-        for i in range(0, len(keys), 500):
-            chunk = keys[i : i + 500]
-            ids.update(
-                r[0]
-                for r in self.db.execute(
-                    f"SELECT article_id FROM refs WHERE key IN ({','.join('?' * len(chunk))})",
-                    chunk,
-                )
-            )
-        return sorted(ids)
+        rows = self._rows_in("SELECT article_id FROM refs WHERE key IN (?)", keys)
+        return sorted({r[0] for r in rows})
 
     def article_ids(self, sources: Sequence[str]) -> list[int]:
         """Every article id of these sources."""
-        return [
-            r[0]
-            for r in self.db.execute(
-                f"SELECT id FROM articles WHERE source IN ({','.join('?' * len(sources))}) "
-                "ORDER BY id",
-                sources,
-            )
-        ]
+        rows = self._rows_in("SELECT id FROM articles WHERE source IN (?)", sources)
+        return sorted(r[0] for r in rows)
 
     def stored(self, article_ids: Sequence[int]) -> list[Stored]:
         """The articles with these ids, each with its latest revision's content."""
         out = []
-        for i in range(0, len(article_ids), 500):
-            chunk = article_ids[i : i + 500]
-            rows = self.db.execute(
-                "SELECT a.id, a.ident, a.content_hash, a.path, a.number, a.source, a.key, "
-                "r.url, r.title, r.date_ms, r.body, r.authors, a.canonical, a.alt_path "
-                "FROM articles a JOIN revisions r ON r.id = "
-                "(SELECT max(id) FROM revisions WHERE article_id = a.id) "
-                f"WHERE a.id IN ({','.join('?' * len(chunk))}) ORDER BY a.id",
-                chunk,
-            )
-            for row in rows:
-                aid, ident, h, path, number, source, key = row[:7]
-                url, title, date, body, authors, canon, alt = row[7:]
-                article = Article(
-                    source,
-                    ident,
-                    key,
-                    url,
-                    title,
-                    date,
-                    body,
-                    tuple(json.loads(authors)),
-                    "",
-                    canon,
-                )
-                out.append(Stored(Known(aid, ident, h, path, number), article, alt))
+        rows = self._rows_in(
+            "SELECT a.id, a.ident, a.content_hash, a.path, a.number, a.source, a.key, "
+            "r.url, r.title, r.date_ms, r.body, r.authors, a.canonical, a.alt_path "
+            "FROM articles a JOIN revisions r ON r.id = "
+            "(SELECT max(id) FROM revisions WHERE article_id = a.id) "
+            "WHERE a.id IN (?) ORDER BY a.id",
+            article_ids,
+        )
+        for row in rows:
+            aid, ident, h, path, number, source, key = row[:7]
+            url, title, date, body, authors, canon, alt = row[7:]
+            names = tuple(json.loads(authors))
+            article = Article(source, ident, key, url, title, date, body, names, "", canon)
+            out.append(Stored(Known(aid, ident, h, path, number), article, alt))
         return out
 
     def set_rendered(self, article_id: int, h: str, alt_path: str | None) -> None:
@@ -614,29 +588,18 @@ class Catalog:
 
     def asset_paths(self, urls: Sequence[str]) -> dict[str, str]:
         """``url -> archive path`` of the images among ``urls`` that have a copy."""
-        out: dict[str, str] = {}
-        for i in range(0, len(urls), 500):
-            chunk = urls[i : i + 500]
-            out.update(
-                self.db.execute(
-                    "SELECT url, path FROM assets WHERE status = 'ok' AND url IN "
-                    f"({','.join('?' * len(chunk))})",
-                    chunk,
-                )
-            )
-        return out
+        return dict(
+            self._rows_in("SELECT url, path FROM assets WHERE status = 'ok' AND url IN (?)", urls)
+        )
 
     def assets_to_fetch(self, urls: Sequence[str], now_ms: int, max_attempts: int) -> list[str]:
         """Those of ``urls`` never tried, or failed and due for another try."""
-        seen: dict[str, tuple[str, int, int | None]] = {}
-        for i in range(0, len(urls), 500):
-            chunk = urls[i : i + 500]
-            for url, status, attempts, next_try in self.db.execute(
-                "SELECT url, status, attempts, next_try_ms FROM assets WHERE url IN "
-                f"({','.join('?' * len(chunk))})",
-                chunk,
-            ):
-                seen[url] = (status, attempts, next_try)
+        seen: dict[str, tuple[str, int, int | None]] = {
+            url: (status, attempts, next_try)
+            for url, status, attempts, next_try in self._rows_in(
+                "SELECT url, status, attempts, next_try_ms FROM assets WHERE url IN (?)", urls
+            )
+        }
         out = []
         for url in dict.fromkeys(urls):
             st = seen.get(url)
