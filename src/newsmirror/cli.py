@@ -1,4 +1,4 @@
-"""The ``newsmirror`` command: init, update, run, status, rewrite-images.
+"""The ``newsmirror`` command: init, update, run, status, rewrite-images, search, build, serve.
 
 On a terminal, progress and tables come from rich; otherwise (cron, CI, pipes) output is
 quiet, one line per event, so logs stay greppable.  Exit codes: 0 all well, 1 a fatal error
@@ -20,6 +20,7 @@ from types import FrameType
 import click
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -37,6 +38,7 @@ from .health import notify, problems
 from .init import write_initial_config
 from .pipeline import SourceReport, StopFlag, Updater, UpdateReport, wall_clock_ms
 from .store.catalog import Catalog
+from .store.search import Hit, SearchIndex
 
 # Off a terminal, never wrap: one event per line, whatever its length.
 console = Console(stderr=False, highlight=False, soft_wrap=not sys.stdout.isatty())
@@ -319,3 +321,55 @@ def status(obj: _Obj) -> None:
         err_console.print(f"[bold red]unhealthy:[/] {line}", markup=True, highlight=False)
     if trouble:
         sys.exit(3)
+
+
+def _print_hit(n: int, hit: Hit) -> None:
+    when = _fmt(hit.date_ms)
+    if console.is_terminal:
+        text = "".join(
+            f"[bold yellow]{escape(part)}[/]" if i % 2 else escape(part)
+            for i, part in enumerate(hit.snippet)
+        )
+        console.print(f"[bold]{n}. {escape(hit.title)}[/]  [dim]{hit.source} · {when}[/]")
+        console.print(f"   {text}", highlight=False)
+        console.print(f"   [dim]{escape(hit.path)}[/]", highlight=False)
+    else:
+        text = "".join(f"【{part}】" if i % 2 else part for i, part in enumerate(hit.snippet))
+        console.print(f"{n}. {hit.title}\t{hit.source}\t{when}\t{hit.path}", markup=False)
+        console.print(f"   {text}", markup=False, highlight=False)
+
+
+@main.command()
+@click.argument("query", nargs=-1, required=True)
+@click.option("--limit", "-n", default=10, show_default=True, help="Results to show.")
+@click.option("--source", "-s", "sources", multiple=True, help="Only this source (repeatable).")
+@click.pass_obj
+def search(obj: _Obj, query: tuple[str, ...], limit: int, sources: tuple[str, ...]) -> None:
+    """Search the archived articles, best matches first, with snippets.
+
+    Words must all match; "quoted phrases" match as written; OR between two words takes
+    either; -word excludes; word* matches a prefix.  Chinese needs no spaces: 对话 finds
+    对话 and 對話, and one-character words work too.
+    """
+    text = " ".join(query)
+    try:
+        settings = obj.settings()
+        catalog = Catalog(settings.catalog_path, create=False)
+    except NewsmirrorError as e:
+        _fail(e)
+        return
+    try:
+        index = SearchIndex(catalog)
+        index.sync()
+        hits, total = index.search(text, limit=max(1, limit), sources=sources)
+    except NewsmirrorError as e:
+        _fail(e)
+        return
+    finally:
+        catalog.close()
+    if not hits:
+        console.print(f"no articles match {text!r}", markup=False)
+        return
+    console.print(f"{total} articles match {text!r}", markup=False)
+    for n, hit in enumerate(hits, 1):
+        _print_hit(n, hit)

@@ -35,6 +35,7 @@ from .store import adopt
 from .store.assets import AssetFetcher
 from .store.catalog import Catalog
 from .store.files import ArchiveWriter
+from .store.search import SearchIndex
 from .transform.images import image_sources
 from .transform.prepare import Prepared, prepare
 
@@ -88,6 +89,7 @@ class UpdateReport:
     publish_errors: dict[str, str] = field(default_factory=dict)
     interrupted: bool = False
     rerendered: int = 0  # files rendered again: links now resolvable, images now copied
+    indexed: int = 0  # articles (re)indexed for search
 
     @property
     def new(self) -> int:
@@ -167,6 +169,9 @@ class Updater:
             try:
                 report = asyncio.run(self._sources(catalog))
                 self._lists(catalog)
+                # Keep search current for `search` and `serve`; a few ms per new article.
+                if not self.stop:
+                    report.indexed = SearchIndex(catalog).sync()
             finally:
                 catalog.close()
             report.interrupted = bool(self.stop)

@@ -114,6 +114,24 @@ _MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX assets_by_retry ON assets (status, next_try_ms);
     CREATE TABLE pending_refs (key TEXT PRIMARY KEY) WITHOUT ROWID;
     """,
+    # 4: full-text search (see search.py) and what the static site was last built from
+    """
+    CREATE TABLE search_docs (
+        article_id INTEGER PRIMARY KEY REFERENCES articles(id),
+        hash TEXT NOT NULL,
+        title TEXT NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE VIRTUAL TABLE search_fts USING fts5 (
+        title, body, content = 'search_docs', content_rowid = 'article_id',
+        tokenize = 'unicode61 remove_diacritics 2', prefix = '1'
+    );
+    CREATE TABLE site_pages (
+        path TEXT PRIMARY KEY,
+        fingerprint TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE site_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 

@@ -28,7 +28,7 @@ LABELS: dict[Script, str] = {"hans": "简体中文", "hant": "繁體中文"}
 
 
 @lru_cache(maxsize=8)
-def _converter(config: str) -> opencc.OpenCC:
+def converter(config: str) -> opencc.OpenCC:
     return opencc.OpenCC(f"{config}.json")
 
 
@@ -41,7 +41,7 @@ def convert_html(body: str, config: str) -> str:
     """The text of an HTML fragment converted; markup, references and URLs untouched."""
     if not _HAN.search(body):
         return body
-    convert = _converter(config).convert
+    convert = converter(config).convert
     parts = _KEEP.split(body)
     # split() with one group puts the kept pieces at the odd indexes.
     for i in range(0, len(parts), 2):
@@ -55,8 +55,8 @@ def detect(text: str) -> Script:
     sample = "".join(_HAN.findall(_KEEP.sub("", text)))[:4000]
     if not sample:
         return "hans"
-    to_t = sum(a != b for a, b in zip(sample, _converter("s2t").convert(sample), strict=False))
-    to_s = sum(a != b for a, b in zip(sample, _converter("t2s").convert(sample), strict=False))
+    to_t = sum(a != b for a, b in zip(sample, converter("s2t").convert(sample), strict=False))
+    to_s = sum(a != b for a, b in zip(sample, converter("t2s").convert(sample), strict=False))
     return "hant" if to_s > to_t else "hans"
 
 

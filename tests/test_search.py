@@ -1,0 +1,164 @@
+"""Search over the catalog: Chinese words of one and two characters, both scripts, ranking,
+snippets, clear errors, and an index that follows edits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from newsmirror.config import load
+from newsmirror.pipeline import UpdateReport
+from newsmirror.store.catalog import Catalog
+from newsmirror.store.search import QueryError, SearchIndex, normalize, parse_query, snippet
+
+from . import feeds
+from .conftest import write_config
+from .fakeserver import FakeServer
+from .test_cli import nm
+
+ARTICLES = [
+    (
+        "美中重啟氣候對話",
+        "<p>美國氣候特使克里表示，願與中國重啟對話。</p><p>談判將在埃及舉行。</p>",
+    ),
+    ("气候大会即将召开", "<p>联合国气候大会下周开幕，各国代表抵达埃及。</p>"),
+    ("香港新闻自由", "<p>记者协会发表报告，指新闻自由持续收窄。</p><p>对话的空间很小。</p>"),
+    ("Trump and trade", "<p>Tariffs on steel: a 会 of ministers met in Geneva.</p>"),
+    ("一字标题：会", "<p>正文没有那个字。</p>"),
+]
+
+
+@pytest.fixture
+def archive(tmp_path: Path, server: FakeServer, run_update: Callable[[Path], UpdateReport]) -> Path:
+    items = feeds.items(len(ARTICLES))
+    for it, (title, body) in zip(reversed(items), ARTICLES, strict=True):
+        it.title, it.body = title, body
+    server.routes["/f.xml"] = feeds.rss(items)
+    cfg = write_config(tmp_path / "nm.toml", [{"id": "news", "url": server.url("/f.xml")}])
+    report = run_update(cfg)
+    assert report.new == len(ARTICLES) and report.indexed == len(ARTICLES)
+    return cfg
+
+
+def _titles(cfg: Path, query: str) -> list[str]:
+    catalog = Catalog(load(cfg).catalog_path, create=False)
+    try:
+        hits, total = SearchIndex(catalog).search(query)
+    finally:
+        catalog.close()
+    assert total == len(hits)
+    return [h.title for h in hits]
+
+
+def test_two_character_words_in_both_scripts(archive: Path) -> None:
+    # 对话 (Simplified) finds the Traditional 對話 article and the Simplified one.
+    assert set(_titles(archive, "对话")) == {"美中重啟氣候對話", "香港新闻自由"}
+    assert set(_titles(archive, "對話")) == {"美中重啟氣候對話", "香港新闻自由"}
+    # the title match ranks first
+    assert _titles(archive, "对话")[0] == "美中重啟氣候對話"
+    assert set(_titles(archive, "气候")) == {"美中重啟氣候對話", "气候大会即将召开"}
+    assert _titles(archive, "埃及 召开") == ["气候大会即将召开"]
+
+
+def test_one_character_and_longer_words(archive: Path) -> None:
+    # 会 ends a title in one article and sits inside words in others
+    assert set(_titles(archive, "会")) == {
+        "气候大会即将召开",
+        "香港新闻自由",
+        "Trump and trade",
+        "一字标题：会",
+    }
+    assert _titles(archive, "即将召开") == ["气候大会即将召开"]
+    assert _titles(archive, "新闻自由持续") == ["香港新闻自由"]
+    assert _titles(archive, "自由收窄") == []  # not adjacent in the text
+
+
+def test_latin_words_phrases_or_not_prefix(archive: Path) -> None:
+    assert _titles(archive, "TRUMP") == ["Trump and trade"]
+    assert _titles(archive, "tarif*") == ["Trump and trade"]
+    assert _titles(archive, '"steel a"') == ["Trump and trade"]
+    assert set(_titles(archive, "geneva OR 埃及")) == {
+        "Trump and trade",
+        "美中重啟氣候對話",
+        "气候大会即将召开",
+    }
+    assert _titles(archive, "对话 -香港") == ["美中重啟氣候對話"]
+    assert _titles(archive, "ＴＲＵＭＰ") == ["Trump and trade"]  # full-width letters
+
+
+def test_snippets_show_the_original_text(archive: Path) -> None:
+    catalog = Catalog(load(archive).catalog_path, create=False)
+    try:
+        hits, _ = SearchIndex(catalog).search("对话")
+    finally:
+        catalog.close()
+    top = hits[0]
+    assert top.snippet[1] == "對話"  # the Traditional original, found by a Simplified query
+    assert "重啟" in top.snippet[0]
+    assert snippet("abc", ["zz"]) == ("abc",)
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ('"气候', "unbalanced quote at character 1"),
+        ("OR 气候", "'OR' at character 1"),
+        ("气候 OR", "'OR' at the end"),
+        ("-气候", "at least one word that is not excluded"),
+        ("。！", "only punctuation"),
+        ("   ", "empty query"),
+    ],
+)
+def test_bad_queries_are_explained(query: str, message: str) -> None:
+    with pytest.raises(QueryError, match=message):
+        parse_query(query)
+
+
+@given(st.text(max_size=30))
+def test_any_query_is_either_explained_or_valid_fts5(query: str) -> None:
+    import sqlite3
+
+    from newsmirror.store.search import fts_expression
+
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE VIRTUAL TABLE t USING fts5(x, tokenize='unicode61', prefix='1')")
+    try:
+        expr = fts_expression(parse_query(query))
+    except QueryError:
+        return
+    db.execute("SELECT * FROM t WHERE t MATCH ?", (expr,)).fetchall()  # never a syntax error
+
+
+@given(st.text(max_size=40))
+def test_normalize_keeps_length(text: str) -> None:
+    assert len(normalize(text)) == len(text)
+
+
+def test_edited_article_is_reindexed(
+    archive: Path, server: FakeServer, run_update: Callable[[Path], UpdateReport], clock: object
+) -> None:
+    items = feeds.items(len(ARTICLES))
+    for it, (title, body) in zip(reversed(items), ARTICLES, strict=True):
+        it.title, it.body = title, body
+    items[-1].body = "<p>美國氣候特使表示，願與中國恢復磋商。</p>"  # 對話 edited away
+    server.routes["/f.xml"] = feeds.rss(items)
+    report = run_update(archive)
+    assert report.updated == 1 and report.indexed == 1
+    assert _titles(archive, "对话") == ["美中重啟氣候對話", "香港新闻自由"]  # title still has it
+    assert _titles(archive, "磋商") == ["美中重啟氣候對話"]
+    assert _titles(archive, "重启对话") == []  # the old text is gone from the index
+
+
+def test_search_command(archive: Path) -> None:
+    out = nm(archive.parent, "-c", str(archive), "search", "對話")
+    assert out.returncode == 0, out.stderr
+    assert "2 articles match" in out.stdout
+    assert "【對話】" in out.stdout and "美中重啟氣候對話" in out.stdout
+    bad = nm(archive.parent, "-c", str(archive), "search", '"对话')
+    assert bad.returncode == 1 and "unbalanced quote" in bad.stderr
+    none = nm(archive.parent, "-c", str(archive), "search", "火星")
+    assert none.returncode == 0 and "no articles match" in none.stdout
