@@ -37,6 +37,8 @@ from .errors import NewsmirrorError
 from .health import notify, problems
 from .init import write_initial_config
 from .pipeline import SourceReport, StopFlag, Updater, UpdateReport, wall_clock_ms
+from .publish.serve import make_server
+from .publish.site import BuildReport, SiteBuilder
 from .store.catalog import Catalog
 from .store.search import Hit, SearchIndex
 
@@ -373,3 +375,78 @@ def search(obj: _Obj, query: tuple[str, ...], limit: int, sources: tuple[str, ..
     console.print(f"{total} articles match {text!r}", markup=False)
     for n, hit in enumerate(hits, 1):
         _print_hit(n, hit)
+
+
+def _build(settings: Settings, *, search: bool, full: bool) -> BuildReport:
+    catalog = Catalog(settings.catalog_path, create=False)
+    try:
+        SearchIndex(catalog).sync()
+        if full:
+            with catalog.transaction():
+                catalog.clear_site()
+        return SiteBuilder(settings, catalog, pagefind=None if search else False).build()
+    finally:
+        catalog.close()
+
+
+def _print_build(settings: Settings, report: BuildReport) -> None:
+    console.print(
+        f"{report.written} pages written, {report.unchanged} unchanged, "
+        f"{report.removed} removed{' (full build)' if report.full else ''} "
+        f"in {settings.site.path}",
+        markup=False,
+    )
+    if report.bundles:
+        console.print(f"search index rebuilt for {', '.join(report.bundles)}", markup=False)
+    for error in report.errors:
+        err_console.print(f"error: {error}", markup=False, highlight=False)
+
+
+@main.command()
+@click.option("--no-search", is_flag=True, help="Skip the static search index (Pagefind).")
+@click.option("--full", is_flag=True, help="Render every page, not only the changed ones.")
+@click.pass_obj
+def build(obj: _Obj, no_search: bool, full: bool) -> None:
+    """Render the archive as a static website with feeds and search, into [site] path.
+
+    Only pages whose content changed are written again.  Exits 2 when some page could not
+    be built (the others were).
+    """
+    try:
+        settings = obj.settings()
+        report = _build(settings, search=not no_search, full=full)
+    except NewsmirrorError as e:
+        _fail(e)
+        return
+    _print_build(settings, report)
+    sys.exit(2 if report.errors else 0)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", "-p", default=8000, show_default=True, help="Port (0: any free one).")
+@click.option("--no-build", is_flag=True, help="Serve the site as it is, without building.")
+@click.pass_obj
+def serve(obj: _Obj, host: str, port: int, no_build: bool) -> None:
+    """Build the site, then serve it with live search over the catalog."""
+    try:
+        settings = obj.settings()
+        if not no_build:
+            _print_build(settings, _build(settings, search=True, full=False))
+        builder_pages = SiteBuilder.pages_for(settings)
+        server, live = make_server(settings, builder_pages, host, port)
+    except NewsmirrorError as e:
+        _fail(e)
+        return
+    except OSError as e:
+        err_console.print(f"error: cannot listen on {host}:{port}: {e.strerror}", markup=False)
+        sys.exit(1)
+    h, p = str(server.server_address[0]), int(server.server_address[1])
+    console.print(f"serving {settings.site.path} at http://{h}:{p}/ (Ctrl-C stops)", markup=False)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        live.close()

@@ -145,6 +145,19 @@ class GitSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SiteSettings:
+    """The static website ``newsmirror build`` writes, and its outgoing feeds."""
+
+    path: Path
+    base_url: str = ""  # where the site is published; feeds need it for absolute links
+    title: str = "newsmirror"
+    page_size: int = 50  # entries per index page
+    feed_size: int = 50  # entries per outgoing feed
+    home_size: int = 10  # newest entries per source on the home page
+    pagefind: bool = True  # build the static search index
+
+
+@dataclass(frozen=True, slots=True)
 class HealthSettings:
     """When ``status`` reports trouble (non-zero exit), and whom to tell on failure."""
 
@@ -181,6 +194,7 @@ class Settings:
     network: NetworkSettings
     git: GitSettings
     sources: tuple[SourceSettings, ...]
+    site: SiteSettings
     interval: float = 3600.0
     images: ImageSettings = ImageSettings()
     health: HealthSettings = HealthSettings()
@@ -458,6 +472,23 @@ def parse_settings(data: dict[str, Any], path: Path) -> Settings:
     )
     h.done()
 
+    st = root.table("site")
+    base_url = st.text("base_url", "").strip()
+    if base_url:
+        base_url = _http_url(st, "base_url", base_url).rstrip("/") + "/"
+    site = SiteSettings(
+        path=(base / st.text("path", "public")).resolve(),
+        base_url=base_url,
+        title=st.text("title", "newsmirror").strip() or "newsmirror",
+        page_size=st.number("page_size", 50, minimum=1),
+        feed_size=st.number("feed_size", 50, minimum=1),
+        home_size=st.number("home_size", 10, minimum=1),
+        pagefind=st.flag("pagefind", True),
+    )
+    if site.path == archive.path or archive.path in site.path.parents:
+        st.fail("path", f"{site.path} must be outside the archive folder {archive.path}")
+    st.done()
+
     s = root.table("schedule")
     interval = s.duration("every", 3600.0)
     s.done()
@@ -479,6 +510,7 @@ def parse_settings(data: dict[str, Any], path: Path) -> Settings:
         network=network,
         git=git,
         sources=tuple(sources),
+        site=site,
         interval=interval,
         images=images_settings,
         health=health,

@@ -18,6 +18,8 @@ import re
 
 from ..model import ARCHIVE_REF, Article
 
+_DATE_LINE = re.compile(rb"<!--(\d{1,15})-->")
+_UNESCAPE = re.compile(r"\\([\\\[\]<>`])")
 _REF = re.compile(re.escape(ARCHIVE_REF) + r"([^\s\"'<>,]*)")
 
 # JavaScript's trim() set: WhiteSpace and LineTerminator of ECMA-262.
@@ -101,3 +103,23 @@ def file_hash(rendered: bytes) -> str:
     adopted from an existing archive is recognised when the feed still carries it.
     """
     return hashlib.sha256(rendered.partition(b"\n")[2]).hexdigest()
+
+
+def parse_article_file(data: bytes) -> tuple[int, str, str, str] | None:
+    """``(date_ms, title, url, body)`` of an article file; None if it is not one."""
+    first, _, rest = data.partition(b"\n")
+    m = _DATE_LINE.fullmatch(first)
+    link_line, _, rest = rest.partition(b"\n")
+    rule, _, rest = rest.partition(b"\n")
+    blank, _, body = rest.partition(b"\n")
+    if not m or rule != b"------" or blank != b"":
+        return None
+    try:
+        line = link_line.decode("utf-8")
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    cut = line.rfind("](")
+    if not (line.startswith("[") and line.endswith(")")) or cut < 0:
+        return None
+    return int(m.group(1)), _UNESCAPE.sub(r"\1", line[1:cut]), line[cut + 2 : -1], text

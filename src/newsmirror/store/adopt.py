@@ -12,19 +12,15 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import urls
 from ..model import Article
-from ..render.markdown import file_hash
+from ..render.markdown import file_hash, parse_article_file
 from ..transform.script import is_variant, strip_cross_link
 
 log = logging.getLogger(__name__)
-
-_DATE_LINE = re.compile(rb"<!--(\d{1,15})-->")
-_UNESCAPE = re.compile(r"\\([\\\[\]<>`])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,22 +36,10 @@ class ExistingFile:
 
 def read_article_file(data: bytes, source: str, path: str) -> ExistingFile | None:
     """Parse an article file of the archive format; None if it is not one."""
-    first, _, rest = data.partition(b"\n")
-    m = _DATE_LINE.fullmatch(first)
-    link_line, _, rest = rest.partition(b"\n")
-    rule, _, rest = rest.partition(b"\n")
-    blank, _, body = rest.partition(b"\n")
-    if not m or rule != b"------" or blank != b"":
+    parsed = parse_article_file(data)
+    if parsed is None:
         return None
-    try:
-        line = link_line.decode("utf-8")
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    cut = line.rfind("](")
-    if not (line.startswith("[") and line.endswith(")")) or cut < 0:
-        return None
-    title, url = _UNESCAPE.sub(r"\1", line[1:cut]), line[cut + 2 : -1]
+    date_ms, title, url, text = parsed
     try:
         link = urls.LinkForms(url)
     except urls.BadURLError:
@@ -68,7 +52,7 @@ def read_article_file(data: bytes, source: str, path: str) -> ExistingFile | Non
         key=key,
         url=url,
         title=title,
-        date_ms=int(m.group(1)),
+        date_ms=date_ms,
         body=strip_cross_link(text.removesuffix("\n")),
         canonical=link.canonical,
     )

@@ -14,7 +14,7 @@ import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -189,13 +189,17 @@ class ListEntry:
 class Catalog:
     """The catalog connection.  Not thread-safe: one update pass owns it."""
 
-    def __init__(self, path: Path, *, create: bool = True) -> None:
+    def __init__(self, path: Path, *, create: bool = True, shared: bool = False) -> None:
+        """Open (and create or migrate) the catalog; ``shared``: the connection may be used
+        from several threads, one at a time (the caller locks)."""
         self.path = path
         if not create and not path.exists():
             raise CatalogError(f"{path}: no catalog yet (run `newsmirror update` first)")
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.db = sqlite3.connect(path, timeout=5.0, isolation_level=None)
+            self.db = sqlite3.connect(
+                path, timeout=5.0, isolation_level=None, check_same_thread=not shared
+            )
             self.db.execute("PRAGMA foreign_keys = ON")
             self._check_and_migrate()
         except sqlite3.DatabaseError as e:
@@ -676,3 +680,51 @@ class Catalog:
         """How often an image download has been tried so far."""
         row = self.db.execute("SELECT attempts FROM assets WHERE url = ?", (url,)).fetchone()
         return int(row[0]) if row else 0
+
+    # -- the static site -----------------------------------------------------------------------
+
+    def revision(self, revision_id: int, current: Article) -> Article:
+        """Revision ``revision_id`` of the article ``current`` is the latest state of."""
+        url, title, date_ms, authors, body = self.db.execute(
+            "SELECT url, title, date_ms, authors, body FROM revisions WHERE id = ?",
+            (revision_id,),
+        ).fetchone()
+        return replace(
+            current,
+            url=url,
+            title=title,
+            date_ms=date_ms,
+            body=body,
+            authors=tuple(json.loads(authors)),
+        )
+
+    def copied_assets(self) -> list[str]:
+        """Archive paths of every image copy."""
+        return [r[0] for r in self.db.execute("SELECT path FROM assets WHERE status = 'ok'")]
+
+    def site_pages(self) -> dict[str, str]:
+        """``page -> fingerprint`` as the last site build wrote them."""
+        return dict(self.db.execute("SELECT path, fingerprint FROM site_pages"))
+
+    def set_site_pages(self, written: dict[str, str], removed: Sequence[str]) -> None:
+        """Record pages a build wrote and pages it removed."""
+        self.db.executemany(
+            "INSERT OR REPLACE INTO site_pages (path, fingerprint) VALUES (?, ?)",
+            written.items(),
+        )
+        self.db.executemany("DELETE FROM site_pages WHERE path = ?", [(p,) for p in removed])
+
+    def site_state(self, key: str) -> str | None:
+        """One remembered value of the site build."""
+        row = self.db.execute("SELECT value FROM site_state WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_site_state(self, key: str, value: str) -> None:
+        """Remember one value of the site build."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO site_state (key, value) VALUES (?, ?)", (key, value)
+        )
+
+    def clear_site(self) -> None:
+        """Forget what was built (the next build writes every page)."""
+        self.db.execute("DELETE FROM site_pages")

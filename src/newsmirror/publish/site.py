@@ -1,0 +1,584 @@
+"""``newsmirror build``: the archive as a static website, with feeds and static search.
+
+The site is derived data: pages come from the article files (what the archive shows is what
+the site shows) and the catalog (sources, dates, revisions).  Incremental by fingerprints:
+each page's inputs are summed up cheaply from catalog columns, compared with what the last
+build recorded (``site_pages``), and only pages whose fingerprint changed are rendered and
+written.  A change of templates, settings or newsmirror version changes the build's
+*generation* and renders everything once; so does a site folder that is not the one the
+catalog remembers (deleted, moved, replaced).
+
+Page layout (every link relative, every folder link naming ``index.html``)::
+
+    index.html                       newest articles of every source
+    sources/{id}/index.html          a source's newest, and links to all its pages
+    sources/{id}/{k}.html            its k-th group of articles in the order they arrived
+                                     (fixed membership: a new article touches the last one)
+    days/index.html, days/{day}[-k].html   articles by day (UTC+8)
+    articles/…/{key}.html            one per article file, beside its revisions
+    feeds/{all|id}.{atom,rss,json}   outgoing feeds
+    search.html, search.js, pagefind/{YYYY-MM}/   static search, one bundle per month
+    assets/…                         image copies, hard-linked from the archive
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import secrets
+import shutil
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from html import escape
+
+from .. import __version__
+from ..config import Settings
+from ..errors import ArchiveError
+from ..render import feeds
+from ..render.html import (
+    Pages,
+    csp,
+    day_of,
+    md_to_html,
+    origin,
+    rel,
+    site_body,
+    template_text,
+    when,
+)
+from ..render.markdown import localize, parse_article_file
+from ..store.catalog import Catalog
+from ..store.files import ArchiveWriter
+from ..transform.prepare import prepare
+from ..transform.script import LABELS, detect
+from .pagefind import PagefindError, build_bundles
+
+log = logging.getLogger(__name__)
+
+MARKER = ".newsmirror-site"  # holds the build id the catalog remembers for this folder
+_STATIC = ("style.css", "search.js")
+_TEMPLATES = (
+    *("base.html", "list.html", "entries.html", "home.html", "groups.html"),
+    *("article.html", "search.html", "style.css", "search.js"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One article as the site needs it: catalog columns only, no body."""
+
+    id: int
+    source: str
+    path: str
+    alt_path: str | None
+    title: str
+    url: str
+    date_ms: int
+    content_hash: str
+    revisions: int
+
+    @property
+    def page(self) -> str:
+        return md_to_html(self.path)
+
+    @property
+    def alt_page(self) -> str | None:
+        return md_to_html(self.alt_path) if self.alt_path else None
+
+
+@dataclass
+class BuildReport:
+    """What a build did."""
+
+    written: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    full: bool = False
+    bundles: list[str] = field(default_factory=list)  # search bundles rebuilt
+    errors: list[str] = field(default_factory=list)
+
+
+def _fp(*parts: object) -> str:
+    return hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=12).hexdigest()
+
+
+Render = Callable[[], bytes]
+
+
+class SiteBuilder:
+    """Builds the site of ``settings`` from ``catalog`` into ``[site] path``."""
+
+    def __init__(self, settings: Settings, catalog: Catalog, *, pagefind: bool | None = None):
+        self.settings = settings
+        self.site = settings.site
+        self.catalog = catalog
+        self.root = settings.site.path
+        self.pagefind = self.site.pagefind if pagefind is None else pagefind
+        self.names = {s.id: s.name for s in settings.sources}
+        self.pages = self.pages_for(settings)
+        self.plan: dict[str, tuple[str, Render]] = {}
+        self.rows: list[Row] = []
+
+    @staticmethod
+    def pages_for(settings: Settings) -> Pages:
+        """The templates as configured for ``settings`` (title, content policy)."""
+        proxies = {origin(t) for t in settings.images.proxies}
+        any_image = any(settings.image_mode(s) == "original" for s in settings.sources)
+        return Pages(settings.site.title, csp(sorted(proxies), any_image))
+
+    # -- inputs ------------------------------------------------------------------------------
+
+    def generation(self) -> str:
+        """Changes whenever every page may have to change."""
+        return _fp(
+            __version__,
+            *(template_text(n) for n in _TEMPLATES),
+            self.site,
+            sorted(self.names.items()),
+            self.pages.globals["csp"],
+            self.settings.images,
+            self.settings.links,
+        )
+
+    def _load_rows(self) -> list[Row]:
+        sql = (
+            "SELECT a.id, a.source, a.path, a.alt_path, a.title, a.url, a.date_ms, "
+            "a.content_hash, (SELECT count(*) FROM revisions r WHERE r.article_id = a.id) "
+            "FROM articles a ORDER BY a.id"
+        )
+        return [Row(*r) for r in self.catalog.db.execute(sql) if r[1] in self.names]
+
+    # -- the plan: every page with its fingerprint and how to render it -----------------------
+
+    def _add(self, page: str, fp: str, render: Render) -> None:
+        self.plan[page] = (fp, render)
+
+    def _entry(self, r: Row, with_source: bool) -> dict[str, str | None]:
+        iso, shown = when(r.date_ms)
+        alt_label = None
+        if r.alt_path:
+            alt_label = LABELS["hant" if ".hant." in r.alt_path else "hans"]
+        return {
+            "title": r.title,
+            "page": r.page,
+            "iso": iso,
+            "when": shown,
+            "source_name": self.names[r.source] if with_source else None,
+            "alt_page": r.alt_page,
+            "alt_label": alt_label,
+        }
+
+    def _entries_fp(self, rows: Iterable[Row]) -> str:
+        return _fp(*(f"{r.id}:{r.title}:{r.date_ms}:{r.alt_path}" for r in rows))
+
+    def _list_page(
+        self,
+        page: str,
+        heading: str,
+        rows: Sequence[Row],
+        *,
+        with_source: bool,
+        prev: str | None = None,
+        nxt: str | None = None,
+        pages: Sequence[tuple[str, str]] = (),
+        intro: str = "",
+    ) -> None:
+        fp = _fp(heading, self._entries_fp(rows), prev, nxt, *pages, intro)
+
+        def render() -> bytes:
+            return self.pages.render(
+                "list.html",
+                page,
+                heading=heading,
+                intro=intro,
+                entries=[self._entry(r, with_source) for r in rows],
+                prev=prev and rel(prev, page),
+                next=nxt and rel(nxt, page),
+                pages=[(label, rel(p, page)) for label, p in pages],
+            )
+
+        self._add(page, fp, render)
+
+    def _plan_sources(self, by_source: dict[str, list[Row]]) -> None:
+        size = self.site.page_size
+        for sid, name in self.names.items():
+            rows = by_source.get(sid, [])  # in arrival (id) order
+            chunks = [rows[i : i + size] for i in range(0, len(rows), size)]
+            paths = [f"sources/{sid}/{k}.html" for k in range(1, len(chunks) + 1)]
+            for k, chunk in enumerate(chunks):
+                newest = sorted(chunk, key=lambda r: (-r.date_ms, -r.id))
+                self._list_page(
+                    paths[k],
+                    f"{name} · 第 {k + 1} 页",
+                    newest,
+                    with_source=False,
+                    prev=paths[k - 1] if k else None,
+                    nxt=paths[k + 1] if k + 1 < len(paths) else None,
+                    intro=f"第 {k * size + 1}–{k * size + len(chunk)} 篇，按收录顺序分页",
+                )
+            latest = sorted(rows, key=lambda r: (-r.date_ms, -r.id))[:size]
+            labels = [(f"{k}", p) for k, p in enumerate(paths, 1)][::-1]
+            self._list_page(
+                f"sources/{sid}/index.html",
+                name,
+                latest,
+                with_source=False,
+                pages=labels,
+                intro=f"共 {len(rows)} 篇",
+            )
+
+    def _plan_days(self, by_day: dict[str, list[Row]]) -> None:
+        size = self.site.page_size
+        months: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for day in sorted(by_day, reverse=True):
+            rows = sorted(by_day[day], key=lambda r: (-r.date_ms, -r.id))
+            chunks = [rows[i : i + size] for i in range(0, len(rows), size)]
+            paths = [f"days/{day}.html"] + [
+                f"days/{day}-{k}.html" for k in range(2, len(chunks) + 1)
+            ]
+            for k, chunk in enumerate(chunks):
+                self._list_page(
+                    paths[k],
+                    day if k == 0 else f"{day} · 第 {k + 1} 页",
+                    chunk,
+                    with_source=True,
+                    prev=paths[k + 1] if k + 1 < len(paths) else None,
+                    nxt=paths[k - 1] if k else None,
+                )
+            months[day[:7]].append((day[5:], paths[0]))
+        month_list = sorted(months.items(), reverse=True)
+        fp = _fp(*(p for _m, days in month_list for _l, p in days))
+
+        def render() -> bytes:
+            return self.pages.render(
+                "groups.html", "days/index.html", heading="按日期", groups=month_list
+            )
+
+        self._add("days/index.html", fp, render)
+
+    def _plan_home(self, by_source: dict[str, list[Row]], days: Sequence[str]) -> None:
+        n = self.site.home_size
+        tops = {
+            sid: sorted(by_source.get(sid, []), key=lambda r: (-r.date_ms, -r.id))[:n]
+            for sid in self.names
+        }
+        counts = {sid: len(by_source.get(sid, [])) for sid in self.names}
+        recent = [(d, f"days/{d}.html") for d in sorted(days, reverse=True)[:14]]
+        fp = _fp(*(self._entries_fp(t) for t in tops.values()), counts, recent)
+
+        def render() -> bytes:
+            sources = [
+                {
+                    "id": sid,
+                    "name": name,
+                    "count": counts[sid],
+                    "entries": [self._entry(r, False) for r in tops[sid]],
+                }
+                for sid, name in self.names.items()
+            ]
+            return self.pages.render("home.html", "index.html", sources=sources, days=recent)
+
+        self._add("index.html", fp, render)
+
+    def _plan_articles(self, rows: Sequence[Row]) -> None:
+        for r in rows:
+            base = _fp(r.content_hash, r.title, r.url, r.date_ms, r.alt_path, r.revisions)
+            self._add(r.page, base, self._article_render(r, r.path, primary=True))
+            if r.alt_path:
+                self._add(
+                    md_to_html(r.alt_path),
+                    _fp(base, "alt"),
+                    self._article_render(r, r.alt_path, primary=False),
+                )
+            for n in range(1, r.revisions):
+                page = r.page[:-5] + f".rev{n}.html"
+                self._add(page, _fp(r.id, n, r.title, r.revisions), self._revision_render(r, n))
+
+    def _revision_links(self, r: Row, page: str) -> list[tuple[str, str | None]]:
+        seen = self.catalog.db.execute(
+            "SELECT seen_ms FROM revisions WHERE article_id = ? ORDER BY id", (r.id,)
+        ).fetchall()
+        out: list[tuple[str, str | None]] = []
+        for n, (ms,) in enumerate(seen, 1):
+            label = f"{when(ms)[1]} 收录"
+            target = r.page if n == len(seen) else r.page[:-5] + f".rev{n}.html"
+            out.append((label + ("（当前版本）" if n == len(seen) else ""), rel(target, page)))
+        return out
+
+    def _article_render(self, r: Row, md_path: str, *, primary: bool) -> Render:
+        def render() -> bytes:
+            page = md_to_html(md_path)
+            try:
+                data = (self.settings.archive.path / md_path).read_bytes()
+            except OSError as e:
+                raise ArchiveError(f"{md_path}: cannot read the article file: {e.strerror}") from e
+            parsed = parse_article_file(data)
+            if parsed is None:
+                raise ArchiveError(f"{md_path}: not an article file")
+            date_ms, title, url, body = parsed
+            other = r.path if not primary else r.alt_path
+            label = None
+            if other:
+                label = LABELS["hant" if detect(title + body[:2000]) == "hans" else "hans"]
+            iso, shown = when(date_ms)
+            return self.pages.render(
+                "article.html",
+                page,
+                title=title,
+                url=url,
+                iso=iso,
+                when=shown,
+                authors=self._authors(r.id),
+                source_id=r.source,
+                source_name=self.names[r.source],
+                body=site_body(body.removesuffix("\n")),
+                alt_href=rel(md_to_html(other), page) if other else None,
+                alt_label=label,
+                revisions=self._revision_links(r, page) if r.revisions > 1 else [],
+                notice=None,
+                indexed=primary,
+            )
+
+        return render
+
+    def _authors(self, article_id: int) -> str:
+        row = self.catalog.db.execute(
+            "SELECT authors FROM revisions WHERE article_id = ? ORDER BY id DESC LIMIT 1",
+            (article_id,),
+        ).fetchone()
+        return "、".join(json.loads(row[0])) if row else ""
+
+    def _revision_render(self, r: Row, n: int) -> Render:
+        def render() -> bytes:
+            page = r.page[:-5] + f".rev{n}.html"
+            row = self.catalog.db.execute(
+                "SELECT id FROM revisions WHERE article_id = ? ORDER BY id LIMIT 1 OFFSET ?",
+                (r.id, n - 1),
+            ).fetchone()
+            stored = self.catalog.stored([r.id])[0]
+            rev = self.catalog.revision(row[0], stored.article)
+            source = next(s for s in self.settings.sources if s.id == r.source)
+            prepared = prepare(self.settings, source, [rev], self.catalog)[0]
+            body = site_body(localize(prepared.article.body, r.path))
+            iso, shown = when(rev.date_ms)
+            return self.pages.render(
+                "article.html",
+                page,
+                title=rev.title,
+                url=rev.url,
+                iso=iso,
+                when=shown,
+                authors="、".join(rev.authors),
+                source_id=r.source,
+                source_name=self.names[r.source],
+                body=body,
+                alt_href=None,
+                alt_label=None,
+                revisions=self._revision_links(r, page),
+                notice=f"这是较早的版本（第 {n} 版，共 {r.revisions} 版）。",
+                indexed=False,
+            )
+
+        return render
+
+    def _plan_feeds(self, by_source: dict[str, list[Row]], rows: Sequence[Row]) -> None:
+        n = self.site.feed_size
+        groups = {"all": sorted(rows, key=lambda r: (-r.date_ms, -r.id))[:n]}
+        for sid in self.names:
+            groups[sid] = sorted(by_source.get(sid, []), key=lambda r: (-r.date_ms, -r.id))[:n]
+        base = self.site.base_url
+        for gid, entries in groups.items():
+            title = self.site.title if gid == "all" else f"{self.names[gid]} · {self.site.title}"
+            home = "index.html" if gid == "all" else f"sources/{gid}/index.html"
+            fp = _fp(base, title, *(f"{r.id}:{r.content_hash}:{r.title}" for r in entries))
+            for ext, write in (("atom", feeds.atom), ("rss", feeds.rss), ("json", feeds.json_feed)):
+                page = f"feeds/{gid}.{ext}"
+                info = feeds.FeedInfo(
+                    title=title,
+                    home=base + home if base else "",
+                    self_url=base + page if base else "",
+                    id=base + page if base else f"urn:newsmirror:{gid}",
+                )
+                self._add(page, _fp(fp, ext), self._feed_render(info, entries, write))
+        listing = [(g, self.site.title if g == "all" else self.names[g]) for g in groups]
+        self._add("feeds/index.html", _fp(*listing), self._feeds_index(listing))
+
+    def _feed_render(
+        self,
+        info: feeds.FeedInfo,
+        rows: Sequence[Row],
+        write: Callable[[feeds.FeedInfo, Sequence[feeds.FeedEntry]], bytes],
+    ) -> Render:
+        def render() -> bytes:
+            return write(info, [self._feed_entry(r) for r in rows])
+
+        return render
+
+    def _feed_entry(self, r: Row) -> feeds.FeedEntry:
+        data = (self.settings.archive.path / r.path).read_bytes()
+        parsed = parse_article_file(data)
+        body = site_body(parsed[3].removesuffix("\n")) if parsed else ""
+        page_url = self.site.base_url + r.page if self.site.base_url else ""
+        authors = self._authors(r.id)
+        body += f'<p><a href="{escape(r.url)}">原文 · {escape(self.names[r.source])}</a></p>'
+        return feeds.FeedEntry(
+            id=page_url or f"urn:newsmirror:{r.source}:{r.path}",
+            title=r.title,
+            link=page_url or r.url,
+            original=r.url,
+            date_ms=r.date_ms,
+            authors=tuple(a for a in authors.split("、") if a),
+            content=feeds.absolute_body(body, page_url),
+        )
+
+    def _feeds_index(self, listing: Sequence[tuple[str, str]]) -> Render:
+        def render() -> bytes:
+            groups = [
+                (name, [(ext.upper(), f"feeds/{gid}.{ext}") for ext in ("atom", "rss", "json")])
+                for gid, name in listing
+            ]
+            return self.pages.render(
+                "groups.html", "feeds/index.html", heading="订阅", groups=groups
+            )
+
+        return render
+
+    @staticmethod
+    def _static_render(name: str) -> Render:
+        def render() -> bytes:
+            return template_text(name).encode("utf-8")
+
+        return render
+
+    def _plan_static(self, bundles: Sequence[str]) -> None:
+        for name in _STATIC:
+            self._add(name, _fp(template_text(name)), self._static_render(name))
+
+        def search() -> bytes:
+            return self.pages.render("search.html", "search.html", bundles=bundles, live=None)
+
+        self._add("search.html", _fp(*bundles), search)
+
+    # -- the build ---------------------------------------------------------------------------
+
+    def build(self) -> BuildReport:
+        """Write the pages whose inputs changed; remove those that are gone."""
+        report = BuildReport()
+        self.root.mkdir(parents=True, exist_ok=True)
+        writer = ArchiveWriter(self.root, fsync=False)
+        writer.clear_temps()
+        generation = self.generation()
+        build_id = self._build_id()
+        known = self.catalog.site_pages()
+        if self.catalog.site_state("generation") != generation or build_id is None:
+            known, report.full = {}, True
+        rows = self._load_rows()
+        by_source: dict[str, list[Row]] = defaultdict(list)
+        by_day: dict[str, list[Row]] = defaultdict(list)
+        day_cache: dict[int, str] = {}
+        for r in rows:
+            by_source[r.source].append(r)
+            bucket = (r.date_ms + 8 * 3_600_000) // 86_400_000
+            day = day_cache.get(bucket) or day_cache.setdefault(bucket, day_of(r.date_ms))
+            by_day[day].append(r)
+        months = sorted({d[:7] for d in by_day}, reverse=True)
+        self._plan_articles(rows)
+        self._plan_sources(by_source)
+        self._plan_days(by_day)
+        self._plan_home(by_source, list(by_day))
+        self._plan_feeds(by_source, rows)
+        if not self.pagefind:  # keep offering the bundles an earlier build made
+            months = sorted((p.name for p in (self.root / "pagefind").glob("[0-9]*")), reverse=True)
+        self._plan_static(months)
+        changed = [p for p, (fp, _r) in self.plan.items() if known.get(p) != fp]
+        done: dict[str, str] = {}
+        for i in range(0, len(changed), 500):
+            files = []
+            for page in changed[i : i + 500]:
+                fp, render = self.plan[page]
+                try:
+                    files.append((page, render()))
+                    done[page] = fp
+                except ArchiveError as e:
+                    report.errors.append(str(e))
+            writer.write_batch(files)
+            report.written += len(files)
+        report.unchanged = len(self.plan) - len(changed)
+        gone = [p for p in known if p not in self.plan and not p.startswith(("assets/", "@"))]
+        for page in gone:
+            with contextlib.suppress(FileNotFoundError):
+                (self.root / page).unlink()
+        report.removed = len(gone)
+        assets = self._link_assets(known)
+        if self.pagefind:
+            report.bundles = self._search_bundles(rows, by_day, known, done, report)
+        with self.catalog.transaction():
+            self.catalog.set_site_pages({**done, **assets}, gone)
+            self.catalog.set_site_state("generation", generation)
+            self.catalog.set_site_state("build_id", build_id or self._new_build_id())
+        return report
+
+    def _build_id(self) -> str | None:
+        """The id of this folder's last build if the catalog remembers the same one."""
+        try:
+            on_disk = (self.root / MARKER).read_text().strip()
+        except OSError:
+            return None
+        return on_disk if on_disk == self.catalog.site_state("build_id") else None
+
+    def _new_build_id(self) -> str:
+        build_id = secrets.token_hex(8)
+        (self.root / MARKER).write_text(build_id + "\n")
+        return build_id
+
+    def _link_assets(self, known: dict[str, str]) -> dict[str, str]:
+        """Image copies into the site: hard links (no extra space), else copies."""
+        out: dict[str, str] = {}
+        for path in self.catalog.copied_assets():
+            if known.get(path) == "asset":
+                continue
+            src, dst = self.settings.archive.path / path, self.root / path
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                if not dst.exists():
+                    try:
+                        os.link(src, dst)
+                    except OSError:
+                        shutil.copyfile(src, dst)
+            except OSError as e:
+                log.warning("cannot put %s into the site: %s", path, e.strerror)
+                continue
+            out[path] = "asset"
+        return out
+
+    def _search_bundles(
+        self,
+        rows: Sequence[Row],
+        by_day: dict[str, list[Row]],
+        known: dict[str, str],
+        done: dict[str, str],
+        report: BuildReport,
+    ) -> list[str]:
+        """Rebuild the search bundle of every month whose article pages changed."""
+        by_month: dict[str, list[Row]] = defaultdict(list)
+        for day, day_rows in by_day.items():
+            by_month[day[:7]].extend(day_rows)
+        stale = []
+        for month, month_rows in sorted(by_month.items()):
+            fp = _fp(*sorted(self.plan[r.page][0] for r in month_rows))
+            key = f"@pagefind/{month}"
+            if known.get(key) != fp or not (self.root / "pagefind" / month).is_dir():
+                stale.append((month, [r.page for r in month_rows if r.page in self.plan]))
+                done[key] = fp
+        try:
+            build_bundles(self.root, stale)
+        except PagefindError as e:
+            report.errors.append(str(e))
+            for month, _p in stale:
+                done.pop(f"@pagefind/{month}", None)
+            return []
+        return [m for m, _p in stale]
