@@ -235,7 +235,9 @@ class SiteBuilder:
         size = self.site.page_size
         months: dict[str, list[tuple[str, str]]] = defaultdict(list)
         for day in sorted(by_day, reverse=True):
-            rows = sorted(by_day[day], key=lambda r: (-r.date_ms, -r.id))
+            # In the order of the day, so an article arriving late in it (the usual case)
+            # lands on the last page and leaves the others as they are.
+            rows = sorted(by_day[day], key=lambda r: (r.date_ms, r.id))
             chunks = [rows[i : i + size] for i in range(0, len(rows), size)]
             paths = [f"days/{day}.html"] + [
                 f"days/{day}-{k}.html" for k in range(2, len(chunks) + 1)
@@ -246,8 +248,8 @@ class SiteBuilder:
                     day if k == 0 else f"{day} · 第 {k + 1} 页",
                     chunk,
                     with_source=True,
-                    prev=paths[k + 1] if k + 1 < len(paths) else None,
-                    nxt=paths[k - 1] if k else None,
+                    prev=paths[k - 1] if k else None,
+                    nxt=paths[k + 1] if k + 1 < len(paths) else None,
                 )
             months[day[:7]].append((day[5:], paths[0]))
         month_list = sorted(months.items(), reverse=True)
@@ -340,7 +342,7 @@ class SiteBuilder:
                 alt_label=label,
                 revisions=self._revision_links(r, page) if r.revisions > 1 else [],
                 notice=None,
-                indexed=primary,
+                indexed=True,
             )
 
         return render
@@ -572,7 +574,11 @@ class SiteBuilder:
             fp = _fp(*sorted(self.plan[r.page][0] for r in month_rows))
             key = f"@pagefind/{month}"
             if known.get(key) != fp or not (self.root / "pagefind" / month).is_dir():
-                stale.append((month, [r.page for r in month_rows if r.page in self.plan]))
+                # both scripts: the static index cannot fold one into the other at query
+                # time, so a "both" source is findable by queries in either
+                month_pages = [r.page for r in month_rows]
+                month_pages += [r.alt_page for r in month_rows if r.alt_page]
+                stale.append((month, month_pages))
                 done[key] = fp
         try:
             build_bundles(self.root, stale)
