@@ -162,3 +162,23 @@ def test_search_command(archive: Path) -> None:
     assert bad.returncode == 1 and "unbalanced quote" in bad.stderr
     none = nm(archive.parent, "-c", str(archive), "search", "火星")
     assert none.returncode == 0 and "no articles match" in none.stdout
+
+
+def test_common_words_are_counted_to_a_cap_and_ranked_among_the_newest(
+    archive: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newsmirror.store import search
+
+    monkeypatch.setattr(search, "MAX_COUNT", 3)
+    monkeypatch.setattr(search, "RANK_WINDOW", 2)
+    catalog = Catalog(load(archive).catalog_path, create=False)
+    try:
+        hits, total = SearchIndex(catalog).search("会")  # 4 articles have it
+        newest = sorted(r[0] for r in catalog.db.execute("SELECT id FROM articles"))[-2:]
+    finally:
+        catalog.close()
+    assert total == 4  # MAX_COUNT + 1: "more than 3"
+    assert sorted(h.article_id for h in hits) == [
+        i for i in newest if i in {h.article_id for h in hits}
+    ]
+    assert len(hits) == 2 and {h.article_id for h in hits} <= set(newest)

@@ -40,7 +40,7 @@ from .pipeline import SourceReport, StopFlag, Updater, UpdateReport, wall_clock_
 from .publish.serve import make_server
 from .publish.site import BuildReport, SiteBuilder
 from .store.catalog import Catalog
-from .store.search import Hit, SearchIndex
+from .store.search import MAX_COUNT, Hit, SearchIndex
 
 # Off a terminal, never wrap: one event per line, whatever its length.
 console = Console(stderr=False, highlight=False, soft_wrap=not sys.stdout.isatty())
@@ -372,7 +372,8 @@ def search(obj: _Obj, query: tuple[str, ...], limit: int, sources: tuple[str, ..
     if not hits:
         console.print(f"no articles match {text!r}", markup=False)
         return
-    console.print(f"{total} articles match {text!r}", markup=False)
+    shown = f"more than {MAX_COUNT}" if total > MAX_COUNT else str(total)
+    console.print(f"{shown} articles match {text!r}", markup=False)
     for n, hit in enumerate(hits, 1):
         _print_hit(n, hit)
 

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 from ..config import Settings
 from ..render.html import Pages, md_to_html, when
 from ..store.catalog import Catalog
-from ..store.search import QueryError, SearchIndex
+from ..store.search import MAX_COUNT, QueryError, SearchIndex
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,8 @@ class LiveSearch:
                 try:
                     index = SearchIndex(self.catalog)
                     index.sync()
-                    hits, live["total"] = index.search(query, limit=self.limit)
+                    hits, total = index.search(query, limit=self.limit)
+                    live["total"] = f"{MAX_COUNT}+" if total > MAX_COUNT else str(total)
                 except QueryError as e:
                     live["error"] = str(e)
                     hits = []
