@@ -48,6 +48,14 @@ traditional = "standard"         # "tw", "twp" (Taiwan phrases) or "hk" for Trad
 [schedule]
 every = "1h"                     # interval of `newsmirror run`
 
+[site]                           # `newsmirror build`: the static website and outgoing feeds
+path = "public"                  # where the site is written (outside the archive folder)
+# base_url = "https://example.org/mirror/"   # where it is published: absolute feed links
+title = "newsmirror"
+page_size = 50                   # entries per index page
+feed_size = 50                   # entries per outgoing feed
+pagefind = true                  # static search (Pagefind), one index per month
+
 [health]
 max_failing = "1d"               # `newsmirror status` exits 3 when a source fails longer
 max_silence = "2d"               # ... or when nothing new was archived for longer

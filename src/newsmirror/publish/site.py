@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import heapq
 import json
 import logging
 import os
@@ -33,6 +34,7 @@ import shutil
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from html import escape
 
 from .. import __version__
@@ -80,10 +82,7 @@ class Row:
     date_ms: int
     content_hash: str
     revisions: int
-
-    @property
-    def page(self) -> str:
-        return md_to_html(self.path)
+    page: str  # the article's page on the site
 
     @property
     def alt_page(self) -> str | None:
@@ -107,6 +106,11 @@ def _fp(*parts: object) -> str:
 
 
 Render = Callable[[], bytes]
+
+
+def _newest(rows: Sequence[Row], n: int) -> list[Row]:
+    """The ``n`` latest-dated rows, latest first (ties: the later archived first)."""
+    return heapq.nlargest(n, rows, key=lambda r: (r.date_ms, r.id))
 
 
 class SiteBuilder:
@@ -147,10 +151,14 @@ class SiteBuilder:
     def _load_rows(self) -> list[Row]:
         sql = (
             "SELECT a.id, a.source, a.path, a.alt_path, a.title, a.url, a.date_ms, "
-            "a.content_hash, (SELECT count(*) FROM revisions r WHERE r.article_id = a.id) "
-            "FROM articles a ORDER BY a.id"
+            "a.content_hash, coalesce(n.revisions, 1), "
+            "CASE WHEN a.path LIKE '%.md' THEN substr(a.path, 1, length(a.path) - 3) || '.html' "
+            "ELSE a.path END FROM articles a LEFT JOIN "
+            "(SELECT article_id, count(*) AS revisions FROM revisions GROUP BY article_id) n "
+            "ON n.article_id = a.id ORDER BY a.id"
         )
-        return [Row(*r) for r in self.catalog.db.execute(sql) if r[1] in self.names]
+        names = self.names
+        return [Row(*r) for r in self.catalog.db.execute(sql) if r[1] in names]
 
     # -- the plan: every page with its fingerprint and how to render it -----------------------
 
@@ -220,7 +228,7 @@ class SiteBuilder:
                     nxt=paths[k + 1] if k + 1 < len(paths) else None,
                     intro=f"第 {k * size + 1}–{k * size + len(chunk)} 篇，按收录顺序分页",
                 )
-            latest = sorted(rows, key=lambda r: (-r.date_ms, -r.id))[:size]
+            latest = _newest(rows, size)
             labels = [(f"{k}", p) for k, p in enumerate(paths, 1)][::-1]
             self._list_page(
                 f"sources/{sid}/index.html",
@@ -264,10 +272,7 @@ class SiteBuilder:
 
     def _plan_home(self, by_source: dict[str, list[Row]], days: Sequence[str]) -> None:
         n = self.site.home_size
-        tops = {
-            sid: sorted(by_source.get(sid, []), key=lambda r: (-r.date_ms, -r.id))[:n]
-            for sid in self.names
-        }
+        tops = {sid: _newest(by_source.get(sid, []), n) for sid in self.names}
         counts = {sid: len(by_source.get(sid, [])) for sid in self.names}
         recent = [(d, f"days/{d}.html") for d in sorted(days, reverse=True)[:14]]
         fp = _fp(*(self._entries_fp(t) for t in tops.values()), counts, recent)
@@ -287,14 +292,16 @@ class SiteBuilder:
         self._add("index.html", fp, render)
 
     def _plan_articles(self, rows: Sequence[Row]) -> None:
+        plan = self.plan
+        render = self._render_article
         for r in rows:
-            base = _fp(r.content_hash, r.title, r.url, r.date_ms, r.alt_path, r.revisions)
-            self._add(r.page, base, self._article_render(r, r.path, primary=True))
+            # The file hash covers the title line and the body; no need to hash again.
+            base = f"{r.content_hash}:{r.date_ms}:{r.revisions}:{r.alt_path}"
+            plan[r.page] = (base, partial(render, r, r.path, True))
             if r.alt_path:
-                self._add(
-                    md_to_html(r.alt_path),
-                    _fp(base, "alt"),
-                    self._article_render(r, r.alt_path, primary=False),
+                plan[md_to_html(r.alt_path)] = (
+                    base + ":alt",
+                    partial(render, r, r.alt_path, False),
                 )
             for n in range(1, r.revisions):
                 page = r.page[:-5] + f".rev{n}.html"
@@ -311,41 +318,39 @@ class SiteBuilder:
             out.append((label + ("（当前版本）" if n == len(seen) else ""), rel(target, page)))
         return out
 
-    def _article_render(self, r: Row, md_path: str, *, primary: bool) -> Render:
-        def render() -> bytes:
-            page = md_to_html(md_path)
-            try:
-                data = (self.settings.archive.path / md_path).read_bytes()
-            except OSError as e:
-                raise ArchiveError(f"{md_path}: cannot read the article file: {e.strerror}") from e
-            parsed = parse_article_file(data)
-            if parsed is None:
-                raise ArchiveError(f"{md_path}: not an article file")
-            date_ms, title, url, body = parsed
-            other = r.path if not primary else r.alt_path
-            label = None
-            if other:
-                label = LABELS["hant" if detect(title + body[:2000]) == "hans" else "hans"]
-            iso, shown = when(date_ms)
-            return self.pages.render(
-                "article.html",
-                page,
-                title=title,
-                url=url,
-                iso=iso,
-                when=shown,
-                authors=self._authors(r.id),
-                source_id=r.source,
-                source_name=self.names[r.source],
-                body=site_body(body.removesuffix("\n")),
-                alt_href=rel(md_to_html(other), page) if other else None,
-                alt_label=label,
-                revisions=self._revision_links(r, page) if r.revisions > 1 else [],
-                notice=None,
-                indexed=True,
-            )
-
-        return render
+    def _render_article(self, r: Row, md_path: str, primary: bool) -> bytes:
+        """The page of an article file (its primary or its second-script file)."""
+        page = md_to_html(md_path)
+        try:
+            data = (self.settings.archive.path / md_path).read_bytes()
+        except OSError as e:
+            raise ArchiveError(f"{md_path}: cannot read the article file: {e.strerror}") from e
+        parsed = parse_article_file(data)
+        if parsed is None:
+            raise ArchiveError(f"{md_path}: not an article file")
+        date_ms, title, url, body = parsed
+        other = r.path if not primary else r.alt_path
+        label = None
+        if other:
+            label = LABELS["hant" if detect(title + body[:2000]) == "hans" else "hans"]
+        iso, shown = when(date_ms)
+        return self.pages.render(
+            "article.html",
+            page,
+            title=title,
+            url=url,
+            iso=iso,
+            when=shown,
+            authors=self._authors(r.id),
+            source_id=r.source,
+            source_name=self.names[r.source],
+            body=site_body(body.removesuffix("\n")),
+            alt_href=rel(md_to_html(other), page) if other else None,
+            alt_label=label,
+            revisions=self._revision_links(r, page) if r.revisions > 1 else [],
+            notice=None,
+            indexed=True,
+        )
 
     def _authors(self, article_id: int) -> str:
         row = self.catalog.db.execute(
@@ -389,9 +394,9 @@ class SiteBuilder:
 
     def _plan_feeds(self, by_source: dict[str, list[Row]], rows: Sequence[Row]) -> None:
         n = self.site.feed_size
-        groups = {"all": sorted(rows, key=lambda r: (-r.date_ms, -r.id))[:n]}
+        groups = {"all": _newest(rows, n)}
         for sid in self.names:
-            groups[sid] = sorted(by_source.get(sid, []), key=lambda r: (-r.date_ms, -r.id))[:n]
+            groups[sid] = _newest(by_source.get(sid, []), n)
         base = self.site.base_url
         for gid, entries in groups.items():
             title = self.site.title if gid == "all" else f"{self.names[gid]} · {self.site.title}"
