@@ -264,6 +264,16 @@ def run(obj: _Obj, every: str | None, jitter: float) -> None:
             time.sleep(min(1.0, deadline - time.monotonic()))
 
 
+def _open_catalog(obj: _Obj) -> tuple[Settings, Catalog]:
+    """Settings and the existing catalog, or exit 1 with the reason."""
+    try:
+        settings = obj.settings()
+        return settings, Catalog(settings.catalog_path, create=False)
+    except NewsmirrorError as e:
+        _fail(e)
+        raise  # not reached: _fail exits
+
+
 def _fmt(ms: int | None) -> str:
     if ms is None:
         return "—"
@@ -278,12 +288,7 @@ def status(obj: _Obj) -> None:
     Exits 3 when a source has been failing longer than [health] max_failing or nothing new
     was archived for [health] max_silence, so cron and CI notice.
     """
-    try:
-        settings = obj.settings()
-        catalog = Catalog(settings.catalog_path, create=False)
-    except NewsmirrorError as e:
-        _fail(e)
-        return
+    settings, catalog = _open_catalog(obj)
     try:
         states = {s.id: s for s in catalog.sources()}
         errors = {s.id: catalog.item_errors(s.id) for s in settings.sources}
@@ -354,12 +359,7 @@ def search(obj: _Obj, query: tuple[str, ...], limit: int, sources: tuple[str, ..
     对话 and 對話, and one-character words work too.
     """
     text = " ".join(query)
-    try:
-        settings = obj.settings()
-        catalog = Catalog(settings.catalog_path, create=False)
-    except NewsmirrorError as e:
-        _fail(e)
-        return
+    _settings, catalog = _open_catalog(obj)
     try:
         index = SearchIndex(catalog)
         index.sync()
