@@ -125,6 +125,7 @@ class SiteBuilder:
         self.names = {s.id: s.name for s in settings.sources}
         self.pages = self.pages_for(settings)
         self.plan: dict[str, tuple[str, Render]] = {}
+        self._entries: dict[int, feeds.FeedEntry] = {}
         self.rows: list[Row] = []
 
     @staticmethod
@@ -426,6 +427,13 @@ class SiteBuilder:
         return render
 
     def _feed_entry(self, r: Row) -> feeds.FeedEntry:
+        """One article as a feed entry, made once per build (it is in several feeds)."""
+        entry = self._entries.get(r.id)
+        if entry is None:
+            entry = self._entries[r.id] = self._make_feed_entry(r)
+        return entry
+
+    def _make_feed_entry(self, r: Row) -> feeds.FeedEntry:
         data = (self.settings.archive.path / r.path).read_bytes()
         parsed = parse_article_file(data)
         body = site_body(parsed[3].removesuffix("\n")) if parsed else ""
