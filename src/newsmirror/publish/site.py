@@ -47,16 +47,16 @@ from ..render.html import (
     day_of,
     md_to_html,
     origin,
-    rel,
     site_body,
     template_text,
     when,
 )
 from ..render.markdown import localize, parse_article_file
+from ..render.markdown import relative as rel
 from ..store.catalog import Catalog
 from ..store.files import ArchiveWriter
 from ..transform.prepare import prepare
-from ..transform.script import LABELS, detect
+from ..transform.script import LABELS, variant_script
 from .pagefind import PagefindError, build_bundles
 
 log = logging.getLogger(__name__)
@@ -108,6 +108,19 @@ def _fp(*parts: object) -> str:
 Render = Callable[[], bytes]
 
 
+def _other_label(r: Row, primary: bool) -> str | None:
+    """The label of the link from one script of an article to the other ("both" sources)."""
+    if r.alt_path is None:
+        return None
+    alt = variant_script(r.alt_path)
+    return LABELS[alt if primary else ("hans" if alt == "hant" else "hant")]
+
+
+def _rev_page(r: Row, n: int) -> str:
+    """The page of revision ``n`` (1: the first) of an article."""
+    return r.page.removesuffix(".html") + f".rev{n}.html"
+
+
 def _newest(rows: Sequence[Row], n: int) -> list[Row]:
     """The ``n`` latest-dated rows, latest first (ties: the later archived first)."""
     return heapq.nlargest(n, rows, key=lambda r: (r.date_ms, r.id))
@@ -126,7 +139,6 @@ class SiteBuilder:
         self.pages = self.pages_for(settings)
         self.plan: dict[str, tuple[str, Render]] = {}
         self._entries: dict[int, feeds.FeedEntry] = {}
-        self.rows: list[Row] = []
 
     @staticmethod
     def pages_for(settings: Settings) -> Pages:
@@ -168,9 +180,6 @@ class SiteBuilder:
 
     def _entry(self, r: Row, with_source: bool) -> dict[str, str | None]:
         iso, shown = when(r.date_ms)
-        alt_label = None
-        if r.alt_path:
-            alt_label = LABELS["hant" if ".hant." in r.alt_path else "hans"]
         return {
             "title": r.title,
             "page": r.page,
@@ -178,7 +187,7 @@ class SiteBuilder:
             "when": shown,
             "source_name": self.names[r.source] if with_source else None,
             "alt_page": r.alt_page,
-            "alt_label": alt_label,
+            "alt_label": _other_label(r, primary=True),
         }
 
     def _entries_fp(self, rows: Iterable[Row]) -> str:
@@ -305,8 +314,9 @@ class SiteBuilder:
                     partial(render, r, r.alt_path, False),
                 )
             for n in range(1, r.revisions):
-                page = r.page[:-5] + f".rev{n}.html"
-                self._add(page, _fp(r.id, n, r.title, r.revisions), self._revision_render(r, n))
+                self._add(
+                    _rev_page(r, n), _fp(r.id, n, r.title, r.revisions), self._revision_render(r, n)
+                )
 
     def _revision_links(self, r: Row, page: str) -> list[tuple[str, str | None]]:
         seen = self.catalog.db.execute(
@@ -315,7 +325,7 @@ class SiteBuilder:
         out: list[tuple[str, str | None]] = []
         for n, (ms,) in enumerate(seen, 1):
             label = f"{when(ms)[1]} 收录"
-            target = r.page if n == len(seen) else r.page[:-5] + f".rev{n}.html"
+            target = r.page if n == len(seen) else _rev_page(r, n)
             out.append((label + ("（当前版本）" if n == len(seen) else ""), rel(target, page)))
         return out
 
@@ -331,9 +341,6 @@ class SiteBuilder:
             raise ArchiveError(f"{md_path}: not an article file")
         date_ms, title, url, body = parsed
         other = r.path if not primary else r.alt_path
-        label = None
-        if other:
-            label = LABELS["hant" if detect(title + body[:2000]) == "hans" else "hans"]
         iso, shown = when(date_ms)
         return self.pages.render(
             "article.html",
@@ -347,7 +354,7 @@ class SiteBuilder:
             source_name=self.names[r.source],
             body=site_body(body.removesuffix("\n")),
             alt_href=rel(md_to_html(other), page) if other else None,
-            alt_label=label,
+            alt_label=_other_label(r, primary),
             revisions=self._revision_links(r, page) if r.revisions > 1 else [],
             notice=None,
             indexed=True,
@@ -362,7 +369,7 @@ class SiteBuilder:
 
     def _revision_render(self, r: Row, n: int) -> Render:
         def render() -> bytes:
-            page = r.page[:-5] + f".rev{n}.html"
+            page = _rev_page(r, n)
             row = self.catalog.db.execute(
                 "SELECT id FROM revisions WHERE article_id = ? ORDER BY id LIMIT 1 OFFSET ?",
                 (r.id, n - 1),
@@ -530,7 +537,7 @@ class SiteBuilder:
         report.removed = len(gone)
         assets = self._link_assets(known)
         if self.pagefind:
-            report.bundles = self._search_bundles(rows, by_day, known, done, report)
+            report.bundles = self._search_bundles(by_day, known, done, report)
         with self.catalog.transaction():
             self.catalog.set_site_pages({**done, **assets}, gone)
             self.catalog.set_site_state("generation", generation)
@@ -572,7 +579,6 @@ class SiteBuilder:
 
     def _search_bundles(
         self,
-        rows: Sequence[Row],
         by_day: dict[str, list[Row]],
         known: dict[str, str],
         done: dict[str, str],

@@ -11,7 +11,6 @@ than the images they chose to route through a proxy.
 
 from __future__ import annotations
 
-import posixpath
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, timezone
@@ -42,11 +41,6 @@ def md_to_html(path: str) -> str:
 def root_of(page: str) -> str:
     """The relative way from ``page`` back to the top of the site ("" at the top)."""
     return "../" * page.count("/")
-
-
-def rel(target: str, page: str) -> str:
-    """Site path ``target`` as linked from ``page``."""
-    return posixpath.relpath(target, posixpath.dirname(page) or ".")
 
 
 def site_body(body: str) -> str:

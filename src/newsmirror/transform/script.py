@@ -87,6 +87,11 @@ def strip_cross_link(body: str) -> str:
     return body[m.end() :] if m else body
 
 
+def variant_script(path: str) -> Script:
+    """The script a second-script file (``x.hant.md``, ``x.hant.html``) is written in."""
+    return "hant" if ".hant." in path.rsplit("/", 1)[-1] else "hans"
+
+
 def is_variant(name: str) -> bool:
     """True for a second-script file name (never adopted as an article of its own)."""
     return name.endswith((".hans.md", ".hant.md"))
