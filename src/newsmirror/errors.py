@@ -34,11 +34,18 @@ class FetchError(NewsmirrorError):
         status: int | None = None,
         retry_after: float | None = None,
         too_large: bool = False,
+        network: bool = False,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after  # seconds the server asked us to wait (429/503)
         self.too_large = too_large  # over the size limit: asking again will not help
+        self.network = network  # a connection failure or timeout: may work a moment later
+
+    @property
+    def transient(self) -> bool:
+        """Worth asking again soon: network trouble, 408/425/429 or a 5xx answer."""
+        return self.network or self.status in (408, 425, 429, 500, 502, 503, 504)
 
 
 class BlockedAddressError(FetchError):

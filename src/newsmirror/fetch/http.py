@@ -13,6 +13,7 @@ Tests use a real HTTP server on 127.0.0.1; ``transport`` exists for embedding.
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 import time
 from collections import defaultdict
@@ -105,6 +106,8 @@ class Fetcher:
         )
         self._all = asyncio.Semaphore(network.concurrency)
         self._next_start: dict[str, float] = {}
+        # Loop time until which a server (host:port) asked us (429/503) to send nothing.
+        self._hold: dict[str, float] = {}
         self._hosts: dict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(network.per_host_concurrency)
         )
@@ -119,6 +122,48 @@ class Fetcher:
         self._next_start[host] = start + delay
         if start > loop.time():
             await asyncio.sleep(start - loop.time())
+
+    async def _honour_hold(self, host: str, url: str) -> None:
+        """Wait while ``host`` asked for a pause; fail at once if it asked for too long."""
+        loop = asyncio.get_running_loop()
+        wait = self._hold.get(host, 0.0) - loop.time()
+        if wait <= 0:
+            return
+        if wait > self.network.max_retry_wait:
+            raise FetchError(
+                f"{url}: not asked, {host} wants no requests for {wait:.0f} s more",
+                status=429,
+                retry_after=wait,
+            )
+        await asyncio.sleep(wait)
+
+    def _held(self, host: str, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        self._hold[host] = max(self._hold.get(host, 0.0), loop.time() + seconds)
+
+    async def get_retrying(
+        self, url: str, *, accept: str | None = None, max_bytes: int | None = None
+    ) -> Response:
+        """:meth:`get`, asked again after a transient failure (429, 5xx, network).
+
+        Up to ``retries`` more attempts, waiting ``retry_delay`` doubled each time (with a
+        little jitter so parallel fetches do not return in step), or what Retry-After
+        says; an answer asking for more than ``max_retry_wait`` is final for this pass.
+        """
+        attempt = 0
+        while True:
+            try:
+                return await self.get(url, accept=accept, max_bytes=max_bytes)
+            except FetchError as e:
+                if attempt >= self.network.retries or not e.transient:
+                    raise
+                wait = e.retry_after
+                if wait is None:
+                    wait = self.network.retry_delay * 2**attempt * random.uniform(1.0, 1.25)
+                if wait > self.network.max_retry_wait:
+                    raise
+                attempt += 1
+                await asyncio.sleep(wait)
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -155,7 +200,7 @@ class Fetcher:
                 return await self._follow(url, headers, max_bytes)
         except TimeoutError:
             raise FetchError(
-                f"{url}: no complete answer within {self.network.timeout:g} s"
+                f"{url}: no complete answer within {self.network.timeout:g} s", network=True
             ) from None
 
     async def _follow(
@@ -170,15 +215,32 @@ class Fetcher:
                 pinned = await self.guard(
                     host.strip("[]"), int(u.port or (443 if u.protocol == "https:" else 80))
                 )
-            async with self._all, self._hosts[host]:
-                await self._pace(host)
-                response = await self._one(current, headers, pinned, max_bytes)
+            response = await self._request(str(u.host), host, current, headers, pinned, max_bytes)
             if isinstance(response, Response):
                 return response
             # A redirect: validators belong to the original URL only.
             current = response
             headers = {k: v for k, v in headers.items() if k == "Accept"}
         raise FetchError(f"{url}: more than {self.network.max_redirects} redirects")
+
+    async def _request(
+        self,
+        server: str,
+        host: str,
+        url: str,
+        headers: dict[str, str],
+        pinned: str | None,
+        max_bytes: int | None,
+    ) -> Response | str:
+        """One hop, after any pause the server asked for, within the concurrency limits."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._honour_hold(server, url)
+            async with self._all, self._hosts[host]:
+                if self._hold.get(server, 0.0) > loop.time():
+                    continue  # a pause began while we queued: give the slot back, wait
+                await self._pace(host)
+                return await self._one(url, headers, pinned, max_bytes)
 
     @staticmethod
     def _check_url(url: str) -> ada_url.URL:
@@ -241,6 +303,10 @@ class Fetcher:
                     wait = None
                     if r.status_code in (429, 503):
                         wait = retry_after(r.headers.get("Retry-After"))
+                        self._held(
+                            str(urls.parse(url).host),  # host:port, as servers differ by port
+                            wait if wait is not None else self.network.retry_delay,
+                        )
                     raise FetchError(
                         f"{url}: HTTP {r.status_code} {r.reason_phrase}"
                         + (f" (retry after {wait:.0f} s)" if wait is not None else ""),
@@ -278,6 +344,6 @@ class Fetcher:
                     max_age(r.headers.get("Cache-Control")),
                 )
         except httpx.TimeoutException as e:
-            raise FetchError(f"{url}: timed out ({type(e).__name__})") from e
+            raise FetchError(f"{url}: timed out ({type(e).__name__})", network=True) from e
         except httpx.HTTPError as e:
-            raise FetchError(f"{url}: {type(e).__name__}: {e}") from e
+            raise FetchError(f"{url}: {type(e).__name__}: {e}", network=True) from e
