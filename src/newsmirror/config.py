@@ -103,12 +103,24 @@ class NetworkSettings:
     per_host_concurrency: int = 2
     per_host_delay: float = 0.2
     user_agent: str = DEFAULT_USER_AGENT
+    # Article pages: how often a failed fetch (HTTP 429/5xx, network) is tried again in the
+    # same pass, the first wait (doubling each time), and the longest Retry-After we wait
+    # for; a server asking for more makes the article wait for the next pass instead.
+    retries: int = 2
+    retry_delay: float = 2.0
+    max_retry_wait: float = 60.0
 
 
 ImageMode = Literal["proxy", "copy", "original"]
 IMAGE_MODES: tuple[ImageMode, ...] = ("proxy", "copy", "original")
 DEFAULT_PROXIES = ("https://images.weserv.nl/?url={url_noscheme}",)
 IMAGE_TYPES = ("jpeg", "png", "gif", "webp", "avif")
+
+# Where an article's text comes from: the feed item, the article page, or the page only
+# when the item carries a teaser.
+FulltextMode = Literal["feed", "page", "auto"]
+FULLTEXT_MODES: tuple[FulltextMode, ...] = ("feed", "page", "auto")
+EXTRACTORS = ("auto", "generic", "bbc", "voa", "rfi", "nyt", "rfa", "cdt")
 
 ScriptMode = Literal["as-published", "hans", "hant", "both"]
 SCRIPT_MODES: tuple[ScriptMode, ...] = ("as-published", "hans", "hant", "both")
@@ -183,6 +195,10 @@ class SourceSettings:
     images: ImageMode | None = None  # overrides [images] mode
     script: ScriptMode | None = None  # overrides [script] mode
     traditional: Traditional | None = None  # overrides [script] traditional
+    # kind = "feed": article text from the page (fulltext) with which extractor ("auto":
+    # by the page's host, else the generic one)
+    fulltext: FulltextMode = "feed"
+    extractor: str = "auto"
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,6 +379,10 @@ def _source(t: _Table) -> SourceSettings:
         )
     else:
         url = _http_url(t, "url", t.text("url", required=True))
+        extra = dict(
+            fulltext=t.choice("fulltext", FULLTEXT_MODES, "feed"),
+            extractor=t.choice("extractor", EXTRACTORS, "auto"),
+        )
     t.done()
     return SourceSettings(
         id=sid,
@@ -405,6 +425,9 @@ def parse_settings(data: dict[str, Any], path: Path) -> Settings:
         per_host_concurrency=n.number("per_host_concurrency", d.per_host_concurrency, minimum=1),
         per_host_delay=n.duration("per_host_delay", d.per_host_delay, allow_zero=True),
         user_agent=n.text("user_agent", d.user_agent) or d.user_agent,
+        retries=n.number("retries", d.retries),
+        retry_delay=n.duration("retry_delay", d.retry_delay, allow_zero=True),
+        max_retry_wait=n.duration("max_retry_wait", d.max_retry_wait, allow_zero=True),
     )
     n.done()
 

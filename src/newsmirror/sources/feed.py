@@ -200,6 +200,7 @@ def to_article(
         raise ValueError(f"item link is not http(s): {link.absolute!r}")
     ident, key = urls.identity(item.guid, link)
     body = item.body if item.body_is_html else f"<p>{html.escape(item.body)}</p>"
+    # An undated item is dated now (full-text completion relies on this to recognise it).
     date_ms = item.updated or item.published or now_ms
     title = clean_title(item.title)
     return Article(
@@ -260,7 +261,8 @@ def _dedupe(articles: Iterable[Article]) -> list[Article]:
 
 
 async def collect(source: SourceSettings, state: SourceState | None, ctx: Context) -> SourceResult:
-    """The ``feed`` driver: one conditional GET, then every item of the document."""
+    """The ``feed`` driver: one conditional GET, then every item of the document (and the
+    article pages of the items, when the source takes its text from them)."""
     response = await ctx.fetcher.get(
         source.url,
         etag=state.etag if state else None,
@@ -281,6 +283,11 @@ async def collect(source: SourceSettings, state: SourceState | None, ctx: Contex
         )
     except ParseError as e:
         raise ParseError(f"{source.url}: {e}") from e
+    if source.fulltext != "feed":
+        from .fulltext import complete  # the extractors load only for sources that use them
+
+        articles, page_errors = await complete(source, articles, ctx)
+        errors += page_errors
     return SourceResult(
         source=source.id,
         articles=articles,
