@@ -18,12 +18,13 @@ import html
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from lxml import etree
 
-CAPTION = '<div><small style="color: #999;">{}</small></div>'
+from ..render.body import CAPTION, dateline, image_html, iso_ms_z
+
+__all__ = ["CAPTION", "Block", "Image", "Page", "iso_ms_z", "render_body"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,27 +67,9 @@ class Page:
         return "\n".join(line for line in lines if line)
 
 
-def iso_ms_z(ms: int) -> str:
-    """``2022-10-26T01:34:17.666Z``: the dateline form of the existing mirrors."""
-    dt = datetime.fromtimestamp(ms / 1000, UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
-
-
-def image_html(src: str, caption: str) -> str:
-    """One picture in the archive's form; ``caption`` is already escaped HTML."""
-    out = f'<img src="{html.escape(src)}" width="100%">'
-    return out + (CAPTION.format(caption) if caption else "")
-
-
-def dateline(authors: Iterable[str], date_ms: int) -> str:
-    """``<div><i>{authors}<br>{date}</i></div>``, authors joined with 、."""
-    names = html.escape("、".join(authors), quote=False)
-    return f"<div><i>{names}<br>{iso_ms_z(date_ms)}</i></div>"
-
-
 def render_body(page: Page, date_ms: int, authors: Iterable[str]) -> str:
     """The article body: dateline, then the blocks (pictures with captions under them)."""
-    parts = [dateline(authors, date_ms)]
+    parts = [dateline(authors, iso_ms_z(date_ms))]
     for b in page.blocks:
         if isinstance(b, Image):
             parts.append(image_html(b.src, html.escape(b.caption, quote=False)))

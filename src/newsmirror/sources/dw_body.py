@@ -20,10 +20,11 @@ from typing import Any
 from lxml import etree
 from lxml import html as lhtml
 
+from ..render.body import CAPTION, dateline, image_html, iso_z
+
 # The public site: links in bodies and the title line always point here, whatever base URL
 # the articles were fetched from.
 PUBLIC_SITE = "https://www.dw.com"
-CAPTION = '<div><small style="color: #999;">{}</small></div>'
 _API_LINK = re.compile(r"^https?://api\.dw\.com/api/detail/article/(\d+)")
 _ARTICLE_PATH = re.compile(r"/a-(\d+)(?:$|[/?#])")
 _YOUTUBE_ID = re.compile(
@@ -57,11 +58,6 @@ def _iso(value: Any) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-def _iso_ms_z(dt: datetime) -> str:
-    """``2022-10-26T01:34:17.666Z``: the dateline form of the existing mirrors."""
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
-
-
 def image_url(static_url: str, image_format: int) -> str:
     """``https://static.dw.com/image/<id>_<format>.jpg`` from a ``${formatId}`` template."""
     return static_url.replace("${formatId}", str(image_format))
@@ -82,11 +78,6 @@ def _caption(link: Mapping[str, Any] | None) -> str:
     if credit and credit not in text:
         text = f"{text} ©{credit}" if text else f"©{credit}"
     return html.escape(text, quote=False)
-
-
-def _image_html(src: str, caption: str) -> str:
-    out = f'<img src="{html.escape(src)}" width="100%">'
-    return out + (CAPTION.format(caption) if caption else "")
 
 
 def _authors(content: Mapping[str, Any]) -> tuple[str, ...]:
@@ -169,7 +160,7 @@ class _Body:
             return ""
         if data_id is not None:
             self.images_seen.add(data_id)
-        return _image_html(image_url(template, self.image_format), _caption(link))
+        return image_html(image_url(template, self.image_format), _caption(link))
 
     def _placeholder_link(self, el: Any) -> str:
         """A gallery, infobox or other embedded DW item: a plain link to its page."""
@@ -281,19 +272,13 @@ def build(content: Mapping[str, Any], *, language: str, image_format: int) -> DW
     if not raw_text and content.get("teaser"):  # video and audio items carry no text
         raw_text = f"<p>{html.escape(str(content['teaser']), quote=False)}</p>"
     text = body.rewrite(raw_text)
-    parts = [
-        "<div><i>"
-        + html.escape("、".join(authors), quote=False)
-        + "<br>"
-        + _iso_ms_z(shown or date)
-        + "</i></div>"
-    ]
+    parts = [dateline(authors, iso_z(shown or date))]
     main = content.get("mainContentImageLink")
     if isinstance(main, Mapping):
         main_id = _int(main.get("targetId"))
         static = str((main.get("target") or {}).get("staticUrl") or "")
         if static and main_id not in body.images_seen:
-            parts.append(_image_html(image_url(static, image_format), _caption(main)))
+            parts.append(image_html(image_url(static, image_format), _caption(main)))
     parts.append(text)
     return DWArticle(
         id=aid,
