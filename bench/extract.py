@@ -6,7 +6,7 @@
    averages.  Baseline: trafilatura's plain ``extract()`` on the same bytes, same run.
    Our text is the body's paragraphs, sub-heads, lists and tables; captions are scored
    separately (the benchmark's truth leaves them out), and also shown included.
-2. The Chinese pages of ``zh_pages.py`` (nine layouts, GBK/Big5/lying charsets, lazy
+2. The Chinese pages of ``zh_pages.py`` (twelve layouts, GBK/Big5/lying charsets, lazy
    images): text scored on 4-grams of characters (a run of Han characters is one ``\\w+``
    token, so each Han character is a token here), picture recall and precision by URL,
    caption recall (exact text under the right picture).  trafilatura's ``extract()`` is
@@ -15,7 +15,7 @@
 Speed: milliseconds per page of the whole extraction (decode, parse, lazy images,
 metadata, text, pictures), one process, one core.  Prints figures; asserts nothing.
 
-    python bench/extract.py [--per-template 4] [--repeat 1]
+    python bench/extract.py [--per-template 3] [--repeat 1]
 """
 
 from __future__ import annotations
@@ -195,7 +195,7 @@ def chinese(per_template: int, repeat: int) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--per-template", type=int, default=4, help="Chinese pages per layout")
+    ap.add_argument("--per-template", type=int, default=3, help="Chinese pages per layout")
     ap.add_argument("--repeat", type=int, default=1, help="timing repetitions (best kept)")
     args = ap.parse_args()
     english(args.repeat)

@@ -1,12 +1,14 @@
 """Chinese article pages with known text, pictures and captions, for bench/extract.py.
 
-Each page is one article laid out by one of nine templates modelled on the shapes Chinese
+Each page is one article laid out by one of twelve templates modelled on the shapes Chinese
 news pages really have: WordPress with ``wp-caption`` and lazy ``data-src``; a modern CMS
 with a headline figure outside the body, ``<picture>`` and ``data-original``; a portal in
 GBK that declares gb2312 and centres captions in a ``<p>`` under the picture; a Big5
 Traditional page that declares nothing; a GBK page that claims to be UTF-8; placeholders
 with ``<noscript>`` copies; ``srcset``-only pictures with ``<em>`` captions; an old table
-layout with ``<font>`` captions; a page whose pictures and captions sit in ``div.photo``.
+layout with ``<font>`` captions; a page whose pictures and captions sit in ``div.photo``;
+a GBK portal with ``<img><br>caption`` in one centred paragraph; a lazy gallery list; an
+AMP page with ``<amp-img>``.
 Every page carries furniture: navigation, related stories with thumbnails, share icons,
 ads, comments, a footer.
 
@@ -117,7 +119,15 @@ def _comments() -> str:
 
 
 def _footer() -> str:
-    return f"<footer><p>{z.FOOTER}</p></footer>"
+    # What real pages carry besides the article: a site map of links, tracking and state
+    # scripts, styles (~40 KB in all, the size of a light news page).
+    sitemap = "".join(f'<a href="/channel/{i}">{z.NAV[i % len(z.NAV)]}{i}</a> ' for i in range(150))
+    state = "{" + ",".join(f'"k{i}": "{z.RELATED[i % len(z.RELATED)]}"' for i in range(600)) + "}"
+    style = ".a{color:#333}" * 300
+    return (
+        f"<footer><div class='sitemap'>{sitemap}</div><p>{z.FOOTER}</p></footer>"
+        f"<style>{style}</style><script>window.__STATE__ = {state};</script>"
+    )
 
 
 def _head(spec: Spec, charset: str | None = "utf-8", extra: str = "") -> str:
@@ -307,6 +317,50 @@ def photo_divs(spec: Spec) -> tuple[str, str, str]:
     return page, "utf-8", "text/html; charset=utf-8"
 
 
+def br_caption(spec: Spec) -> tuple[str, str, str]:
+    def pic(src: str, cap: str, i: int) -> str:
+        c = f"<br>{cap}" if cap else ""
+        return f'<p class="f_center"><img alt="{spec.title}" src="{src}">{c}</p>'
+
+    page = (
+        _head(spec, None, '<meta http-equiv="Content-Type" content="text/html; charset=gbk">')
+        + f'<body><div class="N-nav">{_nav()}</div><div class="post_content_main"><h1>{spec.title}</h1>'
+        + '<div class="post_time_source">2022-11-20 10:20:33　来源: <a href="/">新闻网</a></div>'
+        + f'<div class="post_text" id="endText">{_body_html(spec, pic)}</div>'
+        + f'<div class="post_btmshare">{_share()}</div></div><div class="post_side">{_related(spec.n)}{_ad()}</div>{_footer()}</body></html>'
+    )
+    return page, "gbk", "text/html; charset=GBK"
+
+
+def gallery(spec: Spec) -> tuple[str, str, str]:
+    def pic(src: str, cap: str, i: int) -> str:
+        c = f'<p class="gallery-caption">{cap}</p>' if cap else ""
+        return f'<div class="gallery"><ul><li><img data-src="{src}" src="/img/lazy.svg">{c}</li></ul></div>'
+
+    page = (
+        _head(spec)
+        + f'<body>{_nav()}<div class="article-wrap"><h1>{spec.title}</h1><div class="meta">{spec.author}</div>'
+        + f'<div class="rich-text">{_body_html(spec, pic)}</div></div>{_related(spec.n)}{_comments()}{_footer()}</body></html>'
+    )
+    return page, "utf-8", "text/html; charset=utf-8"
+
+
+def amp(spec: Spec) -> tuple[str, str, str]:
+    def pic(src: str, cap: str, i: int) -> str:
+        c = f"<figcaption>{cap}</figcaption>" if cap else ""
+        return (
+            f'<figure><amp-img src="{src}" width="1024" height="576" layout="responsive">'
+            f'<noscript><img src="{src}"></noscript></amp-img>{c}</figure>'
+        )
+
+    page = (
+        _head(spec)
+        + f'<body><header>{_nav()}</header><main role="main"><article><h1>{spec.title}</h1>'
+        + f"{_body_html(spec, pic)}</article></main><aside>{_related(spec.n)}</aside>{_footer()}</body></html>"
+    )
+    return page, "utf-8", "text/html; charset=utf-8"
+
+
 TEMPLATES: dict[str, Callable[[Spec], tuple[str, str, str]]] = {
     "wordpress": wordpress,
     "cms": cms,
@@ -317,10 +371,13 @@ TEMPLATES: dict[str, Callable[[Spec], tuple[str, str, str]]] = {
     "srcset-only": srcset_only,
     "table-layout": table_layout,
     "photo-divs": photo_divs,
+    "br-caption-gbk": br_caption,
+    "gallery": gallery,
+    "amp": amp,
 }
 
 
-def build(per_template: int = 4, seed: int = 20221124) -> list[Built]:
+def build(per_template: int = 3, seed: int = 20221124) -> list[Built]:
     """``per_template`` pages of each template with their truth."""
     rng = random.Random(seed)
     out = []

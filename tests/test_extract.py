@@ -77,6 +77,10 @@ def _imgs(markup: str, url: str = "https://news.example/a/1.html") -> list[str]:
         ('<p>x</p><noscript><img src="/only.jpg"></noscript>', ["https://news.example/only.jpg"]),
         ('<img src="data:image/png;base64,AAA">', []),
         (
+            '<amp-img src="/amp.jpg"><noscript><img src="/amp.jpg"></noscript></amp-img>',
+            ["https://news.example/amp.jpg"],
+        ),
+        (
             '<base href="https://other.example/dir/"><img src="b.jpg">',
             ["https://other.example/dir/b.jpg"],
         ),
@@ -111,6 +115,8 @@ def test_lazy_pictures_get_their_real_url(markup: str, expected: list[str]) -> N
         ("<p><img src='x.jpg'></p><p>图为上海街头</p>", "图为上海街头"),
         ("<p><img src='x.jpg'></p><p>" + o.P1 + o.P2 + o.P3 + o.P1 + "</p>", ""),
         ("<p><img src='x.jpg'></p><p>普通的一段话。</p>", ""),
+        ("<p class='f_center'><img src='x.jpg'><br>换行后的说明</p>", "换行后的说明"),
+        ("<p><img src='x.jpg'>紧跟图片的一段话，并不是说明。</p>", ""),
     ],
 )
 def test_captions_in_the_shapes_pages_use(markup: str, caption: str) -> None:
@@ -168,6 +174,24 @@ def test_trafilatura_alone_loses_pictures_the_generic_extractor_keeps() -> None:
     assert len(theirs & {src for src, _ in ours}) < 2, theirs  # why we do not rely on it
     text = page.text()
     assert o.P1 in text and o.P3 in text and "另一篇报道的标题" not in text
+
+
+def test_rules_keep_captions_once_and_entities_as_text() -> None:
+    from newsmirror.extract.rules import Rules
+
+    page = (
+        "<html><body><div class='story'><p>第一段 &lt;숨바꼭질&gt; 与 <b>粗</b>体。</p>"
+        "<p class='c'><img src='/a.jpg' width='600'><br>图为一处街景</p><p>第二段。</p></div>"
+        "</body></html>"
+    ).encode()
+    root, meta = prepare(page, "https://news.example/a")
+    got = Rules(name="t", body=(".story",)).extract(root, "https://news.example/a", meta)
+    assert got.blocks == (
+        "<p>第一段 &lt;숨바꼭질&gt; 与 <b>粗</b>体。</p>",
+        Image("https://news.example/a.jpg", "图为一处街景"),
+        "<p>第二段。</p>",
+    )
+    assert "第一段 <숨바꼭질> 与 粗体。" in got.text()
 
 
 def test_a_page_without_an_article_is_a_clear_error() -> None:

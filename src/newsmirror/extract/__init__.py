@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import ParseError
 from . import generic
-from .blocks import Image, Page, render_body
+from .blocks import Image, Page, mark_breaks, render_body
 from .document import Meta, absolute_links, decode_html, metadata, parse_html, unlazy
 
 __all__ = ["ExtractError", "Image", "Page", "extract", "extractors", "render_body"]
@@ -49,6 +49,7 @@ def extractors() -> dict[str, Extractor]:
 def prepare(raw: bytes, url: str, content_type: str = "", tz_hours: float = 0) -> tuple[Any, Meta]:
     """The decoded tree with real image URLs and absolute links, and the page's metadata."""
     root = parse_html(decode_html(raw, content_type))
+    mark_breaks(root)
     unlazy(root, url)
     absolute_links(root, url)
     return root, metadata(root, url, tz_hours)

@@ -81,6 +81,12 @@ def render_body(page: Page, date_ms: int, authors: Iterable[str]) -> str:
 # ---- text helpers ------------------------------------------------------------------------
 
 _SPACE = re.compile(r"\s+")
+_TAG = re.compile(r"<[^>]+>")
+# Tags that separate words: line breaks and the edges of block elements (list items,
+# table cells...).  Inline tags (b, a, span) separate nothing.
+_BR = re.compile(
+    r"</?(?:br|p|div|li|ul|ol|dl|dt|dd|td|th|tr|table|h[1-6]|blockquote|pre)\b[^>]*>", re.I
+)
 
 
 def norm(text: str) -> str:
@@ -88,14 +94,24 @@ def norm(text: str) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
+def mark_breaks(root: Any) -> None:
+    """Make each ``<br>`` count as white space in the tree's text (in place)."""
+    for br in root.iter("br"):
+        br.tail = "\n" + (br.tail or "")
+
+
 def text_of(el: Any) -> str:
-    """An element's text, white space collapsed."""
+    """An element's text, white space collapsed (see :func:`mark_breaks`)."""
     return norm("".join(el.itertext()))
 
 
 def block_text(markup: str) -> str:
     """The text of one block's HTML."""
-    return norm(re.sub(r"<[^>]+>", " ", html.unescape(markup))) if "<" in markup else norm(markup)
+    if "<" not in markup and "&" not in markup:
+        return norm(markup)
+    # Line breaks and block edges are spaces, other tags nothing (as text_of reads the tree after
+    # mark_breaks); entities are decoded last so a literal "&lt;b&gt;" stays text.
+    return norm(html.unescape(_TAG.sub("", _BR.sub(" ", markup))))
 
 
 # ---- pictures ----------------------------------------------------------------------------
@@ -178,6 +194,28 @@ def _next_element(el: Any) -> Any:
     return nxt
 
 
+def _text_after_break(node: Any) -> str:
+    """``<img><br>说明</p>``: short text after a line break that follows the picture, up to
+    the end of its parent, when nothing else is in the parent."""
+    br = node.getnext()
+    parent = node.getparent()
+    if br is None or br.tag != "br" or parent is None or (node.tail or "").strip():
+        return ""
+    if (parent.text or "").strip() or any(
+        c.tag == "img" or c.find(".//img") is not None
+        for c in parent
+        if c is not node and isinstance(c.tag, str)
+    ):
+        return ""
+    pieces = [br.tail or ""]
+    for sib in br.itersiblings():
+        if isinstance(sib.tag, str):
+            pieces.append("".join(sib.itertext()))
+        pieces.append(sib.tail or "")
+    text = norm("".join(pieces))
+    return text if 0 < len(text) <= 150 else ""
+
+
 def caption_of(img: Any, stop: Any = None) -> tuple[str, Any]:
     """The caption of a picture and the element holding it (``("", None)`` if none).
 
@@ -202,6 +240,9 @@ def caption_of(img: Any, stop: Any = None) -> tuple[str, Any]:
         nxt = _next_element(node)
         if nxt is not None and _is_caption(nxt):
             return text_of(nxt), nxt
+        after = _text_after_break(node)
+        if after:
+            return after, None
         parent = node.getparent()
         if parent is None or parent is stop or parent.tag in ("body", "article", "main"):
             break
@@ -294,8 +335,13 @@ class BlockWriter:
     def _flush(self) -> None:
         text = "".join(self._inline).strip()
         self._inline.clear()
-        if norm(re.sub(r"<[^>]+>", "", text).replace("&nbsp;", " ")):
-            self.blocks.append(f"<p>{text}</p>")
+        plain = block_text(text)
+        if not plain:
+            return
+        last = self.blocks[-1] if self.blocks else None
+        if isinstance(last, Image) and last.caption == plain:
+            return  # the caption, already shown under its picture
+        self.blocks.append(f"<p>{text}</p>")
 
     def _text(self, value: str | None) -> None:
         if value:

@@ -91,16 +91,21 @@ def decode_html(raw: bytes, content_type: str = "") -> str:
     return raw.decode(encoding, "replace")
 
 
+# Comments and processing instructions go at parse time: left in the tree they split text
+# nodes, and trafilatura, given a tree that has them, loses whole paragraphs (measured on
+# the benchmark: recall 0.47 instead of 0.97 on some pages).
+_PARSER = lhtml.HTMLParser(remove_comments=True, remove_pis=True, collect_ids=False)
+
+
 def parse_html(text: str) -> Any:
     """An lxml HTML document tree (never None: an empty document becomes ``<html/>``)."""
-    # libxml2 rejects a str that still carries an encoding declaration only for XML; for
-    # HTML the meta charset is ignored when given text, which is what we want.
+    # Given text, libxml2 ignores the page's meta charset, which is what we want.
     if not text.strip():
-        return lhtml.document_fromstring("<html><body></body></html>")
+        return lhtml.document_fromstring("<html><body></body></html>", parser=_PARSER)
     try:
-        return lhtml.document_fromstring(text)
+        return lhtml.document_fromstring(text, parser=_PARSER)
     except (etree.ParserError, ValueError):
-        return lhtml.document_fromstring("<html><body></body></html>")
+        return lhtml.document_fromstring("<html><body></body></html>", parser=_PARSER)
 
 
 # Attributes lazy-loading scripts keep the real picture in, most specific first.
@@ -197,6 +202,10 @@ def unlazy(root: Any, page_url: str) -> None:
     with no usable URL are removed.
     """
     base = _base_url(root, page_url)
+    for amp in list(root.iter("amp-img")):  # AMP pages: the picture element is amp-img
+        for fallback in list(amp):
+            amp.remove(fallback)
+        amp.tag = "img"
     for ns in list(root.iter("noscript")):
         inner = [i for i in ns.iter("img") if real_src(i)]
         if not inner:

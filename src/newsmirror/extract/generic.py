@@ -18,7 +18,17 @@ from typing import Any
 import trafilatura
 from lxml import html as lhtml
 
-from .blocks import Block, BlockWriter, Image, Page, caption_of, content_image, norm, text_of
+from .blocks import (
+    Block,
+    BlockWriter,
+    Image,
+    Page,
+    block_text,
+    caption_of,
+    content_image,
+    norm,
+    text_of,
+)
 from .document import Meta
 
 _KEY = 40  # characters of a paragraph that identify it in the page
@@ -29,6 +39,9 @@ _FURNITURE = re.compile(
     r"advert|author-?(?:bio|card|box)|byline|breadcrumb|tags?(?:$|[\s_-])|popular|trending",
     re.I,
 )
+
+
+_LINK = re.compile(r"<a\b.*?</a>", re.S | re.I)
 
 
 class NoText(ValueError):
@@ -107,7 +120,7 @@ def extract(root: Any, page_url: str, meta: Meta) -> Page:
         raise NoText("no article text found on the page")
     keys: dict[str, int] = {}
     for i, b in enumerate(texts):
-        t = norm(re.sub(r"<[^>]+>", " ", b)) if isinstance(b, str) else ""
+        t = block_text(b) if isinstance(b, str) else ""
         if t:
             keys.setdefault(_key(t), i)
     matched: list[tuple[Any, int]] = []
@@ -149,7 +162,7 @@ def extract(root: Any, page_url: str, meta: Meta) -> Page:
     out: list[Block] = list(placed.get(-1, []))
     title = norm(meta.title)
     for i, b in enumerate(texts):
-        t = norm(re.sub(r"<[^>]+>", " ", b)) if isinstance(b, str) else ""
+        t = block_text(b) if isinstance(b, str) else ""
         if t and (t in captions or (i == 0 and t == title)):
             pass  # the caption is shown under its picture; the title is the file's title
         else:
@@ -169,7 +182,7 @@ def _own_text(block: Block) -> str:
     """A text block's text outside links."""
     if not isinstance(block, str):
         return ""
-    return norm(re.sub(r"<[^>]+>", " ", re.sub(r"<a\b.*?</a>", " ", block, flags=re.S)))
+    return block_text(_LINK.sub(" ", block))
 
 
 def _social_image(root: Any, src: str) -> Any:
