@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import feeds
+from . import feeds, outlets
 from .fakeserver import FakeServer
 from .test_dw import rdf
 
@@ -33,6 +33,24 @@ def _point_at(server: FakeServer, cfg: Path) -> None:
     text = text.replace("allow_private_networks = false", "allow_private_networks = true")
     text = text.replace("https://www.rfa.org/mandarin/rss2.xml", server.url("/rfa.xml"))
     text = text.replace("https://chinadigitaltimes.net/chinese/feed/", server.url("/cdt.xml"))
+    # The full-text outlets: their extractors by name (the fake's host says nothing), a
+    # page for each item (RFA and CDT items in these tests are short, so "auto" fetches).
+    pages = {"rfa": outlets.rfa_page(), "cdt": outlets.cdt_page()}
+    pages.update(bbc=outlets.bbc_page(1, 2), rfi=outlets.rfi_page(), nyt=outlets.nyt_page())
+    for name, url in (
+        ("bbc", "https://feeds.bbci.co.uk/zhongwen/simp/rss.xml"),
+        ("rfi", "https://www.rfi.fr/cn/rss"),
+        ("nyt", "https://cn.nytimes.com/rss/"),
+        ("rfa", server.url("/rfa.xml")),
+        ("cdt", server.url("/cdt.xml")),
+    ):
+        text = text.replace(
+            f'url = "{url}"\n', f'url = "{server.url(f"/{name}.xml")}"\nextractor = "{name}"\n'
+        )
+        for i in range(4):
+            server.routes[f"/{name}/a/{i}"] = pages[name]
+    for name in ("bbc", "rfi", "nyt"):
+        server.routes[f"/{name}.xml"] = feeds.rss(feeds.items(1, prefix=server.url(f"/{name}/a/")))
     for lang in ("zh", "zh-hant"):
         text = text.replace(
             f'language = "{lang}"\n',
@@ -63,12 +81,14 @@ def test_init_update_status(tmp_path: Path, server: FakeServer) -> None:
     assert "[[sources]]" in cfg.read_text() and (tmp_path / "archive/.git").is_dir()
     assert nm(tmp_path, "init").returncode == 1  # never overwrites silently
     _point_at(server, cfg)
-    server.routes["/rfa.xml"] = feeds.rss(feeds.items(3, prefix="https://www.rfa.org/a/"))
-    server.routes["/cdt.xml"] = feeds.rss(feeds.items(2, prefix="https://cdt.example/p/"))
+    server.routes["/rfa.xml"] = feeds.rss(feeds.items(3, prefix=server.url("/rfa/a/")))
+    server.routes["/cdt.xml"] = feeds.rss(feeds.items(2, prefix=server.url("/cdt/a/")))
     r = nm(tmp_path, "update")
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "7 new, 0 updated, 4 sources ok, 0 failed; commit" in r.stdout
-    assert len(list((tmp_path / "archive/articles").rglob("*.md"))) == 7
+    assert "10 new, 0 updated, 7 sources ok, 0 failed; commit" in r.stdout
+    assert len(list((tmp_path / "archive/articles").rglob("*.md"))) == 10
+    bbc = next((tmp_path / "archive/articles/bbc").rglob("*.md")).read_text(encoding="utf-8")
+    assert outlets.CAP1 in bbc and outlets.P3 in bbc  # the page's article, not the teaser
     assert (tmp_path / "archive/articles/dw-hant").is_dir()
     r = nm(tmp_path, "status")
     assert r.returncode == 0, r.stderr
@@ -78,11 +98,11 @@ def test_init_update_status(tmp_path: Path, server: FakeServer) -> None:
 def test_failed_source_gives_exit_2_and_names_it(tmp_path: Path, server: FakeServer) -> None:
     assert nm(tmp_path, "init").returncode == 0
     _point_at(server, tmp_path / "newsmirror.toml")
-    server.routes["/rfa.xml"] = feeds.rss(feeds.items(1, prefix="https://www.rfa.org/a/"))
+    server.routes["/rfa.xml"] = feeds.rss(feeds.items(1, prefix=server.url("/rfa/a/")))
     r = nm(tmp_path, "update")
     assert r.returncode == 2
     assert "FAILED cdt:" in r.stdout and "/cdt.xml: HTTP 404" in r.stdout
-    assert "3 new, 0 updated, 3 sources ok, 1 failed" in r.stdout
+    assert "6 new, 0 updated, 6 sources ok, 1 failed" in r.stdout
 
 
 def test_bad_config_is_a_clear_error(tmp_path: Path) -> None:
@@ -97,8 +117,8 @@ def test_bad_config_is_a_clear_error(tmp_path: Path) -> None:
 def test_run_repeats_and_stops_cleanly_on_ctrl_c(tmp_path: Path, server: FakeServer) -> None:
     assert nm(tmp_path, "init").returncode == 0
     _point_at(server, tmp_path / "newsmirror.toml")
-    server.routes["/rfa.xml"] = feeds.rss(feeds.items(2, prefix="https://www.rfa.org/a/"))
-    server.routes["/cdt.xml"] = feeds.rss(feeds.items(1, prefix="https://cdt.example/p/"))
+    server.routes["/rfa.xml"] = feeds.rss(feeds.items(2, prefix=server.url("/rfa/a/")))
+    server.routes["/cdt.xml"] = feeds.rss(feeds.items(1, prefix=server.url("/cdt/a/")))
     p = subprocess.Popen(
         [*EXE, "run", "--every", "1s", "--jitter", "0"],
         cwd=tmp_path,
@@ -116,8 +136,8 @@ def test_run_repeats_and_stops_cleanly_on_ctrl_c(tmp_path: Path, server: FakeSer
     finally:
         p.kill()
     assert p.returncode == 0, err
-    assert "5 new" in out and "Traceback" not in err
-    assert len(list((tmp_path / "archive/articles").rglob("*.md"))) == 5
+    assert "8 new" in out and "Traceback" not in err
+    assert len(list((tmp_path / "archive/articles").rglob("*.md"))) == 8
     assert not list((tmp_path / "archive").rglob("*.tmp"))
 
 

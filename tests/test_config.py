@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,29 @@ def test_durations() -> None:
     assert parse_duration("15m") == 900 and parse_duration("2") == 2
     with pytest.raises(ValueError, match="not a duration"):
         parse_duration("an hour")
+
+
+def _readme_block(after: str) -> str:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    rest = readme[readme.index(after) :]
+    start = rest.index("```toml\n") + len("```toml\n")
+    return rest[start : rest.index("```", start)]
+
+
+def test_readme_configuration_loads_with_every_option_switched_on(tmp_path: Path) -> None:
+    block = _readme_block("## Configuration")
+    # Every commented "# key = value" line switched on: the documented options are real.
+    on = re.sub(r"(?m)^# (\w+ = )", r"\1", block)
+    retries = _readme_block("`[network]` also sets")
+    on = on.replace("[images]", retries + "\n[images]", 1)
+    cfg = tmp_path / "newsmirror.toml"
+    cfg.write_text(on, encoding="utf-8")
+    s = load(cfg)
+    (src,) = s.sources
+    assert (src.fulltext, src.extractor, src.images, src.script) == (
+        "feed",
+        "auto",
+        "original",
+        "hant",
+    )
+    assert (s.network.retries, s.network.retry_delay, s.network.max_retry_wait) == (2, 2.0, 60.0)

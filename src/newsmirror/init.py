@@ -89,38 +89,56 @@ name = "德國之聲"
 kind = "dw"
 language = "zh-hant"
 
+# RFA and China Digital Times put the whole article in the feed (content:encoded);
+# "auto" fetches the page only for an item that carries a teaser.
+
 [[sources]]
 id = "rfa"
 name = "自由亚洲电台"
 kind = "feed"
 url = "https://www.rfa.org/mandarin/rss2.xml"
+fulltext = "auto"
 
 [[sources]]
 id = "cdt"
 name = "中国数字时代"
 kind = "feed"
 url = "https://chinadigitaltimes.net/chinese/feed/"
+fulltext = "auto"
 
-# These outlets' feeds carry only a teaser; enable them to archive the teasers.
-#
+# These outlets' feeds carry only a teaser: `fulltext = "page"` fetches each article's
+# page and keeps the article (text, pictures with captions, date, authors).  The extractor
+# is chosen by the page's host (bbc, voa, rfi, nyt, rfa, cdt; "generic" for any other).
+
+[[sources]]
+id = "bbc"
+name = "BBC 中文"
+kind = "feed"
+url = "https://feeds.bbci.co.uk/zhongwen/simp/rss.xml"
+fulltext = "page"
+
+# VOA's feeds have opaque addresses: take one from the site's RSS page.
 # [[sources]]
-# id = "bbc"
-# name = "BBC 中文"
+# id = "voa"
+# name = "美国之音"
 # kind = "feed"
-# url = "https://feeds.bbci.co.uk/zhongwen/simp/rss.xml"
-#
-# [[sources]]
-# id = "rfi"
-# name = "法广"
-# kind = "feed"
-# url = "https://www.rfi.fr/cn/rss"
-#
-# [[sources]]
-# id = "nyt"
-# name = "纽约时报中文网"
-# kind = "feed"
-# url = "https://cn.nytimes.com/rss/"
-#
+# url = "https://www.voachinese.com/api/…"
+# fulltext = "page"
+
+[[sources]]
+id = "rfi"
+name = "法广"
+kind = "feed"
+url = "https://www.rfi.fr/cn/rss"
+fulltext = "page"
+
+[[sources]]
+id = "nyt"
+name = "纽约时报中文网"
+kind = "feed"
+url = "https://cn.nytimes.com/rss/"
+fulltext = "page"
+
 # Any full-text feed, e.g. a third-party full-text feed:
 #
 # [[sources]]
