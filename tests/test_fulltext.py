@@ -264,7 +264,10 @@ def test_a_long_retry_after_stops_requests_to_that_server_for_this_pass(
     assert report.new == 0
     (src,) = report.sources
     assert len(src.item_errors) == 5
-    assert all("3600" in e.reason or "wants no requests" in e.reason for e in src.item_errors)
+    reasons = [e.reason for e in src.item_errors]
+    assert all(
+        "3600" in r or "wants no requests" in r or "refused 3 pages" in r for r in reasons
+    ), reasons
     page_hits = [r for r in server.requests if r.path.startswith("/articles/")]
     assert len(page_hits) == 1, "after a 429 with a long Retry-After nothing more is asked"
     # Next pass (the server is well again): every article is fetched and stored.
@@ -312,3 +315,23 @@ def test_config_errors_name_the_key(tmp_path: Path, extra: dict[str, object], me
     cfg = write_config(tmp_path / "c.toml", [src])
     with pytest.raises(ConfigError, match=message):
         load(cfg)
+
+
+def test_a_server_refusing_pages_is_left_alone_after_three(
+    tmp_path: Path, server: FakeServer, run_update
+) -> None:
+    outlet = o.Outlet(server, "bbc", "/bbc.xml")
+    outlet.serve(
+        [
+            o.teaser(f"第{i}篇", server.url(f"/p/{i}"), f"2022-11-24T0{i}:00:00+00:00")
+            for i in range(10)
+        ]
+    )
+    for i in range(10):
+        server.routes[f"/p/{i}"] = lambda _r: Answer(403, b"Forbidden")
+    cfg = write_config(tmp_path / "c.toml", [outlet.config(extractor="bbc")])
+    cfg.write_text(cfg.read_text().replace("per_host_delay = 0", "per_host_concurrency = 1"))
+    (src,) = run_update(cfg).sources
+    assert len(src.item_errors) == 10
+    assert len([r for r in server.requests if r.path.startswith("/p/")]) == 3
+    assert sum("refused 3 pages this pass" in e.reason for e in src.item_errors) == 7

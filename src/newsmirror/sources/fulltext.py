@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections import defaultdict
 from dataclasses import replace
 
 from .. import urls
@@ -54,29 +55,67 @@ def extractor_name(source: SourceSettings, page_url: str) -> str:
     return extractor_for(host)
 
 
-async def _complete(source: SourceSettings, a: Article, ctx: Context) -> Article | ItemError:
-    page_url = a.url
+# After this many refusals (403, 429) from one server in a pass, its remaining pages wait
+# for the next pass: outlets that block datacenter addresses answer every page the same.
+MAX_REFUSALS = 3
+
+
+class _Pass:
+    """The pages of one source in one pass, with a per-server count of refusals."""
+
+    def __init__(self, source: SourceSettings, ctx: Context) -> None:
+        self.source = source
+        self.ctx = ctx
+        self.refusals: dict[str, int] = {}
+        # The fetcher limits requests per host too; this one also makes each page wait
+        # for the answers before it, so a refusal is counted before the next is asked.
+        width = ctx.fetcher.network.per_host_concurrency
+        self.slots: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(width))
+
+    def _error(self, a: Article, reason: str, retry: bool = True) -> ItemError:
+        return ItemError(source=self.source.id, where=a.url, reason=reason, retry=retry)
+
+    async def complete(self, a: Article) -> Article | ItemError:
+        """One article with its page's text, or the error that kept it from it."""
+        server = _server(a.url)
+        async with self.slots[server]:
+            if self.refusals.get(server, 0) >= MAX_REFUSALS:
+                return self._error(a, f"not asked: {server} refused {MAX_REFUSALS} pages this pass")
+            try:
+                response = await self.ctx.fetcher.get_retrying(a.url, accept=PAGE_ACCEPT)
+            except FetchError as e:
+                if e.status in (403, 429):
+                    self.refusals[server] = self.refusals.get(server, 0) + 1
+                return self._error(a, str(e), retry=not e.too_large)
+        name = extractor_name(self.source, response.url)
+        try:
+            # CPU work (parsing, trafilatura): off the event loop, so other fetches go on.
+            page = await asyncio.to_thread(
+                extract, response.content, response.url, response.content_type, name
+            )
+        except ExtractError as e:
+            return self._error(a, str(e))
+        # Only the feed's identity, title and date stand; an undated item (dated "now" by
+        # the feed reader) takes the page's date.
+        date_ms = a.date_ms
+        if a.date_ms == self.ctx.now_ms:
+            date_ms = page.modified_ms or page.published_ms or a.date_ms
+        authors = page.authors or a.authors
+        body = render_body(page, page.published_ms or date_ms, authors)
+        return replace(
+            a,
+            title=a.title if a.title != a.url else (page.title or a.title),
+            date_ms=date_ms,
+            body=sanitize(body, response.url, self.ctx.iframe_hosts),
+            authors=authors,
+        )
+
+
+def _server(url: str) -> str:
     try:
-        response = await ctx.fetcher.get_retrying(page_url, accept=PAGE_ACCEPT)
-        name = extractor_name(source, response.url)
-        page = extract(response.content, response.url, response.content_type, name)
-    except (FetchError, ExtractError) as e:
-        too_large = isinstance(e, FetchError) and e.too_large
-        return ItemError(source=source.id, where=a.url, reason=str(e), retry=not too_large)
-    # Only the feed's identity, title and date stand; an undated item (dated "now" by the
-    # feed reader) takes the page's date.
-    date_ms = a.date_ms
-    if a.date_ms == ctx.now_ms:
-        date_ms = page.modified_ms or page.published_ms or a.date_ms
-    authors = page.authors or a.authors
-    body = render_body(page, page.published_ms or date_ms, authors)
-    return replace(
-        a,
-        title=a.title if a.title != a.url else (page.title or a.title),
-        date_ms=date_ms,
-        body=sanitize(body, response.url, ctx.iframe_hosts),
-        authors=authors,
-    )
+        return str(urls.parse(url).host)
+    except urls.BadURLError:
+        return url
 
 
 async def complete(
@@ -98,7 +137,8 @@ async def complete(
         for a in wanted
         if a.ident not in known or (a.date_ms != known[a.ident] and a.date_ms != ctx.now_ms)
     ]
-    done = await asyncio.gather(*(_complete(source, a, ctx) for a in todo))
+    run = _Pass(source, ctx)
+    done = await asyncio.gather(*(run.complete(a) for a in todo))
     by_ident = {a.ident: a for a in done if isinstance(a, Article)}
     skip = {a.ident for a in wanted} - by_ident.keys()
     out = [by_ident.get(a.ident, a) for a in articles if a.ident not in skip]
