@@ -335,3 +335,26 @@ def test_a_server_refusing_pages_is_left_alone_after_three(
     assert len(src.item_errors) == 10
     assert len([r for r in server.requests if r.path.startswith("/p/")]) == 3
     assert sum("refused 3 pages this pass" in e.reason for e in src.item_errors) == 7
+
+
+def test_voa_items_whose_guid_is_the_link(tmp_path: Path, server: FakeServer, run_update) -> None:
+    page = server.url("/a/hong-kong-trial/6845123.html")
+    server.routes["/voa.xml"] = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>VOA</title>'
+        f"<item><title>香港审讯</title><guid>{page}</guid>"
+        "<pubDate>Thu, 24 Nov 2022 08:00:00 GMT</pubDate><description>摘要</description>"
+        "</item></channel></rss>"
+    ).encode()
+    server.routes["/a/hong-kong-trial/6845123.html"] = o._html(o.voa_page(), "text/html")
+    cfg = write_config(
+        tmp_path / "c.toml",
+        [{"id": "voa", "url": server.url("/voa.xml"), "fulltext": "page", "extractor": "voa"}],
+    )
+    assert run_update(cfg).new == 1
+    (f,) = (tmp_path / "site/articles/voa").rglob("*.md")
+    text = f.read_text(encoding="utf-8")
+    assert f"[香港审讯]({page})" in text and o.P3 in text
+    # Proxy mode (the default): the picture goes through the image proxy.
+    assert (
+        '<img src="https://images.weserv.nl/?url=gdb.voanews.com/cover.jpg" width="100%">' in text
+    )
