@@ -19,7 +19,6 @@ from dataclasses import replace
 from typing import Any
 
 from ..errors import ParseError
-from . import generic
 from .blocks import Image, Page, mark_breaks, render_body
 from .document import Meta, absolute_links, decode_html, metadata, parse_html, unlazy
 
@@ -37,6 +36,8 @@ Extractor = Callable[[Any, str, Meta], Page]
 
 def extractors() -> dict[str, Extractor]:
     """Every extractor by the name a source's ``extractor`` setting uses."""
+    # Imported here: trafilatura takes a while to load, and only full-text sources need it.
+    from . import generic
     from .bbc import extract as bbc
     from .outlets import RULES
 

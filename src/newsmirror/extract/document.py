@@ -313,7 +313,8 @@ _ARTICLE_TYPES = {
 }
 
 
-def _walk_json(node: Any) -> Iterator[Mapping[str, Any]]:
+def walk_json(node: Any) -> Iterator[Mapping[str, Any]]:
+    """Every object in a JSON document, in document order (depth first)."""
     stack = [node]
     while stack:
         cur = stack.pop()
@@ -351,7 +352,7 @@ def ld_json(root: Any) -> list[Mapping[str, Any]]:
             doc = json.loads(script.text or "")
         except ValueError:
             continue
-        for obj in _walk_json(doc):
+        for obj in walk_json(doc):
             types = _types(obj)
             if types & _ARTICLE_TYPES:
                 found.append((1 if types == {"webpage"} else 0, obj))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -23,6 +23,7 @@ from lxml import etree
 from .. import urls
 from ..config import SourceSettings
 from ..errors import FetchError, ParseError
+from ..extract.document import walk_json
 from ..model import Article, ItemError, SourceResult
 from ..store.catalog import SourceState
 from ..transform.sanitize import sanitize
@@ -114,17 +115,6 @@ def list_entries(raw: bytes) -> list[Entry]:
     return list(unique.values())
 
 
-def _walk(node: Any) -> Iterator[Mapping[str, Any]]:
-    stack = [node]
-    while stack:
-        cur = stack.pop()
-        if isinstance(cur, Mapping):
-            yield cur
-            stack.extend(cur.values())
-        elif isinstance(cur, list):
-            stack.extend(cur)
-
-
 def content_from_page(page: bytes, article_id: int) -> Mapping[str, Any]:
     """The article object inside an article page's ``window.__APP_STATE__``."""
     m = _APP_STATE.search(page)
@@ -136,7 +126,7 @@ def content_from_page(page: bytes, article_id: int) -> Mapping[str, Any]:
             state = json.loads(state)
     except ValueError as e:
         raise DWFormatError(f"__APP_STATE__ is not JSON ({e})") from e
-    for obj in _walk(state):
+    for obj in walk_json(state):
         if (
             obj.get("__typename") == "Article"
             and str(obj.get("id")) == str(article_id)
