@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 import trafilatura
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from newsmirror.extract import ExtractError, extract, prepare
@@ -247,3 +249,39 @@ def test_extractor_by_host(host: str, name: str) -> None:
 )
 def test_teaser_detection(body: str, teaser: bool) -> None:
     assert is_teaser(body) is teaser
+
+
+_TAGS = ["p", "div", "img", "figure", "figcaption", "br", "a", "b", "ul", "li", "table", "td",
+         "noscript", "picture", "source", "script", "main", "article", "h2", "span"]  # fmt: skip
+_ATTRS = ['', ' src="/x.jpg"', ' data-src="//c/y.jpg"', ' srcset="a 1x, b 2x"',
+          ' class="caption"', ' role="main"', ' id="storytext"', ' style="text-align:center"',
+          ' href="javascript:x"']  # fmt: skip
+
+
+@st.composite
+def _markup(draw: st.DrawFn) -> bytes:
+    parts = []
+    for _ in range(draw(st.integers(0, 40))):
+        tag = draw(st.sampled_from(_TAGS))
+        kind = draw(st.integers(0, 3))
+        if kind == 0:
+            parts.append(f"<{tag}{draw(st.sampled_from(_ATTRS))}>")
+        elif kind == 1:
+            parts.append(f"</{tag}>")
+        else:
+            parts.append(draw(st.text(max_size=60)))
+    text = "".join(parts)
+    return text.encode(draw(st.sampled_from(["utf-8", "gb18030", "big5hkscs", "utf-16"])), "ignore")
+
+
+@given(raw=_markup(), name=st.sampled_from(["generic", "bbc", "voa", "rfi", "nyt", "rfa", "cdt"]))
+@settings(max_examples=150, deadline=None)
+def test_any_bytes_give_an_article_or_a_clear_error(raw: bytes, name: str) -> None:
+    try:
+        page = extract(raw, "https://news.example/a/1.html", "", name)
+    except ExtractError as e:
+        assert str(e).startswith("https://news.example/a/1.html: ")
+        return
+    assert page.text().strip()
+    for img in page.images:
+        assert img.src.startswith(("http://", "https://"))

@@ -358,3 +358,24 @@ def test_voa_items_whose_guid_is_the_link(tmp_path: Path, server: FakeServer, ru
     assert (
         '<img src="https://images.weserv.nl/?url=gdb.voanews.com/cover.jpg" width="100%">' in text
     )
+
+
+def test_hostile_page_markup_never_reaches_the_archive(
+    tmp_path: Path, server: FakeServer, run_update
+) -> None:
+    page = (
+        "<html><body><div class='post-content'>"
+        f"<p onclick='steal()'>{o.P1}<a href='javascript:alert(1)'>点我</a></p>"
+        "<script>alert(1)</script><iframe src='https://evil.example/x'></iframe>"
+        "<img src='https://i.example/a.jpg' onerror='steal()'>"
+        f"<p class='wp-caption-text'>{o.CAP1}</p>"
+        f"<p style='position:fixed'>{o.P2}</p></div></body></html>"
+    ).encode()
+    outlet = o.Outlet(server, "cdt", "/cdt.xml")
+    outlet.pages["/p/1"] = page
+    outlet.serve([o.teaser("一", server.url("/p/1"), "2022-11-24T08:00:00+00:00")])
+    run_update(write_config(tmp_path / "c.toml", [outlet.config()]))
+    _head, body = _article(tmp_path, "cdt")
+    assert o.P1 in body and o.P2 in body and o.CAP1 in body
+    for bad in ("onclick", "javascript:", "<script", "alert(", "evil.example", "onerror", "fixed"):
+        assert bad not in body, f"{bad!r} kept in {body}"
