@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 import html
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,7 +48,6 @@ class Page:
     modified_ms: int | None = None
     authors: tuple[str, ...] = ()
     canonical: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def images(self) -> list[Image]:
@@ -308,7 +307,6 @@ class BlockWriter:
     ``drop`` holds elements already used (captions, furniture) that must not appear as text.
     """
 
-    page_url: str = ""
     drop: set[Any] = field(default_factory=set)
     blocks: list[Block] = field(default_factory=list)
     seen_images: set[str] = field(default_factory=set)
@@ -394,8 +392,3 @@ class BlockWriter:
             self._walk_children(el)  # an inline wrapper (a link) around a picture
         else:
             self._inline.append(clean_html(el))
-
-
-def images_in(root: Any) -> Iterator[Any]:
-    """Every ``<img>`` with a ``src`` under ``root``."""
-    return (img for img in root.iter("img") if img.get("src"))

@@ -65,7 +65,7 @@ def _text_blocks(root: Any, page_url: str) -> list[Block]:
         return []
     doc = lhtml.document_fromstring(out)
     body = doc.find("body")
-    return BlockWriter(page_url).run(body if body is not None else doc)
+    return BlockWriter().run(body if body is not None else doc)
 
 
 def _key(text: str) -> str:

@@ -83,7 +83,7 @@ class Rules:
         for sel in self.paragraphs:
             for el in select(sel)(root):
                 el.tag = "p"
-        writer = BlockWriter(page_url)
+        writer = BlockWriter()
         for sel in self.lead:
             found = [
                 e
