@@ -285,3 +285,24 @@ def test_any_bytes_give_an_article_or_a_clear_error(raw: bytes, name: str) -> No
     assert page.text().strip()
     for img in page.images:
         assert img.src.startswith(("http://", "https://"))
+
+
+@pytest.mark.parametrize(
+    ("attrs", "kept"),
+    [
+        ('src="https://cdn.example/photos/2022/a.jpg"', True),
+        ('src="https://www.example.com/image.php?src=/images/p_1.jpg&w=660"', True),  # a resizer
+        ('src="https://ads.example/www/delivery/avw.php?zoneid=1"', False),
+        ('src="https://live.example/counter.lt?PageType=1"', False),
+        ('src="https://www.example.com/"', False),
+        ('src="https://cdn.example/static/logo.png"', False),
+        ('src="https://cdn.example/a.jpg" width="24" height="24"', False),
+        ('src="https://cdn.example/a.jpg" class="avatar"', False),
+        ('src="https://cdn.example/i/chart.svg"', False),
+    ],
+)
+def test_content_pictures_and_furniture_pictures(attrs: str, kept: bool) -> None:
+    from newsmirror.extract.blocks import content_image
+
+    (img,) = parse_html(f"<html><body><img {attrs}></body></html>").iter("img")
+    assert content_image(img) is kept

@@ -122,7 +122,11 @@ _NOT_CONTENT = re.compile(
 )
 _NOT_CONTENT_SRC = re.compile(
     r"(?:\.svg(?:$|\?)|/(?:logo|icons?|avatars?|emoji|sprites?|badges?|pixel)[/._-]|"
-    r"(?:logo|icon|avatar|qrcode|spacer|pixel)\.(?:png|gif|jpe?g|webp))",
+    r"(?:logo|icon|avatar|qrcode|spacer|pixel)\.(?:png|gif|jpe?g|webp)|"
+    # ad servers, counters and beacons (not resizers such as image.php?src=…), and a
+    # site's bare home page given as a picture
+    r"/(?:ads?|adserver|delivery|banners?|counter|beacon|"
+    r"track(?:ing)?|analytics)/|doubleclick\.|counter\.|^https?://[^/]+/?(?:$|\?))",
     re.I,
 )
 
