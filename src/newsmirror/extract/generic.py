@@ -72,6 +72,18 @@ def _key(text: str) -> str:
     return text[:_KEY]
 
 
+def _key_of(el: Any) -> str:
+    """``_key(text_of(el))`` without reading more of a long element than the key needs."""
+    pieces: list[str] = []
+    size = 0
+    for piece in el.itertext():
+        pieces.append(piece)
+        size += len(piece)
+        if size > 4 * _KEY:  # enough even if white space collapses a lot
+            break
+    return _key(norm("".join(pieces)))
+
+
 def _region(matched: list[tuple[Any, int]]) -> Any:
     """The deepest element holding nine tenths of the matched text."""
     weight: dict[Any, int] = {}
@@ -134,11 +146,10 @@ def extract(root: Any, page_url: str, meta: Meta) -> Page:
             continue
         if tag not in _TEXT_TAGS and not (tag == "div" and (el.text or "").strip()):
             continue
-        t = text_of(el)
-        hit = keys.get(_key(t)) if t else None
+        hit = keys.get(_key_of(el))
         if hit is not None:
             anchor = max(anchor, hit)
-            matched.append((el, len(t)))
+            matched.append((el, len(text_of(el))))
     placed: dict[int, list[Image]] = {}
     captions: set[str] = set()
     region = _region(matched) if matched else None
