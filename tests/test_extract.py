@@ -105,6 +105,11 @@ def test_lazy_pictures_get_their_real_url(markup: str, expected: list[str]) -> N
             "说明",
         ),
         (
+            "<figure><img src='x.jpg'><figcaption>街景<span class='credit'>Photo: AP</span>"
+            "</figcaption></figure>",
+            "街景 Photo: AP",
+        ),
+        (
             "<p style='text-align: center'><img src='x.jpg'></p>"
             "<p style='text-align: center'>居中说明</p>",
             "居中说明",

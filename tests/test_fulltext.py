@@ -101,7 +101,7 @@ CASES = [
         (
             (
                 "https://static01.nyt.com/images/cover.jpg",
-                f"{o.CAP1}Lam Yik Fei for The New York Times",
+                f"{o.CAP1} Lam Yik Fei for The New York Times",
             ),
         ),
         "<div><i>储百亮<br>2022-11-24T00:15:00.000Z</i></div>",

@@ -197,6 +197,29 @@ def _next_element(el: Any) -> Any:
     return nxt
 
 
+_CREDIT = re.compile(r"credit|copyright|photographer|byline|source|来源|來源", re.I)
+
+
+def caption_text(el: Any) -> str:
+    """A caption's text, a credit inside it set apart by a space (pages run them together:
+    ``说明<span class="credit">Photo: X</span>``)."""
+    credits = [
+        c for c in el.iterdescendants() if isinstance(c.tag, str) and _CREDIT.search(_marks(c))
+    ]
+    if not credits:
+        return text_of(el)
+    parts = []
+    for piece in el.xpath(".//text()"):
+        holder = piece.getparent()
+        if piece.is_tail:
+            holder = holder.getparent()
+        in_credit = any(holder is c or c in holder.iterancestors() for c in credits)
+        parts.append((in_credit, str(piece)))
+    main = norm("".join(t for credit, t in parts if not credit))
+    credit = norm(" ".join(norm(t) for credit, t in parts if credit))
+    return f"{main} {credit}".strip()
+
+
 def _text_after_break(node: Any) -> str:
     """``<img><br>说明</p>``: short text after a line break that follows the picture, up to
     the end of its parent, when nothing else is in the parent."""
@@ -236,13 +259,13 @@ def caption_of(img: Any, stop: Any = None) -> tuple[str, Any]:
             if cap is None:
                 cap = next((c for c in fig.iter() if c is not fig and _is_caption(c)), None)
             if cap is not None and text_of(cap):
-                return text_of(cap)[:MAX_CAPTION], cap
+                return caption_text(cap)[:MAX_CAPTION], cap
             break
     node = img
     for _ in range(3):
         nxt = _next_element(node)
         if nxt is not None and _is_caption(nxt):
-            return text_of(nxt), nxt
+            return caption_text(nxt), nxt
         after = _text_after_break(node)
         if after:
             return after, None
@@ -258,7 +281,7 @@ def caption_of(img: Any, stop: Any = None) -> tuple[str, Any]:
                 and _CAPTION_MARK.search(_marks(c))
                 and _is_caption(c)
             ):
-                return text_of(c), c
+                return caption_text(c), c
         node = parent
     return "", None
 
