@@ -240,7 +240,7 @@ class Fetcher:
                 if self._hold.get(server, 0.0) > loop.time():
                     continue  # a pause began while we queued: give the slot back, wait
                 await self._pace(host)
-                return await self._one(url, headers, pinned, max_bytes)
+                return await self._one(url, headers, server, pinned, max_bytes)
 
     @staticmethod
     def _check_url(url: str) -> ada_url.URL:
@@ -267,6 +267,7 @@ class Fetcher:
         self,
         url: str,
         headers: dict[str, str],
+        server: str,
         pinned: str | None = None,
         max_bytes: int | None = None,
     ) -> Response | str:
@@ -303,10 +304,7 @@ class Fetcher:
                     wait = None
                     if r.status_code in (429, 503):
                         wait = retry_after(r.headers.get("Retry-After"))
-                        self._held(
-                            str(urls.parse(url).host),  # host:port, as servers differ by port
-                            wait if wait is not None else self.network.retry_delay,
-                        )
+                        self._held(server, wait if wait is not None else self.network.retry_delay)
                     raise FetchError(
                         f"{url}: HTTP {r.status_code} {r.reason_phrase}"
                         + (f" (retry after {wait:.0f} s)" if wait is not None else ""),
