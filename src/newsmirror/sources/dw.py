@@ -14,8 +14,6 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from lxml import etree
@@ -23,7 +21,7 @@ from lxml import etree
 from .. import urls
 from ..config import SourceSettings
 from ..errors import FetchError, ParseError
-from ..extract.document import walk_json
+from ..extract.document import parse_date, walk_json
 from ..model import Article, ItemError, SourceResult
 from ..store.catalog import SourceState
 from ..transform.sanitize import sanitize
@@ -52,22 +50,6 @@ class Entry:
 
 def _local(tag: Any) -> str:
     return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
-
-
-def _date_ms(text: str | None) -> int | None:
-    if not text:
-        return None
-    text = text.strip()
-    try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        try:
-            dt = parsedate_to_datetime(text)
-        except (TypeError, ValueError):
-            return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp() * 1000)
 
 
 def _id_from(link: str, content_id: str | None) -> int | None:
@@ -103,7 +85,7 @@ def list_entries(raw: bytes) -> list[Entry]:
             aid = _id_from(link, fields.get("contentID"))
             if aid is not None:
                 date = fields.get("date") or fields.get("pubDate") or fields.get("updated")
-                out.append(Entry(aid, link, _date_ms(date)))
+                out.append(Entry(aid, link, parse_date(date)))
     else:  # not well-formed: the lenient parsers, ids from links only
         for item in read_items(raw):
             aid = _id_from(item.link, None)
