@@ -130,9 +130,9 @@ def extract(root: Any, page_url: str, meta: Meta) -> Page:
     if not any(_own_text(b) for b in texts):
         # Nothing, or only links (a menu trafilatura fell back to): not an article.
         raise NoText("no article text found on the page")
+    plain = [block_text(b) if isinstance(b, str) else "" for b in texts]
     keys: dict[str, int] = {}
-    for i, b in enumerate(texts):
-        t = block_text(b) if isinstance(b, str) else ""
+    for i, t in enumerate(plain):
         if t:
             keys.setdefault(_key(t), i)
     matched: list[tuple[Any, int]] = []
@@ -172,8 +172,7 @@ def extract(root: Any, page_url: str, meta: Meta) -> Page:
             placed[-1] = [Image(meta.image, caption)]
     out: list[Block] = list(placed.get(-1, []))
     title = norm(meta.title)
-    for i, b in enumerate(texts):
-        t = block_text(b) if isinstance(b, str) else ""
+    for i, (b, t) in enumerate(zip(texts, plain, strict=True)):
         if t and (t in captions or (i == 0 and t == title)):
             pass  # the caption is shown under its picture; the title is the file's title
         else:
