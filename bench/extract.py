@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import zh_pages
 
 from newsmirror.extract import ExtractError, extract
-from newsmirror.extract.blocks import Image, Page, block_text
+from newsmirror.extract.blocks import Page
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 DATA = SHARED / "benchmarks" / "article-extraction"
@@ -71,16 +71,7 @@ def f1_of(pairs: list[tuple[float, float]]) -> tuple[float, float, float]:
 
 def body_text(page: Page | None, captions: bool = False) -> str:
     """The text we would store, one block a line (captions only when asked)."""
-    if page is None:
-        return ""
-    lines = []
-    for b in page.blocks:
-        if isinstance(b, Image):
-            if captions and b.caption:
-                lines.append(b.caption)
-        else:
-            lines.append(block_text(b))
-    return "\n".join(lines)
+    return page.text(captions) if page is not None else ""
 
 
 def ours(raw: bytes, url: str, ctype: str = "") -> Page | None:

@@ -54,12 +54,12 @@ class Page:
         """The pictures, in order."""
         return [b for b in self.blocks if isinstance(b, Image)]
 
-    def text(self) -> str:
-        """The plain text of the blocks and captions, one block a line."""
+    def text(self, captions: bool = True) -> str:
+        """The plain text of the blocks (and captions, unless told), one block a line."""
         lines = []
         for b in self.blocks:
             if isinstance(b, Image):
-                if b.caption:
+                if captions and b.caption:
                     lines.append(b.caption)
             else:
                 lines.append(block_text(b))
