@@ -311,3 +311,12 @@ def test_content_pictures_and_furniture_pictures(attrs: str, kept: bool) -> None
 
     (img,) = parse_html(f"<html><body><img {attrs}></body></html>").iter("img")
     assert content_image(img) is kept
+
+
+def test_the_config_names_every_extractor_and_nothing_else() -> None:
+    from newsmirror.config import EXTRACTORS
+    from newsmirror.extract import extractors
+    from newsmirror.extract.outlets import HOSTS
+
+    assert set(EXTRACTORS) == {"auto", *extractors()}
+    assert set(HOSTS.values()) <= set(extractors())
