@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from newsmirror.extract import ExtractError, extract, prepare
-from newsmirror.extract.blocks import Image, Page, caption_of, render_body
+from newsmirror.extract.blocks import Image, Page, block_text, caption_of, render_body
 from newsmirror.extract.document import decode_html, parse_date, parse_html, unlazy
 from newsmirror.extract.outlets import extractor_for
 from newsmirror.sources.fulltext import is_teaser
@@ -199,6 +199,15 @@ def test_rules_keep_captions_once_and_entities_as_text() -> None:
         "<p>第二段。</p>",
     )
     assert "第一段 <숨바꼭질> 与 粗体。" in got.text()
+
+
+def test_two_line_breaks_end_a_paragraph() -> None:
+    from newsmirror.extract.rules import Rules
+
+    page = "<html><body><div class='story'>第一段<br>同一段<br> <br>第二段</div></body></html>"
+    root, meta = prepare(page.encode(), "https://news.example/a")
+    got = Rules(name="t", body=(".story",)).extract(root, "https://news.example/a", meta)
+    assert [block_text(b) for b in got.blocks if isinstance(b, str)] == ["第一段 同一段", "第二段"]
 
 
 def test_a_page_without_an_article_is_a_clear_error() -> None:

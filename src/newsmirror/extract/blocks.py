@@ -391,6 +391,10 @@ class BlockWriter:
                 self.drop.add(cap)
             # Anything else in a figure that is not its caption (rare) is dropped too.
         elif tag == "br":
+            # Two line breaks in a row (white space between them, such as the newline
+            # mark_breaks puts after each) end a paragraph.
+            while self._inline and not self._inline[-1].strip():
+                self._inline.pop()
             if self._inline and self._inline[-1] == "<br>":
                 self._inline.pop()
                 self._flush()
