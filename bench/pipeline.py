@@ -24,7 +24,6 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
-import fastfeedparser
 import feedparser
 
 from newsmirror.config import load
@@ -208,10 +207,6 @@ def main() -> None:
         for blob in blobs:
             feedparser.parse(blob)
         fp = time.perf_counter() - t
-        t = time.perf_counter()
-        for blob in blobs:
-            fastfeedparser.parse(blob)
-        ffp = time.perf_counter() - t
 
         print(
             f"newsmirror update (fetch, parse, sanitize, render, write, catalog): {rate(total, full)}"
@@ -222,9 +217,6 @@ def main() -> None:
         )
         print(f"  process CPU time: {cpu_ns:.2f} s")
         print(f"feedparser.parse alone (no network, no output):                  {rate(total, fp)}")
-        print(
-            f"fastfeedparser.parse alone:                                       {rate(total, ffp)}"
-        )
         print(
             f"ratio pipeline / feedparser parse-only: {fp / full:.2f}x durable, "
             f"{fp / lazy:.2f}x with fsync off  (target >= 3x)"

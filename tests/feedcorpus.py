@@ -132,9 +132,13 @@ def _raw_texts(item: RawItem, link: str) -> tuple[str, str]:
 
 
 def compare(path: Path) -> Outcome:
-    """Our reading of one document against feedparser's."""
-    raw = path.read_bytes()
-    url = url_of(path)
+    """Our reading of one corpus file against feedparser's."""
+    return compare_bytes(path.read_bytes(), url_of(path), path.name)
+
+
+def compare_bytes(raw: bytes, url: str, name: str) -> Outcome:
+    """Our reading of one document against feedparser's; differences begin with ``name``."""
+    path = Path(name)
     fp = feedparser.parse(
         raw,
         response_headers={"content-location": url},

@@ -89,9 +89,16 @@ def _body(entry: Mapping[str, Any]) -> tuple[str, bool]:
     return (desc if isinstance(desc, str) else ""), _is_html(entry.get("summary_detail"), True)
 
 
-def _raw_item(e: Mapping[str, Any], updated: int | None, published: int | None) -> RawItem:
+def _raw_item(
+    e: Mapping[str, Any], updated: int | None, published: int | None, feed_url: str
+) -> RawItem:
     """One entry as feedparser gives it (the link is already resolved)."""
     body, is_html = _body(e)
+    detail = next((c for c in e.get("content") or [] if c.get("value") == body), None)
+    base = (detail or e.get("summary_detail") or {}).get("base") or ""
+    # feedparser records the document's URL or the xml:base in scope; only a declared base
+    # changes where the body's links point.
+    base = base if isinstance(base, str) and base != feed_url else ""
     return RawItem(
         guid=str(e.get("id") or ""),
         link=str(e.get("link") or ""),
@@ -101,6 +108,7 @@ def _raw_item(e: Mapping[str, Any], updated: int | None, published: int | None) 
         body=body,
         body_is_html=is_html,
         authors=_authors(e),
+        body_base=base,
         title_is_html=_is_html(e.get("title_detail"), False),
     )
 
@@ -143,6 +151,7 @@ def _from_feedparser(raw: bytes, feed_url: str) -> list[RawItem]:
             e,
             _struct_ms(dict.get(e, "updated_parsed")),
             _struct_ms(dict.get(e, "published_parsed")),
+            feed_url,
         )
         for e in d.get("entries") or []
     ]

@@ -286,9 +286,16 @@ def _is_base64(el: Any, ctype: str) -> bool:
 def _repair(value: str) -> str:
     """feedparser's two repairs of every value: UTF-8 read as Latin-1, and C1 controls that
     stand for cp1252 punctuation."""
-    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
-        value = value.encode("iso-8859-1").decode("utf-8")
-    return value.translate(_C1)
+    if not _NOT_LATIN1.search(value):
+        with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
+            value = value.encode("iso-8859-1").decode("utf-8")
+    if _C1_CHARS.search(value):
+        value = value.translate(_C1)
+    return value
+
+
+_NOT_LATIN1 = re.compile(r"[^\x00-\xff]")
+_C1_CHARS = re.compile(r"[\x80-\x9f]")
 
 
 def text_construct(el: Any, default_type: str, version: str) -> Text:
