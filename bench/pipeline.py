@@ -175,6 +175,7 @@ def main() -> None:
 
             t = time.perf_counter()
             cpu = time.process_time()
+            usage = resource.getrusage(resource.RUSAGE_SELF)
             if args.profile:
                 import cProfile
 
@@ -185,6 +186,8 @@ def main() -> None:
                 report = Updater(settings).run()
             full = time.perf_counter() - t
             cpu = time.process_time() - cpu
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            user, system = after.ru_utime - usage.ru_utime, after.ru_stime - usage.ru_stime
             assert report.new == total and not report.failed, (report.new, report.failed[:3])
             rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -211,7 +214,10 @@ def main() -> None:
         print(
             f"newsmirror update (fetch, parse, sanitize, render, write, catalog): {rate(total, full)}"
         )
-        print(f"  process CPU time (user+sys, incl. the kernel's fsync work): {cpu:.2f} s")
+        print(
+            f"  process CPU time: {cpu:.2f} s (user {user:.2f} s, kernel {system:.2f} s: "
+            "file system work and fsync)"
+        )
         print(
             f"same with [archive] fsync = false:                                {rate(total, lazy)}"
         )

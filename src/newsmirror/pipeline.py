@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import functools
 import logging
 import os
 import random
@@ -34,7 +35,7 @@ from .sources import Context, drivers
 from .store import adopt
 from .store.assets import AssetFetcher
 from .store.catalog import Catalog
-from .store.files import ArchiveWriter
+from .store.files import ArchiveWriter, SyncBarrier
 from .transform.images import image_sources
 from .transform.prepare import Prepared, prepare
 
@@ -154,9 +155,12 @@ class Updater:
         self.drivers = drivers()
         self.force = force
         self.rng = rng or random.Random()
-        self.writer = ArchiveWriter(self.root, fsync=settings.archive.fsync)
+        self.writer = ArchiveWriter(
+            self.root, fsync=settings.archive.fsync, journal=settings.git.enabled
+        )
         self._writing: set[str] = set()
         self.assets: AssetFetcher | None = None
+        self.barrier: SyncBarrier | None = None
 
     def run(self) -> UpdateReport:
         """The whole pass, synchronously (the event loop lives inside)."""
@@ -224,6 +228,7 @@ class Updater:
             else:
                 sources.append(s)
         with ThreadPoolExecutor(max_workers=4, thread_name_prefix="write") as pool:
+            self.barrier = SyncBarrier(self.writer, pool)
             async with Fetcher(self.settings.network) as fetcher:
                 self.assets = self._asset_fetcher(fetcher, catalog)
                 tasks = {
@@ -398,10 +403,17 @@ class Updater:
         handled = 0
         try:
             if self.settings.archive.fsync:
-                # The disk wait happens in a worker thread while the next feed is parsed.
+                # The disk work happens in a worker thread while the next feed is parsed;
+                # new files become durable in a sync shared with the other sources
+                # (group commit), before the catalog rows that name them are committed.
                 written = await asyncio.get_running_loop().run_in_executor(
-                    pool, self.writer.write_batch, files, lambda: bool(self.stop)
+                    pool,
+                    functools.partial(
+                        self.writer.write_batch, files, lambda: bool(self.stop), defer_sync=True
+                    ),
                 )
+                if self.barrier is not None:
+                    await self.barrier.wait()
             else:
                 # Nothing to wait for: a second thread would only contend for the GIL.
                 written = self.writer.write_batch(files, lambda: bool(self.stop))
@@ -497,11 +509,13 @@ class Updater:
                 message or report.commit_message(),
                 self.settings.git.remotes,
                 self.settings.git.branch,
+                paths=self.writer.written_paths(),
             )
         except NewsmirrorError as e:
             report.publish_errors["git"] = str(e)
             log.error("publish: %s", e)
             return
+        self.writer.forget_written()
         report.commit, report.pushed = result.commit, result.pushed
         report.publish_errors.update(result.failed)
         for remote, reason in result.failed.items():

@@ -1,7 +1,13 @@
 """Publishing the archive folder with the ``git`` executable.
 
 After an update that changed files: one commit, then a push to each configured remote.
-Nothing changed -> no commit, and that is success.  A push that fails leaves the commit in
+Nothing changed -> no commit, and that is success.
+
+Only the files the pass wrote are staged (the archive writer's journal names them), and the
+commit is made with plumbing (``write-tree``, ``commit-tree``, ``update-ref``): ``git add
+-A``, ``git status`` and ``git commit`` each look at every file of the work tree, so a
+pass's cost grew with the archive instead of with what changed.  A repository without a
+commit yet is staged whole once.  A push that fails leaves the commit in
 the local repository; the next run sees the remote-tracking branch behind ``HEAD`` and
 pushes again, so no commit is ever lost.
 """
@@ -39,7 +45,9 @@ class GitRepo:
         if shutil.which("git") is None:
             raise PublishError("git is not installed (needed for [publish.git])")
 
-    def run(self, *args: str, check: bool = True, timeout: float = 600) -> str:
+    def run(
+        self, *args: str, check: bool = True, timeout: float = 600, stdin: str | None = None
+    ) -> str:
         """Run one git command in the work tree; :class:`PublishError` names it on failure."""
         env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
         try:
@@ -47,6 +55,7 @@ class GitRepo:
                 ["git", *args],
                 cwd=self.path,
                 capture_output=True,
+                input=stdin,
                 text=True,
                 timeout=timeout,
                 env=env,
@@ -93,13 +102,35 @@ class GitRepo:
         has = self.run("config", "user.email", check=False).strip()
         return () if has else _IDENTITY
 
-    def commit_all(self, message: str) -> str | None:
-        """Stage everything and commit; None if the tree has no change."""
-        self.run("add", "-A")
-        if not self.run("status", "--porcelain").strip():
+    def commit(self, message: str, paths: list[str] | None) -> str | None:
+        """Stage ``paths`` (None: everything) and commit; None when nothing changed."""
+        head = self.run("rev-parse", "-q", "--verify", "HEAD", check=False).strip()
+        if paths is None or not head:
+            self.run("add", "-A")
+        else:
+            present = [p for p in paths if os.path.lexists(self.path / p)]
+            if not present:
+                return None
+            # Literal pathspecs: a file named '*' or ':x' is that file, not a pattern.
+            self.run(
+                "--literal-pathspecs",
+                "add",
+                "--pathspec-from-file=-",
+                "--pathspec-file-nul",
+                stdin="\0".join(present) + "\0",
+            )
+        tree = self.run("write-tree").strip()
+        if head and tree == self.run("rev-parse", f"{head}^{{tree}}").strip():
             return None
-        self.run(*self._identity(), "commit", "-q", "-m", message)
-        return self.run("rev-parse", "HEAD").strip()
+        if not head and not self.run("ls-files", "-z").strip("\0"):
+            return None
+        parents = ("-p", head) if head else ()
+        commit = self.run(
+            *self._identity(), "commit-tree", tree, *parents, "-F", "-", stdin=message
+        ).strip()
+        subject = message.splitlines()[0] if message else ""
+        self.run("update-ref", "-m", f"commit: {subject}", "HEAD", commit, head or "0" * 40)
+        return commit
 
     def branch(self) -> str:
         """The checked-out branch."""
@@ -129,12 +160,17 @@ class GitRepo:
 
 
 def publish(
-    path: Path, message: str, remotes: tuple[str, ...], branch: str | None = None
+    path: Path,
+    message: str,
+    remotes: tuple[str, ...],
+    branch: str | None = None,
+    paths: list[str] | None = None,
 ) -> PublishResult:
-    """Commit what changed in the archive and push every remote that is behind."""
+    """Commit what changed in the archive (``paths``, or everything when None) and push
+    every remote that is behind."""
     repo = GitRepo(path)
     repo.ensure()
-    result = PublishResult(commit=repo.commit_all(message))
+    result = PublishResult(commit=repo.commit(message, paths))
     if not repo.has_commits():
         return result
     target = branch or repo.branch()

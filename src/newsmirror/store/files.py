@@ -12,21 +12,39 @@ old file or the new one, never half of one.
 
 Writes go in batches (one source's files) so the caller can run a batch in a worker thread:
 fsync waits release the GIL, and parsing the next feed overlaps the disk's work.
+
+A pass writes thousands of new files, and one fsync each made the disk, not the work, set
+its pace.  A batch written with ``defer_sync`` leaves its *new* files to a later
+:meth:`ArchiveWriter.sync` (one ``syncfs`` of the archive's file system), which
+:class:`SyncBarrier` shares among all the batches waiting for it: a group commit.  The
+catalog rows of a batch are committed only after that sync, so a crash before it leaves
+files the catalog does not know, which the next run writes again (a file whose bytes
+differ is always rewritten).  A file that *replaces* an existing one is still fsynced
+before its rename, as are all files where ``syncfs`` is missing: a crash then leaves the
+old file or the new one, never an empty one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import itertools
 import os
 import shutil
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from pathlib import Path
 
 from ..errors import ArchiveError
 
 TMP_DIR = Path(".newsmirror") / "tmp"
+# The archive paths written since the last commit, NUL-separated: what git must stage.
+# Appended before each file is renamed into place, so a killed pass never writes a file the
+# journal does not name; a commit empties it.
+WRITTEN = Path(".newsmirror") / "written"
 
 
 def check_relpath(relpath: str) -> list[str]:
@@ -51,18 +69,54 @@ def _fsync_dir(path: str) -> None:
         os.close(fd)
 
 
+def _load_syncfs() -> Callable[[int], int] | None:
+    """Linux's ``syncfs(2)`` (Python exposes it from 3.12 on only), else None."""
+    name = ctypes.util.find_library("c")
+    if not name:
+        return None
+    try:
+        fn = ctypes.CDLL(name, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_SYNCFS = _load_syncfs()
+
+
+def sync_file_system(path: Path) -> None:
+    """Wait until everything written to the file system holding ``path`` is on disk."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        if _SYNCFS is not None:
+            if _SYNCFS(fd) != 0:
+                err = ctypes.get_errno()
+                raise ArchiveError(f"cannot sync {path}: {os.strerror(err)}")
+        else:
+            os.sync()
+    finally:
+        os.close(fd)
+
+
+CAN_DEFER = _SYNCFS is not None or hasattr(os, "sync")
+
+
 class ArchiveWriter:
     """Writes files under one archive root.  Safe to use from one worker thread at a time
     per batch; batches of different sources may run concurrently."""
 
-    def __init__(self, root: Path, *, fsync: bool = True) -> None:
+    def __init__(self, root: Path, *, fsync: bool = True, journal: bool = False) -> None:
         self.root = root
         self.fsync = fsync
+        self.journal = root / WRITTEN if journal else None
         self.root_resolved = root.resolve()
         self.tmp = root / TMP_DIR
         self._safe_dirs: set[str] = set()
         self._lock = threading.Lock()
         self._names = itertools.count()
+        self._unsynced = False
 
     def clear_temps(self) -> None:
         """Remove what a killed run left in the temp folder."""
@@ -85,14 +139,14 @@ class ArchiveWriter:
                 self._safe_dirs.add(folder)
         return os.path.join(folder, parts[-1])
 
-    def _write(self, target: str, data: bytes) -> None:
+    def _write(self, target: str, data: bytes, fsync: bool) -> None:
         tmp = os.path.join(self.tmp, f"{os.getpid()}-{next(self._names)}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
-            if self.fsync:
+            if fsync:
                 os.fsync(fd)
         except BaseException:
             os.close(fd)
@@ -103,29 +157,44 @@ class ArchiveWriter:
         os.replace(tmp, target)
 
     def write_batch(
-        self, files: Sequence[tuple[str, bytes]], stop: Callable[[], bool] = lambda: False
+        self,
+        files: Sequence[tuple[str, bytes]],
+        stop: Callable[[], bool] = lambda: False,
+        *,
+        defer_sync: bool = False,
     ) -> list[bool]:
         """Write each ``(relpath, data)`` unless the file already holds exactly ``data``.
 
         Returns, per file handled, whether it was written; stops early (shorter list) when
-        ``stop()`` turns true, always between two files.
+        ``stop()`` turns true, always between two files.  With ``defer_sync`` new files are
+        durable only after the next :meth:`sync`; otherwise everything is on return.
         """
+        defer = defer_sync and self.fsync and CAN_DEFER
         written: list[bool] = []
         folders: set[str] = set()
         try:
+            todo: list[tuple[str, str, bytes, bool] | None] = []
             for relpath, data in files:
-                if stop():
-                    break
                 target = self.target(relpath)
+                existed = True
                 try:
                     with open(target, "rb") as f:
                         same = f.read(len(data) + 1) == data
                 except FileNotFoundError:
-                    same = False
-                if not same:
-                    self._write(target, data)
-                    folders.add(os.path.dirname(target))
-                written.append(not same)
+                    same = existed = False
+                todo.append(None if same else (relpath, target, data, existed))
+            self._log([t[0] for t in todo if t is not None])
+            for task in todo:
+                if stop():
+                    break
+                if task is not None:
+                    _, target, data, existed = task
+                    self._write(target, data, fsync=self.fsync and (existed or not defer))
+                    if defer:
+                        self._unsynced = True
+                    else:
+                        folders.add(os.path.dirname(target))
+                written.append(task is not None)
         except OSError as e:
             raise ArchiveError(f"cannot write {e.filename or self.root}: {e.strerror}") from e
         finally:
@@ -134,6 +203,81 @@ class ArchiveWriter:
                     _fsync_dir(folder)
         return written
 
+    def _log(self, relpaths: list[str]) -> None:
+        """Name these paths in the journal (one append; its loss costs only a late commit)."""
+        if self.journal is None or not relpaths:
+            return
+        with self._lock, open(self.journal, "ab") as f:
+            f.write(b"".join(p.encode("utf-8") + b"\0" for p in relpaths))
+
+    def written_paths(self) -> list[str]:
+        """The journal's paths, each once, in the order first written."""
+        if self.journal is None:
+            return []
+        try:
+            raw = self.journal.read_bytes()
+        except FileNotFoundError:
+            return []
+        return list(dict.fromkeys(p.decode("utf-8") for p in raw.split(b"\0") if p))
+
+    def forget_written(self) -> None:
+        """Empty the journal (its paths are committed)."""
+        if self.journal is not None:
+            self.journal.unlink(missing_ok=True)
+
+    def sync(self) -> None:
+        """Make the files of earlier ``defer_sync`` batches durable (one ``syncfs``)."""
+        if not self._unsynced:
+            return
+        self._unsynced = False  # batches finishing during the sync set it again
+        try:
+            sync_file_system(self.root)
+        except BaseException:
+            self._unsynced = True
+            raise
+
     def write_if_changed(self, relpath: str, data: bytes) -> bool:
         """One file; True if it was written."""
         return self.write_batch([(relpath, data)])[0]
+
+
+class SyncBarrier:
+    """Group commit: each waiter returns once a :meth:`ArchiveWriter.sync` that *began
+    after it asked* has finished.  Waiters that arrive while a sync runs share the next."""
+
+    def __init__(self, writer: ArchiveWriter, pool: Executor) -> None:
+        self.writer = writer
+        self.pool = pool
+        self._waiting: list[asyncio.Future[None]] = []
+        self._running = False
+        self.syncs = 0
+
+    async def wait(self) -> None:
+        """Return when everything written before this call is on disk."""
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.append(future)
+        if not self._running:
+            self._running = True
+            asyncio.get_running_loop().create_task(self._run())
+        await future
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                error: BaseException | None = None
+                try:
+                    await loop.run_in_executor(self.pool, self.writer.sync)
+                    self.syncs += 1
+                except Exception as e:
+                    error = e
+                for f in batch:
+                    if f.done():
+                        continue
+                    if error is None:
+                        f.set_result(None)
+                    else:
+                        f.set_exception(error)
+        finally:
+            self._running = False

@@ -1,0 +1,176 @@
+"""Durability at the cost of a few syncs per pass, and git work that grows with the pass.
+
+New files of a pass become durable in syncs shared by all the sources waiting (group
+commit), and no catalog row names a file before such a sync; git stages only what the pass
+wrote (the writer's journal), so a stray file is never committed and a pass that wrote
+nothing runs no ``git add``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from newsmirror.errors import ArchiveError
+from newsmirror.publish import git as git_publish
+from newsmirror.store import files as files_module
+from newsmirror.store.catalog import Catalog
+from newsmirror.store.files import WRITTEN, ArchiveWriter, SyncBarrier
+
+from . import feeds
+from .conftest import git, write_config
+from .fakeserver import FakeServer
+
+SOURCES = 12
+
+
+def _config(tmp_path: Path, server: FakeServer, *, git_on: bool = False) -> Path:
+    for i in range(SOURCES):
+        server.routes[f"/f{i}.xml"] = feeds.rss(
+            feeds.items(5, prefix=f"https://s{i}.example/n/", start_ms=1_666_000_000_000 + i)
+        )
+    return write_config(
+        tmp_path / "newsmirror.toml",
+        [
+            {"id": f"s{i}", "name": f"源{i}", "url": server.url(f"/f{i}.xml")}
+            for i in range(SOURCES)
+        ],
+        git=git_on,
+    )
+
+
+def test_new_files_share_syncs_and_are_not_fsynced_one_by_one(
+    tmp_path: Path, server: FakeServer, run_update, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    syncs: list[float] = []
+    fsynced: list[int] = []
+
+    def slow_sync(path: Path) -> None:
+        time.sleep(0.2)  # long enough for the other sources to queue behind it
+        syncs.append(time.monotonic())
+
+    real_fsync = os.fsync
+    monkeypatch.setattr(files_module, "sync_file_system", slow_sync)
+    monkeypatch.setattr(os, "fsync", lambda fd: (fsynced.append(fd), real_fsync(fd))[1])
+    report = run_update(_config(tmp_path, server))
+    assert report.new == SOURCES * 5 and not report.failed
+    assert 1 <= len(syncs) < SOURCES
+    # Per-file fsyncs only for what is not a new article: the lists, the README, folders.
+    assert len(fsynced) < SOURCES * 5
+
+
+def test_no_catalog_row_without_a_sync(
+    tmp_path: Path, server: FakeServer, run_update, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_sync(path: Path) -> None:
+        raise ArchiveError(f"cannot sync {path}: Input/output error")
+
+    cfg = _config(tmp_path, server)
+    monkeypatch.setattr(files_module, "sync_file_system", broken_sync)
+    report = run_update(cfg)
+    assert report.new == 0 and len(report.failed) == SOURCES
+    assert all("Input/output error" in (s.error or "") for s in report.sources)
+    catalog = Catalog(tmp_path / "site/.newsmirror/catalog.sqlite", create=False)
+    try:
+        assert all(st.articles == 0 for st in catalog.sources())
+    finally:
+        catalog.close()
+    # The files are there but unknown; the next pass, able to sync, takes them in.
+    monkeypatch.undo()
+    again = run_update(cfg)
+    assert again.new == SOURCES * 5 and not again.failed
+
+
+def test_barrier_releases_a_waiter_only_after_a_sync_that_began_after_it() -> None:
+    writer = ArchiveWriter(Path("."), fsync=True)
+    started: list[float] = []
+    gate = threading.Event()
+
+    def sync() -> None:
+        started.append(time.monotonic())
+        gate.wait(5)
+
+    writer.sync = sync  # type: ignore[method-assign]
+
+    async def main() -> list[float]:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(2) as pool:
+            barrier = SyncBarrier(writer, pool)
+            first = asyncio.ensure_future(barrier.wait())
+            await asyncio.sleep(0.05)  # the first sync is running now
+            asked = time.monotonic()
+            late = [asyncio.ensure_future(barrier.wait()) for _ in range(10)]
+            await asyncio.sleep(0.05)
+            assert not first.done() and not any(f.done() for f in late)
+            gate.set()
+            await asyncio.gather(first, *late)
+            assert barrier.syncs == 2  # ten late waiters share one sync
+            return [asked]
+
+    (asked,) = asyncio.run(main())
+    assert len(started) == 2 and started[1] >= asked
+
+
+def _repo(tmp_path: Path, server: FakeServer) -> Path:
+    cfg = _config(tmp_path, server, git_on=True)
+    return cfg
+
+
+def test_git_stages_only_what_the_pass_wrote(
+    tmp_path: Path, server: FakeServer, run_update, clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = _repo(tmp_path, server)
+    first = run_update(cfg)
+    assert first.commit
+    site = tmp_path / "site"
+    (site / "notes-of-the-operator.txt").write_text("private")
+    commands: list[tuple[str, ...]] = []
+    real_run = git_publish.GitRepo.run
+
+    def record(self: git_publish.GitRepo, *args: str, **kw: object) -> str:
+        commands.append(args)
+        return real_run(self, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(git_publish.GitRepo, "run", record)
+    clock.ms += 3_600_000
+    nothing = run_update(cfg)
+    assert nothing.commit is None
+    assert not any("add" in c for c in commands), commands
+    assert not any(c[:1] == ("status",) for c in commands)
+
+    server.routes["/f0.xml"] = feeds.rss(
+        feeds.items(6, prefix="https://s0.example/n/", start_ms=1_666_000_000_000)
+    )
+    clock.ms += 3_600_000
+    commands.clear()
+    one = run_update(cfg)
+    assert one.new == 1 and one.commit
+    assert ("add", "-A") not in commands
+    changed = git(site, "show", "--name-only", "--format=", "HEAD").split()
+    assert "notes-of-the-operator.txt" not in changed
+    assert any(p.startswith("articles/") for p in changed) and "README.md" in changed
+    assert "notes-of-the-operator.txt" in git(site, "status", "--porcelain")
+    assert not (site / WRITTEN).exists()
+
+
+def test_files_of_an_interrupted_pass_are_committed_by_the_next(
+    tmp_path: Path, server: FakeServer, run_update, clock
+) -> None:
+    cfg = _repo(tmp_path, server)
+    run_update(cfg)
+    site = tmp_path / "site"
+    # What a pass killed after writing a file and before committing leaves behind.
+    (site / "lists").mkdir(exist_ok=True)
+    (site / "lists/extra [1].md").write_text("x")
+    (site / WRITTEN).write_bytes(b"lists/extra [1].md\0")
+    clock.ms += 3_600_000
+    report = run_update(cfg)
+    assert report.commit
+    assert "lists/extra [1].md" in git(site, "show", "--name-only", "--format=", "HEAD")
+    assert git(site, "status", "--porcelain") == ""
