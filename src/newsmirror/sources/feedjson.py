@@ -10,15 +10,12 @@ own words.
 
 from __future__ import annotations
 
-import calendar
 import json
 import logging
 from typing import Any
 
-from feedparser.datetimes import _parse_date
-
 from ..errors import ParseError
-from .feedxml import Entry, Text
+from .feedxml import Entry, Text, date_ms
 
 log = logging.getLogger(__name__)
 
@@ -36,14 +33,7 @@ def _str(item: dict[str, Any], key: str, where: str) -> str:
 
 
 def _date(item: dict[str, Any], key: str, where: str) -> int | None:
-    value = _str(item, key, where)
-    if not value:
-        return None
-    parsed = _parse_date(value)
-    try:
-        return int(calendar.timegm(parsed)) * 1000 if parsed else None
-    except (TypeError, ValueError, OverflowError):
-        return None
+    return date_ms(_str(item, key, where))
 
 
 def _authors(item: dict[str, Any], where: str) -> list[str]:

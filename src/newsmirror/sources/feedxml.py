@@ -35,6 +35,8 @@ import contextlib
 import html
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from html.entities import entitydefs
 from typing import Any
 
@@ -221,6 +223,20 @@ def _name(el: Any) -> tuple[str, str] | None:
     tag = el.tag
     if not isinstance(tag, str):
         return None  # comments, processing instructions
+    try:
+        return _NAMES[tag]
+    except KeyError:
+        pass
+    name = _name_of(tag)
+    if len(_NAMES) < 4096:  # a hostile document's endless names are not all kept
+        _NAMES[tag] = name
+    return name
+
+
+_NAMES: dict[str, tuple[str, str] | None] = {}
+
+
+def _name_of(tag: str) -> tuple[str, str] | None:
     if tag[0] == "{":
         ns, _, local = tag[1:].partition("}")
         ns = ns.lower()
@@ -331,14 +347,39 @@ def _html_guess(value: str, ctype: str, version: str) -> bool:
 
 
 def _date_ms(el: Any) -> int | None:
-    value = "".join(el.itertext()).strip()
+    return date_ms("".join(el.itertext()))
+
+
+# The two forms nearly every feed uses, read without feedparser's tour of twenty formats.
+_RFC822 = re.compile(
+    r"(?:[A-Za-z]{3},\s*)?\d{1,2} [A-Za-z]{3} \d{4} \d\d:\d\d(?::\d\d)? (?:[+-]\d{4}|GMT|UTC|UT|Z)"
+)
+_ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d{1,6})?)?(?:Z|[+-]\d\d:\d\d)")
+# Dates outside these are not believed (a hostile 9999-12-31 overflowed every later
+# rendering in UTC+8); the item is then undated.
+EARLIEST_MS = -2_208_988_800_000  # 1900-01-01
+LATEST_MS = 32_503_680_000_000  # 3000-01-01
+
+
+def date_ms(value: str) -> int | None:
+    """Milliseconds since the epoch of a feed date in any form feedparser reads, or None."""
+    value = value.strip()
     if not value:
         return None
+    ms: int | None = None
     try:
-        parsed = _parse_date(value)
-        return int(calendar.timegm(parsed)) * 1000 if parsed else None
-    except (TypeError, ValueError, OverflowError):
+        if _ISO.fullmatch(value):
+            ms = int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
+        elif _RFC822.fullmatch(value):
+            ms = int(parsedate_to_datetime(value).timestamp() * 1000)
+        else:
+            parsed = _parse_date(value)
+            ms = int(calendar.timegm(parsed)) * 1000 if parsed else None
+    except (TypeError, ValueError, OverflowError, IndexError):
         return None
+    if ms is None or not EARLIEST_MS <= ms < LATEST_MS:
+        return None
+    return ms
 
 
 _RSS_AUTHOR = re.compile(r"^\s*\S+@\S+\s*\((?P<name>[^)]*)\)\s*$")
@@ -474,18 +515,25 @@ def read_tree(root: Any) -> list[Entry] | None:
     version = feed_version(root)
     if version is None:
         return None
-    entries = []
-    for el in root.iter():
-        name = _name(el)
-        if name in (("", "item"), ("", "entry")) and not _inside_source(el, root):
-            entries.append(_read_entry(el, version))
-    return entries
+    return [_read_entry(el, version) for el in _items(root)]
 
 
-def _inside_source(el: Any, root: Any) -> bool:
-    parent = el.getparent()
-    while parent is not None and parent is not root:
-        if _name(parent) in (("", "entry"), ("", "item"), ("", "source")):
-            return True
-        parent = parent.getparent()
-    return False
+_ITEMS = frozenset({("", "item"), ("", "entry")})
+
+
+def _items(root: Any) -> list[Any]:
+    """The items of the document in order, wherever they sit, but not those inside an item
+    or an Atom ``<source>`` (they describe another feed)."""
+    found: list[Any] = []
+    stack = [iter(root)]
+    while stack:
+        for el in stack[-1]:
+            name = _name(el)
+            if name in _ITEMS:
+                found.append(el)
+            elif name != ("", "source") and len(el):
+                stack.append(iter(el))
+                break
+        else:
+            stack.pop()
+    return found
