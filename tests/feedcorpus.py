@@ -24,6 +24,7 @@ import feedparser
 import lxml.html
 
 from newsmirror import urls
+from newsmirror.errors import NewsmirrorError
 from newsmirror.sources.feed import RawItem, html_text, read_document, to_article
 from newsmirror.transform.sanitize import sanitize
 
@@ -178,7 +179,7 @@ def compare_bytes(raw: bytes, url: str, name: str) -> Outcome:
             continue
         try:
             article = to_article(items[i], source="c", feed_url=url, now_ms=0, keep_tracking=True)
-        except ValueError as e:
+        except NewsmirrorError as e:
             out.item_errors += 1
             out.differences.append(f"{path.name}: entry {i}: item error: {e}")
             continue

@@ -36,6 +36,7 @@ from .config import DEFAULT_CONFIG_NAME, Settings, load, parse_duration
 from .errors import NewsmirrorError
 from .health import notify, problems
 from .init import write_initial_config
+from .model import clamp_ms
 from .pipeline import SourceReport, StopFlag, Updater, UpdateReport, wall_clock_ms
 from .publish.serve import make_server
 from .publish.site import BuildReport, SiteBuilder
@@ -277,7 +278,7 @@ def _open_catalog(obj: _Obj) -> tuple[Settings, Catalog]:
 def _fmt(ms: int | None) -> str:
     if ms is None:
         return "—"
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+    return datetime.fromtimestamp(clamp_ms(ms) / 1000, UTC).strftime("%Y-%m-%d %H:%M")
 
 
 @main.command()

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from .config import Layout
-from .model import Article
+from .model import Article, clamp_ms
 from .render.markdown import file_hash, render_article
 from .store.catalog import Known
 
@@ -52,7 +52,7 @@ class Plan:
 
 def dated_path(source: str, article: Article) -> str:
     """``articles/{source}/{YYYY-MM-DD}/{key}.md``, the date in UTC."""
-    day = datetime.fromtimestamp(article.date_ms / 1000, UTC).strftime("%Y-%m-%d")
+    day = datetime.fromtimestamp(clamp_ms(article.date_ms) / 1000, UTC).strftime("%Y-%m-%d")
     return f"articles/{source}/{day}/{article.key}.md"
 
 

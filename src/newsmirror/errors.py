@@ -66,3 +66,26 @@ class ArchiveError(NewsmirrorError):
 
 class PublishError(NewsmirrorError):
     """Publishing (git commit/push) failed."""
+
+
+_CONTROL = dict.fromkeys([*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)], " ")
+
+
+def reason(e: BaseException, limit: int = 400) -> str:
+    """One printable line saying what went wrong, for *any* exception.
+
+    Anything raised while one source, item, page or image is handled becomes that unit's
+    recorded error, whatever its type: ours say what they mean; another (an ``InvalidURL``
+    of an HTTP library, a ``RecursionError`` of a JSON parser, an ``OverflowError`` of a
+    date) is named by its type, so the operator sees it and the pass goes on.
+    """
+    text = str(e) if isinstance(e, NewsmirrorError) else f"{type(e).__name__}: {e}"
+    text = " ".join(text.translate(_CONTROL).split()).rstrip(": ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def is_fatal(e: BaseException) -> bool:
+    """Errors that stop a pass: the catalog or the archive itself is unusable."""
+    import sqlite3
+
+    return isinstance(e, CatalogError | sqlite3.DatabaseError | MemoryError)

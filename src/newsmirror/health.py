@@ -16,6 +16,7 @@ import httpx
 
 from . import __version__
 from .config import Settings
+from .model import clamp_ms
 from .pipeline import UpdateReport
 from .store.catalog import SourceState
 
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 def _when(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return datetime.fromtimestamp(clamp_ms(ms) / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def problems(settings: Settings, states: Sequence[SourceState], now_ms: int) -> list[str]:

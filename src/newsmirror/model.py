@@ -13,6 +13,20 @@ from dataclasses import dataclass, field
 # rendered.  It starts with NUL, which never survives sanitizing, so no outlet can forge one.
 ARCHIVE_REF = "\x00archive:"
 
+# The range of dates believed.  Outside it a date is taken from a hostile or broken source:
+# 9999-12-31 overflowed every later rendering in UTC+8, year 1 in UTC+14 too.
+EARLIEST_MS = -2_208_988_800_000  # 1900-01-01
+LATEST_MS = 32_503_680_000_000 - 1  # just before 3000-01-01
+
+
+def clamp_ms(ms: int | float) -> int:
+    """A timestamp brought inside the believed range (and to an int)."""
+    try:
+        value = int(ms)
+    except (OverflowError, ValueError):  # inf, nan
+        return EARLIEST_MS if ms != ms or ms < 0 else LATEST_MS
+    return min(max(value, EARLIEST_MS), LATEST_MS)
+
 
 @dataclass(frozen=True, slots=True)
 class Article:
@@ -34,6 +48,10 @@ class Article:
     authors: tuple[str, ...] = ()
     language: str = ""
     canonical: str = ""  # the link without tracking or fragment: a second way to match
+
+    def __post_init__(self) -> None:
+        if not EARLIEST_MS <= self.date_ms <= LATEST_MS or not isinstance(self.date_ms, int):
+            object.__setattr__(self, "date_ms", clamp_ms(self.date_ms))
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .config import Settings, SourceSettings
 from .decide import next_due, plan
-from .errors import CatalogError, NewsmirrorError
+from .errors import CatalogError, NewsmirrorError, is_fatal, reason
 from .fetch.http import Fetcher
 from .model import Article, ItemError, SourceResult
 from .publish import git as git_publish
@@ -240,14 +240,15 @@ class Updater:
                 watcher.cancel()
                 if self.assets is not None and not self.stop:
                     await self.assets.retry_due()
-        bug: BaseException | None = None
-        for result in results:
+        for s, result in zip(sources, results, strict=True):
             if isinstance(result, SourceReport):
                 report.sources.append(result)
-            elif not isinstance(result, asyncio.CancelledError) and bug is None:
-                bug = result
-        if bug is not None:
-            raise bug  # our own bug: the other sources were committed first, then fail loudly
+            elif isinstance(result, BaseException) and not isinstance(
+                result, asyncio.CancelledError
+            ):
+                if is_fatal(result) or not isinstance(result, Exception):
+                    raise result  # the catalog is unusable: nothing more can be recorded
+                report.sources.append(SourceReport(id=s.id, name=s.name, error=reason(result)))
         report.sources.sort(key=lambda r: r.id)
         if not self.stop:
             report.rerendered = self._fix_up(catalog)
@@ -341,16 +342,39 @@ class Updater:
         )
         try:
             result = await self.drivers[source.kind](source, catalog.source(source.id), ctx)
-        except NewsmirrorError as e:
+        except Exception as e:  # whatever it is, it is this source's error
+            if is_fatal(e):
+                raise
             result = SourceResult(
-                source=source.id, error=str(e), retry_after=getattr(e, "retry_after", None)
+                source=source.id, error=reason(e), retry_after=getattr(e, "retry_after", None)
             )
-        await self._copy_images(source, result.articles)
+        try:
+            await self._copy_images(source, result.articles)
+        except Exception as e:  # each image is isolated inside; this is a bug, kept local
+            if is_fatal(e):
+                raise
+            log.error("%s: copying images: %s", source.id, reason(e))
         if self.stop:
             return None
         self._writing.add(source.id)
-        r = await self._apply(catalog, source, result, pool)
+        try:
+            r = await self._apply(catalog, source, result, pool)
+        except Exception as e:
+            if is_fatal(e):
+                raise
+            r = self._failed(catalog, source, reason(e))
         self.on_source(r)
+        return r
+
+    def _failed(self, catalog: Catalog, source: SourceSettings, why: str) -> SourceReport:
+        """Record a source whose results could not be applied as failing."""
+        log.error("%s: %s", source.id, why)
+        r = SourceReport(id=source.id, name=source.name, error=why)
+        state = catalog.source(source.id)
+        failures = state.failures if state else 0
+        r.newly_failing = failures == 0
+        with catalog.transaction():
+            catalog.record_failure(source.id, self.clock(), why, self._due(failures + 1))
         return r
 
     async def _apply(
@@ -518,5 +542,5 @@ class Updater:
         self.writer.forget_written()
         report.commit, report.pushed = result.commit, result.pushed
         report.publish_errors.update(result.failed)
-        for remote, reason in result.failed.items():
-            log.error("push to %s failed (will retry next run): %s", remote, reason)
+        for remote, why in result.failed.items():
+            log.error("push to %s failed (will retry next run): %s", remote, why)

@@ -12,11 +12,13 @@ from urllib.parse import unquote
 
 import ada_url
 
+from .errors import NewsmirrorError
+
 _TRACKING_EXACT = frozenset({"maca", "at_medium", "at_campaign"})
 _TRACKING_PREFIX = ("utm_",)
 
 
-class BadURLError(ValueError):
+class BadURLError(NewsmirrorError, ValueError):
     """The string is not a URL ada-url can parse (message names the value)."""
 
 

@@ -16,6 +16,7 @@ import asyncio
 import random
 import re
 import time
+import zlib
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ import httpx
 
 from .. import urls
 from ..config import NetworkSettings
-from ..errors import FetchError
+from ..errors import FetchError, reason
 from .guard import check_host
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -78,6 +79,111 @@ class Response:
     def not_modified(self) -> bool:
         """True for a 304 answer to a conditional request."""
         return self.status == 304
+
+
+class Decoder:
+    """Undoes a response's ``Content-Encoding`` layers chunk by chunk, never producing more
+    than ``cap`` bytes from any layer.
+
+    httpx decompresses each chunk whole, and stacked layers (``gzip, gzip``) multiply: a
+    7 KB answer became 8 GB before any limit was checked.  Here each layer inflates at most
+    what the cap still allows, so memory and time stay bounded by the cap.
+    """
+
+    def __init__(self, url: str, header: str, cap: int) -> None:
+        self.url = url
+        self.cap = cap
+        self.size = 0
+        names = [n.strip().lower() for n in header.split(",") if n.strip()]
+        names = [n for n in names if n != "identity"]
+        if len(names) > 3:
+            raise FetchError(f"{url}: {len(names)} stacked content encodings refused")
+        self.layers: list[Any] = []
+        for name in reversed(names):  # the last applied is the first undone
+            if name in ("gzip", "x-gzip"):
+                self.layers.append(zlib.decompressobj(16 + zlib.MAX_WBITS))
+            elif name == "deflate":
+                self.layers.append(_Deflate())
+            else:
+                raise FetchError(f"{url}: unsupported Content-Encoding {name!r}")
+
+    def _too_large(self) -> FetchError:
+        return FetchError(
+            f"{self.url}: response exceeds the {self.cap}-byte limit (after decompression)",
+            too_large=True,
+        )
+
+    def feed(self, data: bytes) -> bytes:
+        """The decoded bytes of one more raw chunk."""
+        for layer in self.layers:
+            data = self._inflate(layer, data)
+        self.size += len(data)
+        if self.size > self.cap:
+            raise self._too_large()
+        return data
+
+    def _inflate(self, layer: Any, data: bytes) -> bytes:
+        out: list[bytes] = []
+        produced = 0
+        try:
+            while data:
+                piece = layer.decompress(data, self.cap + 1 - produced)
+                produced += len(piece)
+                if produced > self.cap:
+                    raise self._too_large()
+                out.append(piece)
+                data = layer.unconsumed_tail
+                if not piece and data:
+                    break  # no progress: the stream is over (trailing bytes are ignored)
+        except zlib.error as e:
+            raise FetchError(f"{self.url}: bad compressed body: {e}") from e
+        return b"".join(out)
+
+    def flush(self) -> bytes:
+        """What the layers still hold at the end of the body."""
+        data = b""
+        for layer in self.layers:
+            data = self._inflate(layer, data) + layer.flush(self.cap + 1)
+        self.size += len(data)
+        if self.size > self.cap:
+            raise self._too_large()
+        return data
+
+
+class _Deflate:
+    """HTTP "deflate": zlib-wrapped as the RFC says, or raw as some servers send it."""
+
+    def __init__(self) -> None:
+        self._d: Any = None
+        self.unconsumed_tail = b""
+
+    def decompress(self, data: bytes, max_length: int) -> bytes:
+        if self._d is None:
+            self._d = zlib.decompressobj(zlib.MAX_WBITS)
+            try:
+                return self._step(data, max_length)
+            except zlib.error:
+                self._d = zlib.decompressobj(-zlib.MAX_WBITS)
+        return self._step(data, max_length)
+
+    def _step(self, data: bytes, max_length: int) -> bytes:
+        out: bytes = self._d.decompress(data, max_length)
+        self.unconsumed_tail = self._d.unconsumed_tail
+        return out
+
+    def flush(self, length: int) -> bytes:
+        return self._d.flush(length) if self._d is not None else b""
+
+
+def sendable(value: str) -> bool:
+    """A header value that can be sent back as it came: printable ASCII, bounded."""
+    return len(value) <= 1024 and value.isascii() and value.isprintable()
+
+
+def validator(value: str | None) -> str | None:
+    """An ``ETag``/``Last-Modified`` worth keeping: one we can send back (a non-ASCII one,
+    stored, made every later request of the source fail before it left)."""
+    return value if value is not None and sendable(value) else None
 
 
 class Fetcher:
@@ -189,9 +295,9 @@ class Fetcher:
         ``max_bytes`` lowers the decoded-size cap for this request (images in copy mode).
         """
         headers: dict[str, str] = {}
-        if etag:
+        if etag and sendable(etag):
             headers["If-None-Match"] = etag
-        if last_modified:
+        if last_modified and sendable(last_modified):
             headers["If-Modified-Since"] = last_modified
         if accept:
             headers["Accept"] = accept
@@ -298,7 +404,12 @@ class Fetcher:
                         raise FetchError(f"{url}: bad redirect target: {e}") from e
                 if r.status_code == 304:
                     return Response(
-                        url, 304, b"", "", r.headers.get("ETag"), r.headers.get("Last-Modified")
+                        url,
+                        304,
+                        b"",
+                        "",
+                        validator(r.headers.get("ETag")),
+                        validator(r.headers.get("Last-Modified")),
                     )
                 if r.status_code >= 400:
                     wait = None
@@ -322,26 +433,25 @@ class Fetcher:
                         f"{url}: response of {declared} bytes exceeds the {cap}-byte limit",
                         too_large=True,
                     )
+                decoder = Decoder(url, r.headers.get("Content-Encoding", ""), cap)
                 chunks = []
-                size = 0
-                async for chunk in r.aiter_bytes():
-                    size += len(chunk)
-                    if size > cap:
-                        raise FetchError(
-                            f"{url}: response exceeds the {cap}-byte limit (after decompression)",
-                            too_large=True,
-                        )
-                    chunks.append(chunk)
+                async for raw in r.aiter_raw():
+                    chunks.append(decoder.feed(raw))
+                chunks.append(decoder.flush())
                 return Response(
                     url,
                     r.status_code,
                     b"".join(chunks),
                     r.headers.get("Content-Type", ""),
-                    r.headers.get("ETag"),
-                    r.headers.get("Last-Modified"),
+                    validator(r.headers.get("ETag")),
+                    validator(r.headers.get("Last-Modified")),
                     max_age(r.headers.get("Cache-Control")),
                 )
         except httpx.TimeoutException as e:
             raise FetchError(f"{url}: timed out ({type(e).__name__})", network=True) from e
         except httpx.HTTPError as e:
             raise FetchError(f"{url}: {type(e).__name__}: {e}", network=True) from e
+        except FetchError:
+            raise
+        except Exception as e:  # e.g. httpx.InvalidURL from a hostile Location header
+            raise FetchError(f"{url}: {reason(e)}") from e

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import quote
 
+from ..model import clamp_ms
 from ..render.markdown import escape_link_text, link_destination
 from ..store.catalog import ListEntry
 
@@ -34,7 +35,7 @@ def render_list(source_name: str, entries: Sequence[ListEntry]) -> bytes:
     """The list file of one source."""
     parts = [f"{source_name}\n------\n\n"]
     for e in entries:
-        d = datetime.fromtimestamp(e.date_ms / 1000, CHINA)
+        d = datetime.fromtimestamp(clamp_ms(e.date_ms) / 1000, CHINA)
         parts.append(
             f"{d.month}-{d.day} [{escape_link_text(e.title)}]({link_destination('/' + e.path)})\n\n"
         )
@@ -53,7 +54,7 @@ class ReadmeSource:
 def _when(ms: int | None) -> str:
     if ms is None:
         return "—"
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return datetime.fromtimestamp(clamp_ms(ms) / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def render_readme(sources: Sequence[ReadmeSource]) -> bytes:

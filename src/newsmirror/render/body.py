@@ -10,6 +10,8 @@ import html
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from ..model import clamp_ms
+
 CAPTION = '<div><small style="color: #999;">{}</small></div>'
 
 
@@ -20,7 +22,7 @@ def iso_z(dt: datetime) -> str:
 
 def iso_ms_z(ms: int) -> str:
     """:func:`iso_z` of milliseconds since the epoch (exact: no float on the way)."""
-    seconds, millis = divmod(ms, 1000)
+    seconds, millis = divmod(clamp_ms(ms), 1000)
     return iso_z(datetime.fromtimestamp(seconds, UTC).replace(microsecond=millis * 1000))
 
 

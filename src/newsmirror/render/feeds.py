@@ -18,6 +18,8 @@ from urllib.parse import urljoin
 
 from feedgen.feed import FeedGenerator
 
+from ..model import clamp_ms
+
 _RELATIVE = re.compile(r"""(\s(?:href|src)=)(["'])(?![a-zA-Z][a-zA-Z0-9+.-]*:|//|#)([^"']*)\2""")
 _SRCSET = re.compile(r"""\ssrcset=(["'])[^"']*\1""")
 
@@ -58,7 +60,7 @@ def absolute_body(body: str, page_url: str) -> str:
 
 
 def _dt(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
+    return datetime.fromtimestamp(clamp_ms(ms) / 1000, UTC)
 
 
 def _generator(info: FeedInfo, entries: Sequence[FeedEntry]) -> FeedGenerator:

@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 
 import jinja2
 
+from ..model import clamp_ms
+
 # Dates are shown, and days cut, in UTC+8 like the source lists: the readers' clock.
 READER_TZ = timezone(timedelta(hours=8))
 
@@ -58,7 +60,7 @@ def site_body(body: str) -> str:
 
 def when(ms: int) -> tuple[str, str]:
     """``(ISO 8601 in UTC, "YYYY-MM-DD HH:MM" in UTC+8)`` for a date in ms."""
-    t = datetime.fromtimestamp(ms / 1000, UTC)
+    t = datetime.fromtimestamp(clamp_ms(ms) / 1000, UTC)
     return (
         t.isoformat(timespec="seconds").replace("+00:00", "Z"),
         t.astimezone(READER_TZ).strftime("%Y-%m-%d %H:%M"),
@@ -67,7 +69,7 @@ def when(ms: int) -> tuple[str, str]:
 
 def day_of(ms: int) -> str:
     """The UTC+8 day of a date in ms, ``YYYY-MM-DD``."""
-    return datetime.fromtimestamp(ms / 1000, READER_TZ).strftime("%Y-%m-%d")
+    return datetime.fromtimestamp(clamp_ms(ms) / 1000, READER_TZ).strftime("%Y-%m-%d")
 
 
 def csp(image_hosts: Iterable[str], any_image: bool) -> str:

@@ -20,7 +20,7 @@ from lxml import etree
 
 from .. import urls
 from ..config import SourceSettings
-from ..errors import FetchError, ParseError
+from ..errors import ParseError, reason
 from ..extract.document import parse_date, walk_json
 from ..model import Article, ItemError, SourceResult
 from ..store.catalog import SourceState
@@ -139,16 +139,25 @@ class _Reader:
         self.language = source.language or "zh"
 
     async def article(self, entry: Entry) -> Article | ItemError:
+        """One article, or its error (whatever went wrong, it costs only this article)."""
+        try:
+            return await self._article_of(entry)
+        except Exception as e:
+            return ItemError(
+                source=self.source.id, where=f"a-{entry.id}", reason=reason(e), retry=True
+            )
+
+    async def _article_of(self, entry: Entry) -> Article | ItemError:
         try:
             built = await self._from_api(entry)
-        except (FetchError, DWFormatError) as api_error:
+        except Exception as api_error:
             try:
                 built = await self._from_page(entry)
-            except (FetchError, DWFormatError, urls.BadURLError) as page_error:
+            except Exception as page_error:
                 return ItemError(
                     source=self.source.id,
                     where=f"a-{entry.id}",
-                    reason=f"graph-api: {api_error}; article page: {page_error}",
+                    reason=f"graph-api: {reason(api_error)}; article page: {reason(page_error)}",
                     retry=True,
                 )
         return self._article(built)

@@ -25,7 +25,7 @@ from lxml import etree
 
 from .. import urls
 from ..config import SourceSettings
-from ..errors import ParseError
+from ..errors import ParseError, reason
 from ..model import Article, ItemError, SourceResult
 from ..render.markdown import clean_title
 from ..store.catalog import SourceState
@@ -225,17 +225,18 @@ def to_article(
     iframe_hosts: tuple[str, ...] = DEFAULT_IFRAME_HOSTS,
     guid_identifies: bool = True,
 ) -> Article:
-    """Build the :class:`Article` for one raw item; raises ``ValueError`` naming the problem.
+    """Build the :class:`Article` for one raw item; raises :class:`ParseError` naming the
+    problem.
 
     ``guid_identifies`` is False for an item whose guid other items of the document share
     with other links: then the link identifies it.
     """
     raw_link = item.link.strip() or (item.guid if urls.scheme_ok(item.guid) else "")
     if not raw_link:
-        raise ValueError("item has no link")
+        raise ParseError("item has no link")
     link = urls.LinkForms(raw_link, item.link_base or feed_url, keep_tracking=keep_tracking)
     if not urls.scheme_ok(link.absolute):
-        raise ValueError(f"item link is not http(s): {link.absolute!r}")
+        raise ParseError(f"item link is not http(s): {link.absolute!r}")
     ident, key = urls.identity(item.guid if guid_identifies else "", link)
     body = item.body if item.body_is_html else f"<p>{html.escape(item.body)}</p>"
     # An undated item is dated now (full-text completion relies on this to recognise it).
@@ -285,8 +286,8 @@ def parse_feed(
                     guid_identifies=item.guid.strip() not in shared,
                 )
             )
-        except (ValueError, urls.BadURLError) as e:
-            errors.append(ItemError(source=source, where=where, reason=str(e)))
+        except Exception as e:  # whatever an item does, it costs only that item
+            errors.append(ItemError(source=source, where=where, reason=reason(e)))
     return _dedupe(articles), errors
 
 

@@ -42,6 +42,8 @@ from typing import Any
 
 from feedparser.datetimes import _parse_date
 
+from ..model import EARLIEST_MS, LATEST_MS
+
 _RSS_FAMILY = frozenset(
     {
         "",
@@ -355,10 +357,6 @@ _RFC822 = re.compile(
     r"(?:[A-Za-z]{3},\s*)?\d{1,2} [A-Za-z]{3} \d{4} \d\d:\d\d(?::\d\d)? (?:[+-]\d{4}|GMT|UTC|UT|Z)"
 )
 _ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d{1,6})?)?(?:Z|[+-]\d\d:\d\d)")
-# Dates outside these are not believed (a hostile 9999-12-31 overflowed every later
-# rendering in UTC+8); the item is then undated.
-EARLIEST_MS = -2_208_988_800_000  # 1900-01-01
-LATEST_MS = 32_503_680_000_000  # 3000-01-01
 
 
 def date_ms(value: str) -> int | None:
@@ -377,7 +375,7 @@ def date_ms(value: str) -> int | None:
             ms = int(calendar.timegm(parsed)) * 1000 if parsed else None
     except (TypeError, ValueError, OverflowError, IndexError):
         return None
-    if ms is None or not EARLIEST_MS <= ms < LATEST_MS:
+    if ms is None or not EARLIEST_MS <= ms <= LATEST_MS:  # not believed: undated
         return None
     return ms
 

@@ -19,7 +19,7 @@ from dataclasses import replace
 
 from .. import urls
 from ..config import SourceSettings
-from ..errors import FetchError
+from ..errors import FetchError, reason
 from ..extract import ExtractError, extract, render_body
 from ..extract.blocks import block_text
 from ..extract.outlets import extractor_for
@@ -77,6 +77,12 @@ class _Pass:
 
     async def complete(self, a: Article) -> Article | ItemError:
         """One article with its page's text, or the error that kept it from it."""
+        try:
+            return await self._complete(a)
+        except Exception as e:  # whatever a page does, it costs only its article
+            return self._error(a, reason(e))
+
+    async def _complete(self, a: Article) -> Article | ItemError:
         server = _server(a.url)
         async with self.slots[server]:
             if self.refusals.get(server, 0) >= MAX_REFUSALS:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from ..config import ImageSettings
-from ..errors import FetchError, NewsmirrorError
+from ..errors import FetchError, NewsmirrorError, reason
 from ..fetch.http import Fetcher
 from .catalog import Catalog
 from .files import ArchiveWriter
@@ -131,6 +131,13 @@ class AssetFetcher:
         )
 
     async def _download(self, url: str) -> _Outcome:
+        """One image's outcome; whatever goes wrong costs only this image."""
+        try:
+            return await self._download_one(url)
+        except Exception as e:
+            return _Outcome(url, error=f"{url}: {reason(e)}")
+
+    async def _download_one(self, url: str) -> _Outcome:
         try:
             response = await self.fetcher.get(url, accept=ACCEPT, max_bytes=self.settings.max_bytes)
         except FetchError as e:
