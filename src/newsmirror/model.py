@@ -6,6 +6,7 @@ tested by building values by hand.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 # Prefix of a reference to a file in the archive (an image copy, a mirrored article), put
@@ -17,6 +18,25 @@ ARCHIVE_REF = "\x00archive:"
 # 9999-12-31 overflowed every later rendering in UTC+8, year 1 in UTC+14 too.
 EARLIEST_MS = -2_208_988_800_000  # 1900-01-01
 LATEST_MS = 32_503_680_000_000 - 1  # just before 3000-01-01
+
+
+# Characters no text of ours keeps: C0 controls but tab and line breaks, DEL, C1 controls.
+# Taken from outside (a title's "&#x8;", a JSON "\u0000") they broke every XML feed built
+# afterwards and reached terminals as escape sequences.
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x80-\x84\x86-\x9f]")
+_BREAKS = re.compile("\r\n?|[\v\f\x85\u2028\u2029]")
+
+
+def printable(text: str) -> str:
+    """``text`` without control characters (tab and line breaks stay)."""
+    return _CONTROLS.sub("", text) if _CONTROLS.search(text) else text
+
+
+def one_line(text: str) -> str:
+    """``text`` without control characters, every kind of line break made ``\n``; callers
+    then join lines as the article format does."""
+    text = printable(text)
+    return _BREAKS.sub("\n", text) if _BREAKS.search(text) else text
 
 
 def clamp_ms(ms: int | float) -> int:
@@ -50,8 +70,16 @@ class Article:
     canonical: str = ""  # the link without tracking or fragment: a second way to match
 
     def __post_init__(self) -> None:
+        # Whatever a source gave, an article's date renders and its title and authors are
+        # one line of printable text.
         if not EARLIEST_MS <= self.date_ms <= LATEST_MS or not isinstance(self.date_ms, int):
             object.__setattr__(self, "date_ms", clamp_ms(self.date_ms))
+        title = " ".join(one_line(self.title).split("\n"))
+        if title != self.title:
+            object.__setattr__(self, "title", title)
+        authors = tuple(" ".join(one_line(a).split()) for a in self.authors)
+        if authors != self.authors:
+            object.__setattr__(self, "authors", tuple(a for a in authors if a))
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ import hashlib
 import posixpath
 import re
 
-from ..model import ARCHIVE_REF, Article
+from ..model import ARCHIVE_REF, Article, one_line
 
 _DATE_LINE = re.compile(rb"<!--(\d{1,15})-->")
 _UNESCAPE = re.compile(r"\\([\\\[\]<>`])")
@@ -35,8 +35,9 @@ def join_lines(html: str) -> str:
 
 
 def clean_title(title: str) -> str:
-    """Title as stored: one line, trimmed."""
-    return " ".join(title.split("\n")).strip(JS_WHITESPACE)
+    """Title as stored: one line of printable text, trimmed (a carriage return or a form
+    feed no longer starts a Markdown heading or list in the file)."""
+    return " ".join(one_line(title).split("\n")).strip(JS_WHITESPACE)
 
 
 def escape_link_text(text: str) -> str:

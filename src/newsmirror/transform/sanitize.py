@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import nh3
 
 from .. import urls
+from ..model import printable
 
 TAGS = frozenset(
     {
@@ -311,10 +312,15 @@ def _needs_filter(html: str) -> bool:
 
 
 def sanitize(html: str, base_url: str, iframe_hosts: Sequence[str] = DEFAULT_IFRAME_HOSTS) -> str:
-    """The body with only allowed tags, attributes and URL schemes, URLs made absolute.
+    """The body with only allowed tags, attributes and URL schemes, URLs made absolute,
+    and no control characters (character references included).
 
     Iframes survive only from ``iframe_hosts`` (https, sandboxed, no referrer).
     """
+    return printable(_sanitize(html, base_url, iframe_hosts))
+
+
+def _sanitize(html: str, base_url: str, iframe_hosts: Sequence[str]) -> str:
     if iframe_hosts and "<iframe" in html.lower():
         base, hosts = _BASE.set(base_url), _IFRAME_HOSTS.set(frozenset(iframe_hosts))
         try:
