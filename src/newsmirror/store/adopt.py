@@ -18,6 +18,7 @@ from pathlib import Path
 from .. import urls
 from ..model import Article
 from ..render.markdown import file_hash, parse_article_file
+from ..transform.sanitize import sanitize
 from ..transform.script import is_variant, strip_cross_link
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ def read_article_file(data: bytes, source: str, path: str) -> ExistingFile | Non
         link = urls.LinkForms(url)
     except urls.BadURLError:
         return None
+    if not urls.scheme_ok(link.absolute):
+        return None  # a title linking to javascript: is no article of ours
     ident, key = urls.identity("", link)  # a file keeps no guid: its link is all we have
     name = path.rsplit("/", 1)[-1].removesuffix(".md")
     article = Article(
@@ -53,7 +56,9 @@ def read_article_file(data: bytes, source: str, path: str) -> ExistingFile | Non
         url=url,
         title=title,
         date_ms=date_ms,
-        body=strip_cross_link(text.removesuffix("\n")),
+        # Files written by another tool are published again (site, feeds): they pass the
+        # same allow-list as everything fetched.
+        body=sanitize(strip_cross_link(text.removesuffix("\n")), link.absolute),
         canonical=link.canonical,
     )
     return ExistingFile(path, int(name) if name.isdigit() else None, article, file_hash(data), text)

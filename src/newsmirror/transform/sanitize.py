@@ -127,10 +127,13 @@ _SRCSET_ATTRS = frozenset({"srcset"})
 
 
 def _absolutize(value: str, base: str) -> str | None:
-    """Resolve a relative URL against ``base``; absolute URLs are left byte for byte."""
+    """Resolve a relative URL against ``base``; absolute URLs with an allowed scheme are
+    left byte for byte, others refused (every URL attribute gets this one check: nh3 does
+    not look at ``cite``)."""
     v = value.strip()
-    if _HAS_SCHEME.match(v):
-        return value  # absolute: nh3 checks the scheme against the allow-list
+    m = _HAS_SCHEME.match(v)
+    if m:
+        return value if m.group(0)[:-1].lower() in URL_SCHEMES else None
     try:
         return str(urls.parse(v, base).href)
     except urls.BadURLError:
@@ -278,7 +281,8 @@ _FAST_CLEANER = nh3.Cleaner(
 # scan is deliberately broader than HTML's grammar (it also matches inside text or
 # `data-src=`): a false match only sends the body down the slow, filtering path.
 _VALUE = re.compile(r"""=\s*("[^"]*"|'[^']*'|[^\s>]*)""")
-_NAME_BEFORE = re.compile(r"(?i)(href|src|srcset|cite|style)\s*$")
+_NAME_BEFORE = re.compile(r"(?i)(href|src|srcset|cite|style)$")
+_SPACE = frozenset(" \t\n\r\f\v")
 _ABSOLUTE = re.compile(r"(?i)https?://")
 # A style value made only of allowed properties and plain characters: no entity (`&`), no
 # escape, no parenthesis, so html5ever's decoding cannot turn it into something else.
@@ -295,7 +299,12 @@ def _needs_filter(html: str) -> bool:
     """
     at = html.find("=")
     while at >= 0:
-        before = _NAME_BEFORE.search(html, max(0, at - 12), at)
+        # The attribute name ends at the last non-space before "=", however many spaces
+        # stand between (``style        =`` once passed verbatim).
+        end = at
+        while end > 0 and html[end - 1] in _SPACE:
+            end -= 1
+        before = _NAME_BEFORE.search(html, max(0, end - 6), end)
         if before is not None:
             m = _VALUE.match(html, at)
             name, value = before.group(1).lower(), m.group(1).strip("\"'") if m else ""
