@@ -12,6 +12,7 @@ that is not a URL) becomes an :class:`~newsmirror.model.ItemError` and the rest 
 
 from __future__ import annotations
 
+import asyncio
 import calendar
 import html
 import logging
@@ -349,7 +350,10 @@ async def collect(source: SourceSettings, state: SourceState | None, ctx: Contex
     if response.not_modified:
         return SourceResult(source=source.id, not_modified=True, max_age=response.max_age)
     try:
-        articles, errors = parse_feed(
+        # Parsing and sanitizing are CPU work: off the event loop, so one huge or hostile
+        # document never stalls the other sources' requests.
+        articles, errors = await asyncio.to_thread(
+            parse_feed,
             response.content,
             source=source.id,
             feed_url=response.url,

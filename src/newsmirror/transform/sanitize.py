@@ -13,6 +13,7 @@ copy never points at the mirror's own host by accident.
 from __future__ import annotations
 
 import contextvars
+import logging
 import re
 from collections.abc import Sequence
 
@@ -20,6 +21,8 @@ import nh3
 
 from .. import urls
 from ..model import printable
+
+log = logging.getLogger(__name__)
 
 TAGS = frozenset(
     {
@@ -326,7 +329,32 @@ def sanitize(html: str, base_url: str, iframe_hosts: Sequence[str] = DEFAULT_IFR
 
     Iframes survive only from ``iframe_hosts`` (https, sandboxed, no referrer).
     """
+    if html.count("<") > MAX_DEPTH and nesting_depth(html) > MAX_DEPTH:
+        # html5ever's cost grows with the square of the nesting (150,000 nested <div>s:
+        # a minute of CPU); no article nests that deep, so such a body keeps its text only.
+        log.warning("a body nested more than %d elements deep kept as text", MAX_DEPTH)
+        html = "<p>" + " ".join(_ANY_TAG.sub(" ", html).split()) + "</p>"
     return printable(_sanitize(html, base_url, iframe_hosts))
+
+
+MAX_DEPTH = 512
+_TAG_EDGE = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)[^>]*?(/?)>")
+_ANY_TAG = re.compile(r"<[^>]*>?")
+_VOID = frozenset(
+    "area base br col embed hr img input link meta param source track wbr".split()  # noqa: SIM905
+)
+
+
+def nesting_depth(html: str) -> int:
+    """The deepest element nesting in ``html`` (a linear scan of its tags)."""
+    depth = deepest = 0
+    for m in _TAG_EDGE.finditer(html):
+        if m.group(1):
+            depth = max(0, depth - 1)
+        elif not m.group(3) and m.group(2).lower() not in _VOID:
+            depth += 1
+            deepest = max(deepest, depth)
+    return deepest
 
 
 def _sanitize(html: str, base_url: str, iframe_hosts: Sequence[str]) -> str:
