@@ -157,3 +157,47 @@ def test_plain_output_is_one_line_per_event(tmp_path: Path, server: FakeServer) 
     )
     (line,) = [x for x in r.stdout.splitlines() if x.startswith("FAILED cdt:")]
     assert line.endswith(f"{long_path}: HTTP 404 Not Found")
+
+
+def test_text_from_outside_is_printed_literally(tmp_path: Path, server: FakeServer) -> None:
+    """Square brackets (rich markup) and control characters in URLs, titles, links and
+    errors are printed as they are, on a terminal and off it, by every command."""
+    (tmp_path / "newsmirror.toml").write_text(
+        '[archive]\npath = "site"\n[network]\nallow_private_networks = true\n'
+        "[publish.git]\nenabled = false\n"
+        f'[[sources]]\nid = "ok"\nname = "好[b]"\nurl = "{server.url("/ok.xml")}"\n'
+        f'[[sources]]\nid = "bad"\nname = "坏"\nurl = "{server.url("/gone[/b].xml")}"\n',
+        encoding="utf-8",
+    )
+    items = feeds.items(2, prefix="https://x.example/[/red]")
+    items[0].title = "标题 [/b][bold] \x1b[2J 完"
+    doc = feeds.rss(items).replace(
+        b"</channel>", b"<item><title>t</title><link>javascript:[/i]</link></item></channel>"
+    )
+    server.routes["/ok.xml"] = doc
+    for env in ({}, {"TTY_COMPATIBLE": "1"}):
+        for args, codes in (
+            (("update", "--force"), {2}),
+            (("status",), {0, 3}),
+            (("search", "标题"), {0}),
+            (("search", "[/b]"), {0, 1}),
+        ):
+            r = subprocess.run(
+                [*EXE, *args],
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                env={**os.environ, "COLUMNS": "300", **env},
+            )
+            assert r.returncode in codes, (args, env, r.stdout, r.stderr)
+            assert "Traceback" not in r.stderr and "MarkupError" not in r.stderr, r.stderr
+            out = r.stdout + r.stderr
+            if args[0] == "update":
+                assert "/gone[/b].xml" in out
+                if not env:  # the first pass; the second gets a 304 for the feed
+                    assert "javascript:[/i]" in out
+            if args == ("search", "标题"):
+                assert "[/b][bold]" in out
+                if not env:
+                    assert "\x1b" not in out

@@ -36,7 +36,7 @@ from .config import DEFAULT_CONFIG_NAME, Settings, load, parse_duration
 from .errors import NewsmirrorError
 from .health import notify, problems
 from .init import write_initial_config
-from .model import clamp_ms
+from .model import clamp_ms, printable
 from .pipeline import SourceReport, StopFlag, Updater, UpdateReport, wall_clock_ms
 from .publish.serve import make_server
 from .publish.site import BuildReport, SiteBuilder
@@ -44,8 +44,23 @@ from .store.catalog import Catalog
 from .store.search import MAX_COUNT, Hit, SearchIndex
 
 # Off a terminal, never wrap: one event per line, whatever its length.
-console = Console(stderr=False, highlight=False, soft_wrap=not sys.stdout.isatty())
-err_console = Console(stderr=True, highlight=False, soft_wrap=not sys.stderr.isatty())
+# Markup is off unless a call asks for it, and then every value from outside goes through
+# `lit`: a feed URL, a guid, an error or a config value holding "[/b]" once crashed the
+# commands (rich's MarkupError), and an ESC in a title reached the terminal.
+console = Console(stderr=False, highlight=False, markup=False, soft_wrap=not sys.stdout.isatty())
+err_console = Console(stderr=True, highlight=False, markup=False, soft_wrap=not sys.stderr.isatty())
+
+
+def lit(value: object) -> str:
+    """A value printed literally inside rich markup: escaped, without control characters."""
+    return escape(printable(str(value)))
+
+
+class _Printable(logging.Formatter):
+    """Log lines without control characters (an ESC in a feed's error reached terminals)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record))
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -56,11 +71,11 @@ def _setup_logging(verbose: bool) -> None:
     if console.is_terminal:
         # The same console as the progress bar, which then keeps log lines above itself.
         handler = RichHandler(console=console, show_path=False, markup=False)
-        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.setFormatter(_Printable("%(message)s"))
     else:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S")
+            _Printable("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S")
         )
     root.addHandler(handler)
     root.setLevel(level)
@@ -95,7 +110,7 @@ def main(ctx: click.Context, config: Path, verbose: bool) -> None:
 
 
 def _fail(e: NewsmirrorError) -> None:
-    err_console.print(f"[bold red]error:[/] {e}", markup=True, highlight=False)
+    err_console.print(f"[bold red]error:[/] {lit(e)}", markup=True, highlight=False)
     sys.exit(1)
 
 
@@ -124,9 +139,11 @@ def _print_report(report: UpdateReport) -> None:
                 "(backoff or the server's wish; --force to fetch anyway)"
             )
         if s.error:
-            console.print(f"[red]FAILED[/] {s.id}: {s.error}", markup=True)
+            console.print(f"[red]FAILED[/] {lit(s.id)}: {lit(s.error)}", markup=True)
         for e in s.item_errors:
-            console.print(f"[yellow]item failed[/] {s.id}: {e.where}: {e.reason}", markup=True)
+            console.print(
+                f"[yellow]item failed[/] {lit(s.id)}: {lit(e.where)}: {lit(e.reason)}", markup=True
+            )
     ok = sum(1 for s in report.sources if not s.error and not s.skipped_until)
     console.print(
         f"{report.new} new, {report.updated} updated, {ok} sources ok, "
@@ -135,7 +152,7 @@ def _print_report(report: UpdateReport) -> None:
         + (f"; pushed to {', '.join(report.pushed)}" if report.pushed else "")
     )
     for remote, reason in report.publish_errors.items():
-        console.print(f"[red]PUBLISH FAILED[/] {remote}: {reason}", markup=True)
+        console.print(f"[red]PUBLISH FAILED[/] {lit(remote)}: {lit(reason)}", markup=True)
     if report.interrupted:
         console.print("stopped early on request; the rest follows next run")
 
@@ -158,7 +175,7 @@ def _run_updater(settings: Settings, stop: StopFlag, force: bool) -> UpdateRepor
     enabled = sum(1 for s in settings.sources if s.enabled)
     columns = (
         SpinnerColumn(),
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -169,7 +186,7 @@ def _run_updater(settings: Settings, stop: StopFlag, force: bool) -> UpdateRepor
         def on_source(r: SourceReport) -> None:
             progress.advance(task)
             if not r.error:  # failures are logged as warnings already
-                progress.console.print("  " + _summary(r), markup=True, highlight=False)
+                progress.console.print("  " + printable(_summary(r)), highlight=False)
 
         return Updater(settings, stop=stop, on_source=on_source, force=force).run()
 
@@ -254,7 +271,7 @@ def run(obj: _Obj, every: str | None, jitter: float) -> None:
             report = _one_pass(settings, stop)
             _print_report(report)
         except NewsmirrorError as e:
-            err_console.print(f"[bold red]error:[/] {e}", markup=True)
+            err_console.print(f"[bold red]error:[/] {lit(e)}", markup=True)
             interval = parse_duration(every) if every else 3600.0
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="--every") from e
@@ -316,7 +333,7 @@ def status(obj: _Obj) -> None:
             src.id if src.enabled else f"{src.id} (disabled)",
             str(st.articles),
             _fmt(st.last_success_ms),
-            err,
+            printable(err),
             "now" if due <= now else _fmt(due),
         )
     console.print(table)
@@ -326,7 +343,7 @@ def status(obj: _Obj) -> None:
             console.print(f"  {url} ({attempts}×): {error}", markup=False, highlight=False)
     trouble = problems(settings, list(states.values()), now)
     for line in trouble:
-        err_console.print(f"[bold red]unhealthy:[/] {line}", markup=True, highlight=False)
+        err_console.print(f"[bold red]unhealthy:[/] {lit(line)}", markup=True, highlight=False)
     if trouble:
         sys.exit(3)
 
@@ -335,15 +352,20 @@ def _print_hit(n: int, hit: Hit) -> None:
     when = _fmt(hit.date_ms)
     if console.is_terminal:
         text = "".join(
-            f"[bold yellow]{escape(part)}[/]" if i % 2 else escape(part)
+            f"[bold yellow]{lit(part)}[/]" if i % 2 else lit(part)
             for i, part in enumerate(hit.snippet)
         )
-        console.print(f"[bold]{n}. {escape(hit.title)}[/]  [dim]{hit.source} · {when}[/]")
-        console.print(f"   {text}", highlight=False)
-        console.print(f"   [dim]{escape(hit.path)}[/]", highlight=False)
+        console.print(
+            f"[bold]{n}. {lit(hit.title)}[/]  [dim]{lit(hit.source)} · {when}[/]", markup=True
+        )
+        console.print(f"   {text}", highlight=False, markup=True)
+        console.print(f"   [dim]{lit(hit.path)}[/]", highlight=False, markup=True)
     else:
-        text = "".join(f"【{part}】" if i % 2 else part for i, part in enumerate(hit.snippet))
-        console.print(f"{n}. {hit.title}\t{hit.source}\t{when}\t{hit.path}", markup=False)
+        text = printable(
+            "".join(f"【{part}】" if i % 2 else part for i, part in enumerate(hit.snippet))
+        )
+        line = printable(f"{n}. {hit.title}\t{hit.source}\t{when}\t{hit.path}")
+        console.print(line, markup=False)
         console.print(f"   {text}", markup=False, highlight=False)
 
 
