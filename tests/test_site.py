@@ -6,6 +6,7 @@ from __future__ import annotations
 import posixpath
 import re
 import threading
+import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -278,6 +279,66 @@ def test_serve_answers_searches_from_the_catalog(site: tuple[Path, list[feeds.It
             assert "unbalanced quote" in r.read().decode()
         with urllib.request.urlopen(f"{base}/") as r:
             assert "新闻" in r.read().decode()
+    finally:
+        server.shutdown()
+        server.server_close()
+        live.close()
+
+
+def test_serve_is_safe_to_expose(
+    site: tuple[Path, list[feeds.Item]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+    import urllib.error
+
+    from newsmirror.publish import serve as serve_module
+
+    cfg, _items = site
+    build(cfg)
+    settings = load(cfg)
+    outside = tmp_path / "secret.txt"
+    outside.write_text("SECRET")
+    (settings.site.path / "leak.txt").symlink_to(outside)
+    (settings.site.path / "linkdir").symlink_to(tmp_path)
+    (settings.site.path / "nolist").mkdir()
+    (settings.site.path / "nolist/a.txt").write_text("a")
+    monkeypatch.setattr(serve_module, "MAX_CONNECTIONS", 8)
+    monkeypatch.setattr(serve_module._Handler, "timeout", 1.0)
+    server, live = make_server(settings, SiteBuilder.pages_for(settings), "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    port = server.server_address[1]
+    base = f"http://127.0.0.1:{port}"
+
+    def status(path: str) -> int:
+        try:
+            with urllib.request.urlopen(base + path, timeout=10) as r:
+                return int(r.status)
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    try:
+        assert status("/") == 200 and status("/nolist/a.txt") == 200
+        for path in ("/leak.txt", "/linkdir/secret.txt", "/.newsmirror-site", "/nolist/", "/x/.."):
+            assert status(path) == 404, path
+        # A query too long to be a search is refused quickly, with a reason.
+        with urllib.request.urlopen(f"{base}/search.html?q={quote('对话' * 1000)}") as r:
+            assert "characters long" in r.read().decode()
+        # Idle connections are dropped, and more than the cap are not even kept.
+        idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(20)]
+        try:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    if status("/") == 200:
+                        break
+                except OSError:
+                    time.sleep(0.2)
+            else:
+                raise AssertionError("the server never answered while idle connections stood")
+        finally:
+            for s in idle:
+                s.close()
     finally:
         server.shutdown()
         server.server_close()

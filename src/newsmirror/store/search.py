@@ -134,12 +134,20 @@ def _phrase(raw: str, *, prefix: bool, where: str) -> str:
     return '"' + " ".join(toks) + '"' + star
 
 
+# A query's cost grows with the square of its terms (a 32 KB query of one word took 542 s
+# of CPU); real queries are a few words.
+MAX_QUERY_CHARS = 200
+MAX_QUERY_WORDS = 12
+
+
 def parse_query(query: str) -> list[list[Term]]:
     """``query`` as alternatives of terms: ``[[a, b], [c]]`` means (a AND b) OR c.
 
     Raises :class:`QueryError` for an unbalanced quote, a dangling ``OR``, a query with
-    nothing to search for, or one that only excludes.
+    nothing to search for, one that only excludes, or one too long to be a search.
     """
+    if len(query) > MAX_QUERY_CHARS:
+        raise QueryError(f"the query is {len(query)} characters long; at most {MAX_QUERY_CHARS}")
     words: list[tuple[str, bool, int]] = []  # (text, quoted, column)
     i, n = 0, len(query)
     while i < n:
@@ -160,6 +168,8 @@ def parse_query(query: str) -> list[list[Term]]:
                 j += 1
             words.append((query[i:j], False, i + 1))
             i = j
+    if len(words) > MAX_QUERY_WORDS:
+        raise QueryError(f"the query has {len(words)} words; at most {MAX_QUERY_WORDS}")
     groups: list[list[Term]] = [[]]
     expect_term = True
     for text, quoted, col in words:
