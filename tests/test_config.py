@@ -125,3 +125,33 @@ def test_readme_configuration_loads_with_every_option_switched_on(tmp_path: Path
         "hant",
     )
     assert (s.network.retries, s.network.retry_delay, s.network.max_retry_wait) == (2, 2.0, 60.0)
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        ("[schedule]\nevery = nan\n", "schedule.every: must be a finite duration"),
+        ("[schedule]\nevery = inf\n", "schedule.every: must be a finite duration"),
+        ("[network]\nconcurrency = 18446744073709551616\n", "network.concurrency: must be at most"),
+        ('[publish.git]\nremotes = ["--receive-pack=touch x"]\n', "is not a remote name"),
+        ('[archive]\npath = "a\\nb"\n', "must not contain line breaks"),
+    ],
+)
+def test_values_that_would_misbehave_are_refused(tmp_path: Path, extra: str, says: str) -> None:
+    cfg = tmp_path / "newsmirror.toml"
+    cfg.write_text(
+        extra + '[[sources]]\nid = "x"\nname = "X"\nurl = "https://x.example/f"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=re.escape(says)):
+        load(cfg)
+
+
+def test_source_name_with_a_line_break_and_a_misspelt_key(tmp_path: Path) -> None:
+    cfg = tmp_path / "newsmirror.toml"
+    cfg.write_text('[[sources]]\nid = "x"\nname = "A\\nCo-authored-by: x"\nurl = "https://x"\n')
+    with pytest.raises(ConfigError, match="sources\\[0\\].name: .* must not contain line breaks"):
+        load(cfg)
+    cfg.write_text('[[sources]]\nid = "x"\nname = "X"\nulr = "https://x.example/f"\n')
+    with pytest.raises(ConfigError, match="sources\\[0\\].url: is required \\(is 'ulr' a typo"):
+        load(cfg)

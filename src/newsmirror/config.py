@@ -8,6 +8,8 @@ Paths are relative to the config file, so the same file works from any working d
 
 from __future__ import annotations
 
+import difflib
+import math
 import re
 import tomllib
 from dataclasses import dataclass
@@ -69,6 +71,10 @@ DEFAULT_CONFIG_NAME = "newsmirror.toml"
 _ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _DURATION_RE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*")
 _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+MAX_DURATION = 366 * 86400.0  # a year: longer is a typo, and sleeping on it overflows
 
 
 def parse_duration(text: str) -> float:
@@ -280,19 +286,26 @@ class _Table:
 
     def text(self, key: str, default: str = "", *, required: bool = False) -> str:
         if required and key not in self.data:
-            self.fail(key, "is required")
+            close = difflib.get_close_matches(key, [str(k) for k in self.data], n=1, cutoff=0.6)
+            hint = f" (is {close[0]!r} a typo of it?)" if close else ""
+            self.fail(key, "is required" + hint)
         value = self._get(key, str, "a string", default)
         if required and not value.strip():
             self.fail(key, "must not be empty")
+        if _CONTROL.search(value):
+            # A name with a line break wrote commit trailers and broke the README table.
+            self.fail(key, f"{value!r} must not contain line breaks or control characters")
         return value
 
     def flag(self, key: str, default: bool) -> bool:
         return self._get(key, bool, "true or false", default)
 
-    def number(self, key: str, default: int, *, minimum: int = 0) -> int:
+    def number(self, key: str, default: int, *, minimum: int = 0, maximum: int = 2**31 - 1) -> int:
         value = self._get(key, int, "an integer", default)
         if value < minimum:
             self.fail(key, f"must be at least {minimum}, got {value}")
+        if value > maximum:
+            self.fail(key, f"must be at most {maximum}, got {value}")
         return value
 
     def duration(self, key: str, default: float, *, allow_zero: bool = False) -> float:
@@ -309,14 +322,21 @@ class _Table:
                 self.fail(key, str(e))
         else:
             self.fail(key, f'must be a duration such as "30s" or "1h", got {value!r}')
+        if not math.isfinite(seconds):  # nan made `run` loop without pause
+            self.fail(key, f"must be a finite duration, got {value!r}")
         if seconds < 0 or (seconds == 0 and not allow_zero):
             self.fail(key, "must be positive")
+        if seconds > MAX_DURATION:
+            self.fail(key, f"must be at most {MAX_DURATION / 86400:.0f} days, got {value!r}")
         return seconds
 
     def str_list(self, key: str) -> tuple[str, ...]:
         value = self._get(key, list, "a list of strings", [])
         if not all(isinstance(v, str) for v in value):
             self.fail(key, f"must be a list of strings, got {value!r}")
+        for v in value:
+            if _CONTROL.search(v):
+                self.fail(key, f"{v!r} must not contain line breaks or control characters")
         return tuple(value)
 
     def table(self, key: str) -> _Table:
@@ -335,6 +355,15 @@ class _Table:
         unknown = sorted(set(self.data) - self.used)
         if unknown:
             self.fail(unknown[0], "unknown key (a typo?)")
+
+
+def _remotes(g: _Table) -> tuple[str, ...]:
+    """Remote names as git knows them; one starting with '-' would be read as an option."""
+    remotes = g.str_list("remotes")
+    for r in remotes:
+        if not r or r.startswith("-") or any(c.isspace() for c in r):
+            g.fail("remotes", f"{r!r} is not a remote name (no leading '-', no spaces)")
+    return remotes
 
 
 def _http_url(t: _Table, key: str, value: str) -> str:
@@ -435,7 +464,7 @@ def parse_settings(data: dict[str, Any], path: Path) -> Settings:
     g = p.table("git")
     git = GitSettings(
         enabled=g.flag("enabled", False),
-        remotes=g.str_list("remotes"),
+        remotes=_remotes(g),
         branch=g.text("branch") or None,
     )
     g.done()

@@ -153,7 +153,8 @@ class GitRepo:
 
     def push(self, remote: str, branch: str) -> None:
         """Push ``HEAD`` to ``remote``'s ``branch`` and record it in the tracking ref."""
-        self.run("push", "-q", remote, f"HEAD:refs/heads/{branch}")
+        # "--": a remote named like an option ("--receive-pack=…") is never read as one.
+        self.run("push", "-q", "--", remote, f"HEAD:refs/heads/{branch}")
         # Remotes without a fetch refspec do not update tracking refs on push; do it here so
         # the next run knows this commit is out.
         self.run("update-ref", f"refs/remotes/{remote}/{branch}", "HEAD")

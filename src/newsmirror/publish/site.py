@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from html import escape
+from pathlib import Path
 
 from .. import __version__
 from ..config import Settings
@@ -564,13 +565,20 @@ class SiteBuilder:
             if known.get(path) == "asset":
                 continue
             src, dst = self.settings.archive.path / path, self.root / path
-            dst.parent.mkdir(parents=True, exist_ok=True)
             try:
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                # Never through a symbolic link: a link planted in the archive (or the
+                # site) must not put a file from elsewhere on the machine into the site.
+                if not _inside(src, self.settings.archive.path) or not _inside(
+                    dst.parent, self.root
+                ):
+                    log.warning("not putting %s into the site: a symbolic link leads out", path)
+                    continue
                 if not dst.exists():
                     try:
-                        os.link(src, dst)
+                        os.link(src, dst, follow_symlinks=False)
                     except OSError:
-                        shutil.copyfile(src, dst)
+                        shutil.copyfile(src, dst, follow_symlinks=False)
             except OSError as e:
                 log.warning("cannot put %s into the site: %s", path, e.strerror)
                 continue
@@ -607,3 +615,8 @@ class SiteBuilder:
                 done.pop(f"@pagefind/{month}", None)
             return []
         return [m for m, _p in stale]
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """True when ``path`` is no symbolic link and resolves inside ``root``."""
+    return not path.is_symlink() and path.resolve().is_relative_to(root.resolve())
