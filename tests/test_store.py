@@ -142,6 +142,13 @@ def test_writer_refuses_symlinked_folders(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("outlet", "safe"),
     [
+        ("CON", False),
+        ("nul.txt", False),
+        ("Com1", False),
+        ("key.hant", False),
+        ("key.HANS", False),
+        ("trailing.", False),
+        ("console", True),
         ("a-63558196", True),
         ("../../etc", False),
         ("x/y", False),

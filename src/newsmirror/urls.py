@@ -130,11 +130,28 @@ def file_key(outlet: str | None, canonical_url: str) -> str:
     """A file-name-safe key: the outlet id when it is already safe, else a hash.
 
     Keys never contain a path separator or start with a dot, so a hostile id cannot make a
-    file escape the archive folder.
+    file escape the archive folder, and they stay distinct files on every system people
+    check archives out on.
     """
-    if outlet and _KEY_OK.fullmatch(outlet) and ".." not in outlet:
+    if outlet and _KEY_OK.fullmatch(outlet) and ".." not in outlet and _portable(outlet):
         return outlet
     return short_hash(outlet or canonical_url)
+
+
+# Names Windows refuses for a file whatever its extension (people check archives out there).
+_RESERVED = frozenset(
+    ["con", "prn", "aux", "nul"] + [f"{p}{i}" for p in ("com", "lpt") for i in range(1, 10)]
+)
+
+
+def _portable(key: str) -> bool:
+    """A key whose files cannot collide with another key's: not a Windows device name, no
+    trailing dot, and no second-script suffix (``k.hant`` would be ``k``'s Traditional
+    file, ``k.hant.md``)."""
+    lower = key.lower()
+    if lower.split(".", 1)[0] in _RESERVED or lower.endswith("."):
+        return False
+    return not lower.endswith((".hans", ".hant"))
 
 
 def identity(guid: str, link: LinkForms) -> tuple[str, str]:
