@@ -150,8 +150,8 @@ def test_values_that_would_misbehave_are_refused(tmp_path: Path, extra: str, say
 def test_source_name_with_a_line_break_and_a_misspelt_key(tmp_path: Path) -> None:
     cfg = tmp_path / "newsmirror.toml"
     cfg.write_text('[[sources]]\nid = "x"\nname = "A\\nCo-authored-by: x"\nurl = "https://x"\n')
-    with pytest.raises(ConfigError, match="sources\\[0\\].name: .* must not contain line breaks"):
+    with pytest.raises(ConfigError, match=r"sources\[0\].name: .* must not contain line breaks"):
         load(cfg)
     cfg.write_text('[[sources]]\nid = "x"\nname = "X"\nulr = "https://x.example/f"\n')
-    with pytest.raises(ConfigError, match="sources\\[0\\].url: is required \\(is 'ulr' a typo"):
+    with pytest.raises(ConfigError, match=r"sources\[0\].url: is required \(is 'ulr' a typo"):
         load(cfg)
