@@ -177,3 +177,18 @@ def test_webhook_on_a_new_failure_only(
     assert "HTTP 500" in payload["text"]
     assert _nm(tmp_path, "update", "--force").returncode == 2  # still failing: no new alert
     assert len([r for r in server.requests if r.path == "/hook"]) == 1
+
+
+def test_webhook_text_cannot_mention_or_link(
+    tmp_path: Path, server: FakeServer, run_update, clock: Clock
+) -> None:
+    server.routes["/feed.xml"] = lambda req: Answer(302, b"", {"Location": "http:x"})
+    server.routes["/hook"] = lambda req: Answer(204, b"")
+    cfg = _source(tmp_path, server)
+    text = cfg.read_text().replace('/feed.xml"', '/feed.xml?<!channel>&<https://evil.example|x>"')
+    cfg.write_text(text + f'\n[health]\nwebhook = "{server.url("/hook")}"\n')
+    server.routes["/feed.xml?<!channel>&<https://evil.example|x>"] = server.routes["/feed.xml"]
+    assert _nm(tmp_path, "update").returncode == 2
+    (hook,) = [r for r in server.requests if r.path == "/hook"]
+    said = json.loads(hook.body)["text"]
+    assert "<!channel>" not in said and "<https://" not in said and "&lt;!channel&gt;" in said

@@ -16,7 +16,8 @@ import httpx
 
 from . import __version__
 from .config import Settings
-from .model import clamp_ms
+from .errors import reason
+from .model import clamp_ms, printable
 from .pipeline import UpdateReport
 from .store.catalog import SourceState
 
@@ -49,6 +50,13 @@ def problems(settings: Settings, states: Sequence[SourceState], now_ms: int) -> 
     return out
 
 
+def _inert(text: str) -> str:
+    """Error text from outside as chat services show it, not as they act on it: Slack and
+    Mattermost read ``<!channel>`` as a mention and ``<url|label>`` as a link, and want
+    ``&``, ``<`` and ``>`` escaped; control characters go."""
+    return printable(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def notify(settings: Settings, report: UpdateReport) -> None:
     """POST the sources that started failing in this pass to the webhook, if one is set."""
     url = settings.health.webhook
@@ -58,8 +66,8 @@ def notify(settings: Settings, report: UpdateReport) -> None:
     payload = {
         "text": "newsmirror: "
         + "; ".join(
-            [f"{s.id} failing: {s.error}" for s in started]
-            + [f"publish {k}: {v}" for k, v in report.publish_errors.items()]
+            [f"{s.id} failing: {_inert(s.error or '')}" for s in started]
+            + [f"publish {k}: {_inert(v)}" for k, v in report.publish_errors.items()]
         ),
         "failing": [{"source": s.id, "name": s.name, "error": s.error} for s in started],
         "publish_errors": report.publish_errors,
@@ -74,5 +82,5 @@ def notify(settings: Settings, report: UpdateReport) -> None:
             trust_env=False,
         )
         r.raise_for_status()
-    except httpx.HTTPError as e:
-        log.error("webhook %s failed: %s", url, e)
+    except Exception as e:  # a failing webhook never fails the pass
+        log.error("webhook %s failed: %s", url, reason(e))

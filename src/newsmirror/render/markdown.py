@@ -56,9 +56,11 @@ def escape_link_text(text: str) -> str:
 
 
 def link_destination(url: str) -> str:
-    """A URL safe inside ``( )``: parentheses and white space percent-encoded."""
+    """A URL safe inside ``( )``: parentheses, backslashes (a final one escaped the closing
+    parenthesis) and white space percent-encoded."""
     return (
-        url.replace("(", "%28")
+        url.replace("\\", "%5C")
+        .replace("(", "%28")
         .replace(")", "%29")
         .replace(" ", "%20")
         .replace("\n", "")
