@@ -286,3 +286,31 @@ def test_readme_sample_is_what_the_fixture_gives(tmp_path: Path, dw: FakeDW, run
     got = _file(tmp_path, "a-90000012")
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     assert "```\n" + got + "```" in readme
+
+
+@pytest.mark.parametrize(
+    "api",
+    [
+        b'{"data": {"content": ' * 100_000,  # nested deeper than any parser recurses
+        b'{"data": {"content": {"id": 1e400, "title": "t", "text": "<p>x</p>"}}}',
+        None,  # a date in year 1 at UTC+14 (below)
+    ],
+    ids=["deep", "huge-id", "year-1"],
+)
+def test_hostile_graph_api_answers_cost_their_article(
+    tmp_path: Path, dw: FakeDW, server: FakeServer, run_update, api: bytes | None
+) -> None:
+    doc = load(dw.shared, "zh", 90000011)
+    if api is None:
+        doc["data"]["content"]["contentDate"] = "0001-01-01T00:00:00+14:00"
+        doc["data"]["content"]["firstPublicationDate"] = "0001-01-01T00:00:00+14:00"
+        dw.article("zh", doc, 90000011)
+    else:
+        dw.article("zh", None, 90000011, api=api)
+    report = run_update(_cfg(tmp_path, dw.config()))
+    (src,) = report.sources
+    assert src.error is None
+    assert src.new >= 1  # 90000012 at least
+    assert (tmp_path / "site/README.md").exists()
+    for e in src.item_errors:
+        assert e.where.startswith("a-") and e.reason
