@@ -160,15 +160,17 @@ class _Reader:
                     reason=f"graph-api: {reason(api_error)}; article page: {reason(page_error)}",
                     retry=True,
                 )
-        return self._article(built)
+        return await asyncio.to_thread(self._article, built)
 
     async def _from_api(self, entry: Entry) -> DWArticle:
         url = f"{self.source.site_url}/graph-api/{self.language}/content/article/{entry.id}"
         response = await self.ctx.fetcher.get(url, accept="application/json")
+        # JSON parsing and building are CPU work: off the event loop.
+        return await asyncio.to_thread(self._build_api, response.content)
+
+    def _build_api(self, raw: bytes) -> DWArticle:
         return build(
-            content_from_api(response.content),
-            language=self.language,
-            image_format=self.source.image_format,
+            content_from_api(raw), language=self.language, image_format=self.source.image_format
         )
 
     async def _from_page(self, entry: Entry) -> DWArticle:
@@ -176,7 +178,10 @@ class _Reader:
         if not path.startswith("/"):
             path = f"/{self.language}/a-{entry.id}"
         response = await self.ctx.fetcher.get(self.source.site_url + path, accept="text/html")
-        content = content_from_page(response.content, entry.id)
+        return await asyncio.to_thread(self._build_page, response.content, entry.id)
+
+    def _build_page(self, raw: bytes, article_id: int) -> DWArticle:
+        content = content_from_page(raw, article_id)
         return build(content, language=self.language, image_format=self.source.image_format)
 
     def _article(self, a: DWArticle) -> Article:
