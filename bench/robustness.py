@@ -1,6 +1,6 @@
 """Robustness run: every file of feedparser's own test corpus through our parser.
 
-Downloads the feedparser source distribution from PyPI (its ``tests/`` folder holds ~2,300
+Downloads (once, into ``.cache/``) the feedparser source distribution from PyPI (its ``tests/`` folder holds ~2,300
 real-world and hostile feed files: encodings, entities, malformed XML, sanitizer attacks),
 then runs each file through ``parse_feed`` (parse, identity, sanitize) and counts what
 happened: articles, per-item errors, clear per-document errors, and crashes (anything that
@@ -14,18 +14,18 @@ from __future__ import annotations
 
 import argparse
 import re
-import subprocess
 import sys
-import tarfile
-import tempfile
 import time
 import traceback
 from collections import Counter
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from newsmirror.errors import NewsmirrorError
 from newsmirror.sources.feed import parse_feed, read_items
 from newsmirror.transform.sanitize import sanitize
+from tests.feedcorpus import CACHE, FEED_SUFFIXES, corpus
 
 ACTIVE = re.compile(
     r"<\s*(script|style|object|embed|form|svg|math|base|meta|link)\b|\son[a-z]+\s*=|"
@@ -34,42 +34,13 @@ ACTIVE = re.compile(
 )
 
 
-def corpus(version: str, work: Path) -> list[Path]:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "-q",
-            "--no-binary",
-            ":all:",
-            "--no-deps",
-            f"feedparser=={version}",
-            "-d",
-            str(work),
-        ],
-        check=True,
-    )
-    (sdist,) = work.glob("feedparser-*.tar.gz")
-    with tarfile.open(sdist) as tar:
-        members = [m for m in tar.getmembers() if "/tests/" in m.name and m.isfile()]
-        tar.extractall(work, members=members, filter="data")
-    return sorted(
-        p
-        for p in work.rglob("tests/**/*")
-        if p.is_file() and p.suffix in (".xml", ".rdf", ".rss", ".atom", ".json", ".gz", ".txt", "")
-    )
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--version", default="6.0.11")
-    ap.add_argument("--keep", help="extract here and keep it (default: a temp dir)")
+    ap.add_argument("--keep", help="download and extract here (default: the project's .cache/)")
     args = ap.parse_args()
-    work = Path(args.keep or tempfile.mkdtemp(prefix="nm-corpus-"))
-    work.mkdir(parents=True, exist_ok=True)
-    files = corpus(args.version, work)
+    work = Path(args.keep) if args.keep else CACHE.parent / f"feedparser-{args.version}"
+    files = corpus(work, args.version, (*FEED_SUFFIXES, ".gz", ".txt"))
     outcome: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     crashes: list[str] = []

@@ -35,36 +35,23 @@ CACHE = Path(os.environ.get("NEWSMIRROR_CORPUS", ROOT / ".cache" / f"feedparser-
 BASE = "http://127.0.0.1:8097/"
 
 
-def corpus(cache: Path = CACHE) -> list[Path]:
+FEED_SUFFIXES = (".xml", ".rdf", ".rss", ".atom", ".json", "")
+
+
+def corpus(
+    cache: Path = CACHE, version: str = VERSION, suffixes: tuple[str, ...] = FEED_SUFFIXES
+) -> list[Path]:
     """Every file of the corpus, downloading the source distribution on first use."""
-    tests = cache / f"feedparser-{VERSION}" / "tests"
+    tests = cache / f"feedparser-{version}" / "tests"
     if not tests.is_dir():
         cache.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "-q",
-                "--no-binary",
-                ":all:",
-                "--no-deps",
-                f"feedparser=={VERSION}",
-                "-d",
-                str(cache),
-            ],
-            check=True,
-        )
-        (sdist,) = cache.glob(f"feedparser-{VERSION}.tar.gz")
+        pip = [sys.executable, "-m", "pip", "download", "-q", "--no-binary", ":all:"]
+        subprocess.run([*pip, "--no-deps", f"feedparser=={version}", "-d", str(cache)], check=True)
+        (sdist,) = cache.glob(f"feedparser-{version}.tar.gz")
         with tarfile.open(sdist) as tar:
             members = [m for m in tar.getmembers() if "/tests/" in m.name and m.isfile()]
             tar.extractall(cache, members=members, filter="data")
-    return sorted(
-        p
-        for p in tests.rglob("*")
-        if p.is_file() and p.suffix in (".xml", ".rdf", ".rss", ".atom", ".json", "")
-    )
+    return sorted(p for p in tests.rglob("*") if p.is_file() and p.suffix in suffixes)
 
 
 def url_of(path: Path) -> str:
