@@ -29,7 +29,7 @@ from .errors import CatalogError, NewsmirrorError, is_fatal, reason
 from .fetch.http import Fetcher
 from .model import Article, ItemError, SourceResult
 from .publish import git as git_publish
-from .publish.lists import ReadmeSource, list_path, render_list, render_readme
+from .publish.lists import ReadmeSource, list_path, readme_times, render_list, render_readme
 from .render.markdown import file_hash
 from .sources import Context, drivers
 from .store import adopt
@@ -316,9 +316,15 @@ class Updater:
     def _adopt(self, catalog: Catalog, source: SourceSettings) -> None:
         """Take the files already in the source's folder into the catalog (first pass only)."""
         files, lowest = adopt.scan(self.root, source.id)
+        changed = None
+        if files:
+            try:
+                changed = readme_times((self.root / "README.md").read_bytes()).get(source.name)
+            except OSError:
+                changed = None
         with catalog.transaction():
             added = catalog.adopt(source.id, files, self.clock())
-            catalog.mark_adopted(source.id, None if lowest is None else lowest - 1)
+            catalog.mark_adopted(source.id, None if lowest is None else lowest - 1, changed)
         if added:
             log.info("%s: adopted %d existing article files", source.id, added)
 

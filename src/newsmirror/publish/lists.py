@@ -14,6 +14,7 @@ with month and day of the item's date in UTC+8, no leading zeros.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -79,3 +80,24 @@ def render_readme(sources: Sequence[ReadmeSource]) -> bytes:
         )
     lines.append("")
     return "\n".join(lines).encode("utf-8")
+
+
+_README_ROW = re.compile(
+    r"^\| \[(?P<name>.*)\]\([^)]*\) \| \d+ \| (?P<when>\d{4}-\d\d-\d\d \d\d:\d\d) UTC \|$"
+)
+
+
+def readme_times(data: bytes) -> dict[str, int]:
+    """When each source last changed, read back from a README :func:`render_readme` wrote.
+
+    A fresh checkout (a CI runner every hour) has the files but not the catalog; taking the
+    times from the README keeps it byte for byte, so a pass with nothing new commits nothing.
+    """
+    out: dict[str, int] = {}
+    for line in data.decode("utf-8", "replace").splitlines():
+        m = _README_ROW.match(line)
+        if m:
+            name = re.sub(r"\\(.)", r"\1", m.group("name"))  # escape_link_text undone
+            when = datetime.strptime(m.group("when"), "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+            out[name] = int(when.timestamp() * 1000)
+    return out

@@ -485,8 +485,16 @@ class Catalog:
         row = self.db.execute("SELECT adopted FROM sources WHERE id = ?", (sid,)).fetchone()
         return row is not None and not row[0]
 
-    def mark_adopted(self, sid: str, next_number: int | None) -> None:
-        """Adoption done; numbering continues below ``next_number`` when given."""
+    def mark_adopted(
+        self, sid: str, next_number: int | None, last_changed_ms: int | None = None
+    ) -> None:
+        """Adoption done; numbering continues below ``next_number`` when given, and the
+        source last changed at ``last_changed_ms`` if the catalog knows no better."""
+        if last_changed_ms is not None:
+            self.db.execute(
+                "UPDATE sources SET last_changed_ms = ? WHERE id = ? AND last_changed_ms IS NULL",
+                (last_changed_ms, sid),
+            )
         if next_number is None:
             self.db.execute("UPDATE sources SET adopted = 1 WHERE id = ?", (sid,))
         else:
