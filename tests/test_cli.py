@@ -201,3 +201,30 @@ def test_text_from_outside_is_printed_literally(tmp_path: Path, server: FakeServ
                 assert "[/b][bold]" in out
                 if not env:
                     assert "\x1b" not in out
+
+
+def test_operator_details(tmp_path: Path, server: FakeServer) -> None:
+    """Each failure once, times with their zone, an unknown source and a config without
+    sources said plainly."""
+    (tmp_path / "newsmirror.toml").write_text("[archive]\npath = 'site'\n", encoding="utf-8")
+    r = nm(tmp_path, "update")
+    assert r.returncode == 1 and "no [[sources]] given" in r.stderr
+    (tmp_path / "newsmirror.toml").write_text(
+        "[archive]\npath = 'site'\n[network]\nallow_private_networks = true\n"
+        f'[[sources]]\nid = "ok"\nname = "好"\nurl = "{server.url("/ok.xml")}"\n'
+        f'[[sources]]\nid = "bad"\nname = "坏"\nurl = "{server.url("/gone.xml")}"\n',
+        encoding="utf-8",
+    )
+    server.routes["/ok.xml"] = feeds.rss(feeds.items(1)).replace(
+        b"</channel>", b"<item><title>t</title><link>ftp://x.example/1</link></item></channel>"
+    )
+    r = nm(tmp_path, "update")
+    assert r.returncode == 2
+    both = r.stdout + r.stderr
+    assert both.count("/gone.xml: HTTP 404") == 1, both
+    assert both.count("item failed ok: ftp://x.example/1") == 1, both
+    assert "404" not in r.stderr and "ftp:" not in r.stderr
+    r = nm(tmp_path, "status")
+    assert " UTC" in r.stdout
+    r = nm(tmp_path, "search", "-s", "nosuch", "新闻")
+    assert r.returncode == 1 and "no source 'nosuch'" in r.stderr

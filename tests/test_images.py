@@ -89,7 +89,9 @@ def test_modes_globally_and_per_source(tmp_path: Path, server: FakeServer, run_u
     ],
 )
 def test_image_config_errors(tmp_path: Path, table: str, message: str) -> None:
-    cfg = write_config(tmp_path / "newsmirror.toml", [])
+    cfg = write_config(
+        tmp_path / "newsmirror.toml", [{"id": "x", "name": "X", "url": "https://x.example/f"}]
+    )
     cfg.write_text(cfg.read_text() + "\n" + table + "\n")
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
         load(cfg)
@@ -159,6 +161,8 @@ def test_rewrite_images_without_refetching(tmp_path: Path, server: FakeServer, r
 
 
 def test_rewrite_images_needs_an_archive(tmp_path: Path) -> None:
-    cfg = write_config(tmp_path / "newsmirror.toml", [])
+    cfg = write_config(
+        tmp_path / "newsmirror.toml", [{"id": "x", "name": "X", "url": "https://x.example/f"}]
+    )
     r = nm(tmp_path, "--config", str(cfg), "rewrite-images")
     assert r.returncode == 1 and "no catalog yet" in r.stderr

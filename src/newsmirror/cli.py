@@ -135,14 +135,16 @@ def _print_report(report: UpdateReport) -> None:
     for s in report.sources:
         if s.skipped_until:
             console.print(
-                f"skipped {s.id}: not due before {_fmt(s.skipped_until)} UTC "
+                f"skipped {s.id}: not due before {_fmt(s.skipped_until)} "
                 "(backoff or the server's wish; --force to fetch anyway)"
             )
         if s.error:
             console.print(f"[red]FAILED[/] {lit(s.id)}: {lit(s.error)}", markup=True)
         for e in s.item_errors:
             console.print(
-                f"[yellow]item failed[/] {lit(s.id)}: {lit(e.where)}: {lit(e.reason)}", markup=True
+                f"[yellow]item failed[/] {lit(s.id)}: {lit(e.where)}: "
+                f"{lit(e.reason.removeprefix(e.where + ': '))}",
+                markup=True,
             )
     ok = sum(1 for s in report.sources if not s.error and not s.skipped_until)
     console.print(
@@ -295,7 +297,7 @@ def _open_catalog(obj: _Obj) -> tuple[Settings, Catalog]:
 def _fmt(ms: int | None) -> str:
     if ms is None:
         return "—"
-    return datetime.fromtimestamp(clamp_ms(ms) / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+    return datetime.fromtimestamp(clamp_ms(ms) / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 @main.command()
@@ -382,7 +384,13 @@ def search(obj: _Obj, query: tuple[str, ...], limit: int, sources: tuple[str, ..
     对话 and 對話, and one-character words work too.
     """
     text = " ".join(query)
-    _settings, catalog = _open_catalog(obj)
+    settings, catalog = _open_catalog(obj)
+    unknown = sorted(set(sources) - {s.id for s in settings.sources})
+    if unknown:
+        catalog.close()
+        known = ", ".join(s.id for s in settings.sources) or "none"
+        _fail(NewsmirrorError(f"no source {unknown[0]!r} in the config (sources: {known})"))
+        return
     try:
         index = SearchIndex(catalog)
         index.sync()

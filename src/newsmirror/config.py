@@ -550,6 +550,8 @@ def parse_settings(data: dict[str, Any], path: Path) -> Settings:
     if not isinstance(raw_sources, list):
         root.fail("sources", "must be an array of tables ([[sources]])")
     sources = [_source(_Table(item, f"sources[{i}]", path)) for i, item in enumerate(raw_sources)]
+    if not sources:
+        root.fail("sources", "no [[sources]] given: there would be nothing to mirror")
     seen: set[str] = set()
     for i, src in enumerate(sources):
         if src.id in seen:

@@ -374,7 +374,7 @@ class Updater:
 
     def _failed(self, catalog: Catalog, source: SourceSettings, why: str) -> SourceReport:
         """Record a source whose results could not be applied as failing."""
-        log.error("%s: %s", source.id, why)
+        log.debug("%s: %s", source.id, why)
         r = SourceReport(id=source.id, name=source.name, error=why)
         state = catalog.source(source.id)
         failures = state.failures if state else 0
@@ -396,7 +396,7 @@ class Updater:
         assert state is not None  # ensure_source ran before any fetch
         if result.error:
             r.error = result.error
-            log.warning("%s: %s", source.id, result.error)
+            log.debug("%s: %s", source.id, result.error)  # the report names it, once
             r.newly_failing = state.failures == 0
             with catalog.transaction():
                 catalog.record_failure(
@@ -450,7 +450,7 @@ class Updater:
             handled = len(written)
         except NewsmirrorError as e:
             r.error = str(e)
-            log.error("%s: %s", source.id, e)
+            log.debug("%s: %s", source.id, e)
         done = 0  # articles whose files are all written
         for g in groups:
             if handled < len(g):
@@ -500,7 +500,7 @@ class Updater:
                 catalog.set_changed(source.id, now, next_number)
         r.new, r.updated = len(written_new), len(written_changed)
         for item in result.item_errors:
-            log.warning("%s: item %s: %s", source.id, item.where, item.reason)
+            log.debug("%s: item %s: %s", source.id, item.where, item.reason)
         return r
 
     def _due(self, failures: int, result: SourceResult | None = None) -> int | None:
