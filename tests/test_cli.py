@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -228,3 +229,17 @@ def test_operator_details(tmp_path: Path, server: FakeServer) -> None:
     assert " UTC" in r.stdout
     r = nm(tmp_path, "search", "-s", "nosuch", "新闻")
     assert r.returncode == 1 and "no source 'nosuch'" in r.stderr
+
+
+def test_verbose_shows_each_request(tmp_path: Path, server: FakeServer) -> None:
+    (tmp_path / "newsmirror.toml").write_text(
+        "[archive]\npath = 'site'\n[network]\nallow_private_networks = true\n"
+        f'[[sources]]\nid = "ok"\nname = "好"\nurl = "{server.url("/ok.xml")}"\n',
+        encoding="utf-8",
+    )
+    server.routes["/ok.xml"] = feeds.rss(feeds.items(1))
+    nm(tmp_path, "update")
+    r = nm(tmp_path, "-v", "update", "--force")
+    assert re.search(
+        r"GET http://127\.0\.0\.1:\d+/ok\.xml -> 304, 0 bytes, \d+ ms \(conditional\)", r.stderr
+    )

@@ -13,6 +13,7 @@ Tests use a real HTTP server on 127.0.0.1; ``transport`` exists for embedding.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import re
 import time
@@ -30,6 +31,8 @@ from .. import urls
 from ..config import NetworkSettings
 from ..errors import FetchError, reason
 from .guard import check_host
+
+log = logging.getLogger(__name__)
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)")
@@ -175,6 +178,10 @@ class _Deflate:
         return self._d.flush(length) if self._d is not None else b""
 
 
+def _ms(started: float) -> float:
+    return (time.monotonic() - started) * 1000
+
+
 def sendable(value: str) -> bool:
     """A header value that can be sent back as it came: printable ASCII, bounded."""
     return len(value) <= 1024 and value.isascii() and value.isprintable()
@@ -269,6 +276,7 @@ class Fetcher:
                 if wait > self.network.max_retry_wait:
                     raise
                 attempt += 1
+                log.debug("retry %d of %s in %.1f s after: %s", attempt, url, wait, e)
                 await asyncio.sleep(wait)
 
     async def __aenter__(self) -> Fetcher:
@@ -383,6 +391,29 @@ class Fetcher:
         connection goes to a pinned address.
         """
         cap = min(self.network.max_response_bytes, max_bytes or self.network.max_response_bytes)
+        started = time.monotonic()
+        try:
+            result = await self._exchange(url, headers, server, pinned, cap)
+        except FetchError as e:
+            log.debug("GET %s failed after %.0f ms: %s", url, _ms(started), e)
+            raise
+        if isinstance(result, str):
+            log.debug("GET %s -> redirect to %s (%.0f ms)", url, result, _ms(started))
+        else:
+            validated = "If-None-Match" in headers or "If-Modified-Since" in headers
+            log.debug(
+                "GET %s -> %d, %d bytes, %.0f ms%s",
+                url,
+                result.status,
+                len(result.content),
+                _ms(started),
+                " (conditional)" if validated else "",
+            )
+        return result
+
+    async def _exchange(
+        self, url: str, headers: dict[str, str], server: str, pinned: str | None, cap: int
+    ) -> Response | str:
         target: str = url
         extensions: dict[str, Any] = {}
         if pinned:
