@@ -372,15 +372,27 @@ class Updater:
         self.on_source(r)
         return r
 
-    def _failed(self, catalog: Catalog, source: SourceSettings, why: str) -> SourceReport:
-        """Record a source whose results could not be applied as failing."""
+    def _failed(
+        self,
+        catalog: Catalog,
+        source: SourceSettings,
+        why: str,
+        result: SourceResult | None = None,
+    ) -> SourceReport:
+        """Record the source as failing for ``why`` (the report names it, once; the log
+        keeps it for -v); ``result`` brings its item errors and the server's Retry-After."""
         log.debug("%s: %s", source.id, why)
-        r = SourceReport(id=source.id, name=source.name, error=why)
+        r = SourceReport(
+            id=source.id,
+            name=source.name,
+            error=why,
+            item_errors=list(result.item_errors) if result else [],
+        )
         state = catalog.source(source.id)
         failures = state.failures if state else 0
         r.newly_failing = failures == 0
         with catalog.transaction():
-            catalog.record_failure(source.id, self.clock(), why, self._due(failures + 1))
+            catalog.record_failure(source.id, self.clock(), why, self._due(failures + 1, result))
         return r
 
     async def _apply(
@@ -391,18 +403,11 @@ class Updater:
         pool: ThreadPoolExecutor,
     ) -> SourceReport:
         """Write one source's files (in a worker thread), then commit its catalog rows."""
+        if result.error:
+            return self._failed(catalog, source, result.error, result)
         r = SourceReport(id=source.id, name=source.name, item_errors=list(result.item_errors))
         state = catalog.source(source.id)
         assert state is not None  # ensure_source ran before any fetch
-        if result.error:
-            r.error = result.error
-            log.debug("%s: %s", source.id, result.error)  # the report names it, once
-            r.newly_failing = state.failures == 0
-            with catalog.transaction():
-                catalog.record_failure(
-                    source.id, self.clock(), result.error, self._due(state.failures + 1, result)
-                )
-            return r
         if result.not_modified:
             r.not_modified = True
             with catalog.transaction():
