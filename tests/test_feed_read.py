@@ -334,31 +334,37 @@ def test_atom03_modes() -> None:
 # 7. Text is text ---------------------------------------------------------------------------
 
 
-def test_atom_text_summary_keeps_angle_brackets() -> None:
-    doc = atom('<title>t</title><summary type="text">AT&amp;T &lt;S&gt;</summary>')
+@pytest.mark.parametrize(
+    ("doc", "field", "expected"),
+    [
+        (
+            atom('<title>t</title><summary type="text">AT&amp;T &lt;S&gt;</summary>'),
+            "body",
+            "<p>AT&amp;T &lt;S&gt;</p>",
+        ),
+        (
+            atom("<title>t</title><content>&lt;b&gt;not bold&lt;/b&gt;</content>"),
+            "body",
+            "<p>&lt;b&gt;not bold&lt;/b&gt;</p>",
+        ),
+        (
+            atom('<title type="html">&amp;#8220;引号&amp;#8221; &amp;amp; 与</title>'),
+            "title",
+            "“引号” & 与",
+        ),
+        (
+            rss(
+                "<item><title>1 &lt; 2 and AT&amp;T</title><link>https://x.example/1</link></item>"
+            ),
+            "title",
+            "1 < 2 and AT&T",
+        ),
+    ],
+    ids=["atom-text-summary", "atom-content-without-type", "html-title-entities", "rss-lone-lt"],
+)
+def test_text_is_text_and_html_is_html(doc: str, field: str, expected: str) -> None:
     (a,), _ = read(doc)
-    assert a.body == "<p>AT&amp;T &lt;S&gt;</p>"
-    agrees(doc)
-
-
-def test_atom_content_without_type_is_text() -> None:
-    doc = atom("<title>t</title><content>&lt;b&gt;not bold&lt;/b&gt;</content>")
-    (a,), _ = read(doc)
-    assert a.body == "<p>&lt;b&gt;not bold&lt;/b&gt;</p>"
-    agrees(doc)
-
-
-def test_html_title_entities_are_decoded() -> None:
-    doc = atom('<title type="html">&amp;#8220;引号&amp;#8221; &amp;amp; 与</title>')
-    (a,), _ = read(doc)
-    assert a.title == "“引号” & 与"
-    agrees(doc)
-
-
-def test_rss_text_title_with_a_lone_angle_bracket_stays_text() -> None:
-    doc = rss("<item><title>1 &lt; 2 and AT&amp;T</title><link>https://x.example/1</link></item>")
-    (a,), _ = read(doc)
-    assert a.title == "1 < 2 and AT&T"
+    assert getattr(a, field) == expected
     agrees(doc)
 
 
