@@ -65,7 +65,7 @@ def _codec(label: str | None) -> str | None:
 
 
 def decode_html(raw: bytes, content_type: str = "") -> str:
-    """The text of an HTML document, whatever charset it claims.
+    """The text of an HTML document, whatever charset it claims, without control characters.
 
     Order: a byte-order mark; valid UTF-8 (GBK or Big5 text is essentially never valid
     UTF-8, while UTF-8 pages labelled GBK are common); the declared charset if the bytes
@@ -73,11 +73,18 @@ def decode_html(raw: bytes, content_type: str = "") -> str:
     """
     for bom, name in _BOMS:
         if raw.startswith(bom):
-            return raw.decode(name, "replace")
+            return _CONTROL.sub("", raw.decode(name, "replace"))
+    # Control characters go (libxml2 keeps them in text nodes, and lxml then refuses to move
+    # such text around).  In every ASCII-compatible charset these bytes are the characters
+    # themselves, never part of another one, and deleting bytes is far cheaper than text.
+    raw = raw.translate(None, _CONTROL_BYTES)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    mostly = _mostly_utf8(raw)
+    if mostly is not None:
+        return mostly
     declared = _codec(declared_charset(raw, content_type))
     if declared and declared not in ("utf-8", "ascii"):
         try:
@@ -91,19 +98,39 @@ def decode_html(raw: bytes, content_type: str = "") -> str:
     return raw.decode(encoding, "replace")
 
 
+def _mostly_utf8(raw: bytes) -> str | None:
+    """The page as UTF-8 with its few bad bytes replaced, if it is UTF-8 but for those.
+
+    A UTF-8 page with one stray Latin-1 byte is not valid UTF-8, and decoding all of it as
+    a single-byte charset turns every other non-ASCII character into two ("MÃ¤scot").  Text
+    in another multi-byte charset (GBK, Big5) fails UTF-8 at most of its characters, so a
+    page where invalid sequences are rare beside valid multi-byte ones is UTF-8, whatever
+    its language.
+    """
+    text = raw.decode("utf-8", "replace")
+    bad = text.count("\ufffd")
+    good = len(text) - len(text.encode("ascii", "ignore")) - bad
+    return text if good >= 20 and bad * 50 <= good else None
+
+
 # Comments and processing instructions go at parse time: left in the tree they split text
 # nodes, and trafilatura, given a tree that has them, loses whole paragraphs (measured on
 # the benchmark: recall 0.47 instead of 0.97 on some pages).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+# A soft hyphen marks where a word may break; in a copy of the text it only splits words
+# for search and comparison ("Mit\xadtel\xadalter"), so it goes, written or as an entity.
+_SOFT_HYPHEN = re.compile(r"&(?:shy|#0*173|#x0*ad);", re.I)
+# libxml2 refuses a str that declares its encoding; the text is decoded already.
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")
 _PARSER = lhtml.HTMLParser(remove_comments=True, remove_pis=True, collect_ids=False)
 
 
 def parse_html(text: str) -> Any:
     """An lxml HTML document tree (never None: an empty document becomes ``<html/>``)."""
-    # Given text, libxml2 ignores the page's meta charset, which is what we want.  Control
-    # characters go: libxml2 keeps them in text nodes, and lxml then refuses to move such
-    # text around (dropping an element moves its tail).
-    text = _CONTROL.sub("", text)
+    # Given text, libxml2 ignores the page's meta charset, which is what we want.  The text
+    # comes from decode_html, which has removed control characters.
+    text = _SOFT_HYPHEN.sub("", _XML_DECLARATION.sub("", text, count=1).replace("\xad", ""))
     if not text.strip():
         return lhtml.document_fromstring("<html><body></body></html>", parser=_PARSER)
     try:
@@ -187,7 +214,8 @@ def real_src(img: Any) -> str | None:
     return None
 
 
-def _base_url(root: Any, page_url: str) -> str:
+def base_url(root: Any, page_url: str) -> str:
+    """What the page's relative links are relative to: its ``<base href>``, else its URL."""
     for base in root.iter("base"):
         href = base.get("href")
         if href:
@@ -205,7 +233,7 @@ def unlazy(root: Any, page_url: str) -> None:
     it; any other ``<noscript>`` with images is unwrapped so its images count.  Images
     with no usable URL are removed.
     """
-    base = _base_url(root, page_url)
+    base = base_url(root, page_url)
     for amp in list(root.iter("amp-img")):  # AMP pages: the picture element is amp-img
         for fallback in list(amp):
             amp.remove(fallback)
@@ -243,9 +271,8 @@ def unlazy(root: Any, page_url: str) -> None:
             img.attrib.pop(attr, None)
 
 
-def absolute_links(root: Any, page_url: str) -> None:
-    """Resolve every ``<a href>`` against the page (in place); bad ones lose the href."""
-    base = _base_url(root, page_url)
+def absolute_links(root: Any, base: str) -> None:
+    """Resolve every ``<a href>`` against ``base`` (in place); bad ones lose the href."""
     for a in root.iter("a"):
         href = (a.get("href") or "").strip()
         if not href or href.startswith("#"):
@@ -382,24 +409,86 @@ def clean_author(name: str) -> str:
     return re.sub(r"^(?:by|作者|记者|文)\s*[:：]?\s*", "", name, flags=re.I).strip()
 
 
+# Where pages state their dates in <meta>, most specific first (Dublin Core, Open Graph,
+# the news CMSs' own names).
+_PUBLISHED_KEYS = (
+    "article:published_time", "og:published_time", "article:published", "dcterms.created",
+    "dcterms.issued", "dcterms.date", "dc.date.issued", "dc.date.created", "dc.date",
+    "datepublished", "pubdate", "publishdate", "publish-date", "publication_date",
+    "sailthru.date", "parsely-pub-date", "date", "og:release_date",
+)  # fmt: skip
+_MODIFIED_KEYS = (
+    "article:modified_time", "og:updated_time", "dcterms.modified", "datemodified",
+    "last-modified", "lastmod",
+)  # fmt: skip
+_DATE_HOLDERS = ("span", "div", "p", "em", "small", "font", "li", "td", "dd", "header", "section")
+_DATED = re.compile(r"(?:date|time|publish|pubdate|posted|meta|info)", re.I)
+
+
+def _first_date(tags: Mapping[str, str], keys: tuple[str, ...], tz_hours: float) -> int | None:
+    for key in keys:
+        found = parse_date(tags.get(key), tz_hours)
+        if found is not None:
+            return found
+    return None
+
+
+def _page_date(root: Any, tz_hours: float) -> int | None:
+    """A date the page shows rather than declares: a ``<time datetime>`` (one marked as the
+    publication first), else the first date written in an element whose class or id says
+    it holds dates ("2025年11月30日 15:04", "2025-11-30 15:04")."""
+    times = list(root.iter("time"))
+    marked = [t for t in times if t.get("pubdate") is not None or "publish" in _marks(t)]
+    for t in marked + times:
+        found = parse_date(t.get("datetime"), tz_hours) or parse_date(t.text_content(), tz_hours)
+        if found is not None:
+            return found
+    body = root.find("body")
+    for el in body.iter(_DATE_HOLDERS) if body is not None else ():
+        if not _DATED.search(_marks(el)):
+            continue
+        text = el.text_content()
+        if len(text) < 200 and _CN_DATE.search(text):
+            found = parse_date(_CN_DATE.search(text).group(0), tz_hours)  # type: ignore[union-attr]
+            if found is not None:
+                return found
+    return None
+
+
+def _marks(el: Any) -> str:
+    return f"{el.get('class') or ''} {el.get('id') or ''}".lower()
+
+
+def _document_title(root: Any) -> str:
+    """The ``<title>``, without the site's name around it when the page's ``<h1>`` is the
+    headline it contains ("港特首梁振英就住宅违建事件道歉 - BBC中文网 - 两岸三地")."""
+    t = root.find(".//title")
+    title = " ".join((t.text_content() if t is not None else "").split())
+    for h1 in root.iter("h1"):
+        head = " ".join(h1.text_content().split())
+        if len(head) >= 4 and head in title:
+            return head
+    return title
+
+
 def metadata(root: Any, page_url: str, tz_hours: float = 0) -> Meta:
     """Title, dates, authors, canonical link and social image of a page."""
     articles = ld_json(root)
     tags = _meta_tags(root)
     first: Mapping[str, Any] = articles[0] if articles else {}
-    published = parse_date(first.get("datePublished"), tz_hours) or parse_date(
-        tags.get("article:published_time") or tags.get("pubdate") or tags.get("publishdate"),
-        tz_hours,
+    published = parse_date(first.get("datePublished"), tz_hours) or _first_date(
+        tags, _PUBLISHED_KEYS, tz_hours
     )
-    modified = parse_date(first.get("dateModified"), tz_hours) or parse_date(
-        tags.get("article:modified_time") or tags.get("og:updated_time"), tz_hours
+    modified = parse_date(first.get("dateModified"), tz_hours) or _first_date(
+        tags, _MODIFIED_KEYS, tz_hours
     )
+    if published is None:
+        published = _page_date(root, tz_hours)
     names = _names(first.get("author")) or _names(tags.get("author") or tags.get("article:author"))
     authors = tuple(dict.fromkeys(a for a in (clean_author(n) for n in names) if a))
     title = str(first.get("headline") or tags.get("og:title") or "").strip()
     if not title:
-        t = root.find(".//title")
-        title = (t.text_content() if t is not None else "").strip()
+        title = _document_title(root)
     canonical = ""
     for link in root.iter("link"):
         if (link.get("rel") or "").lower() == "canonical" and link.get("href"):
