@@ -14,15 +14,18 @@ deciding which articles need their page is :mod:`newsmirror.sources.fulltext`'s 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from ..errors import ParseError
 from .blocks import Image, Page, mark_breaks, render_body
-from .document import Meta, absolute_links, decode_html, metadata, parse_html, unlazy
+from .document import Meta, absolute_links, base_url, decode_html, metadata, parse_html, unlazy
 
 __all__ = ["ExtractError", "Image", "Page", "extract", "extractors", "render_body"]
+
+log = logging.getLogger(__name__)
 
 
 class ExtractError(ParseError):
@@ -47,27 +50,57 @@ def extractors() -> dict[str, Extractor]:
     return out
 
 
-def prepare(raw: bytes, url: str, content_type: str = "", tz_hours: float = 0) -> tuple[Any, Meta]:
-    """The decoded tree with real image URLs and absolute links, and the page's metadata."""
+def prepare(
+    raw: bytes, url: str, content_type: str = "", tz_hours: float = 0, links: bool = True
+) -> tuple[Any, Meta]:
+    """The decoded tree with real image URLs and absolute links, and the page's metadata.
+
+    ``links=False`` leaves ``<a href>`` as the page wrote them, for an extractor that
+    resolves only the links it keeps (a page has hundreds; an article, a few).
+    """
     root = parse_html(decode_html(raw, content_type))
     mark_breaks(root)
     unlazy(root, url)
-    absolute_links(root, url)
+    if links:
+        absolute_links(root, base_url(root, url))
     return root, metadata(root, url, tz_hours)
 
 
 def extract(raw: bytes, url: str, content_type: str = "", extractor: str = "generic") -> Page:
-    """The article on one page; raises :class:`ExtractError` naming the page and the reason."""
-    chosen = extractors().get(extractor)
+    """The article on one page; raises :class:`ExtractError` naming the page and the reason.
+
+    An outlet's adapter that finds no article (the outlet changed its layout, or the page
+    is an older one) hands the page to the generic extractor: the article is archived, and
+    ``-v`` says which adapter missed.  Only when no extractor finds text is it an error.
+    """
+    found = extractors()
+    chosen = found.get(extractor)
     if chosen is None:
         raise ExtractError(f"{url}: no extractor named {extractor!r}")
-    root, meta = prepare(raw, url, content_type)
+    generic = found["generic"]
+    root, meta = prepare(raw, url, content_type, links=chosen is not generic)
+    page: Page | None = None
+    why = ""
     try:
         page = chosen(root, url, meta)
     except ValueError as e:
-        raise ExtractError(f"{url}: {e}") from e
-    if not page.text().strip():
-        raise ExtractError(f"{url}: the {extractor} extractor found no article text")
+        why = str(e)
+    if page is not None and not page.text().strip():
+        page, why = None, f"the {extractor} extractor found no article text"
+    if page is None and chosen is not generic:
+        log.debug(
+            "%s: the %s extractor found nothing (%s); generic extractor used", url, extractor, why
+        )
+        # The adapter may have cut parts of the tree away: the generic one starts afresh.
+        root, meta = prepare(raw, url, content_type)
+        try:
+            page = generic(root, url, meta)
+        except ValueError as e:
+            why = f"{why}; generic extractor: {e}"
+        if page is not None and not page.text().strip():
+            page, why = None, f"{why}; generic extractor: no article text"
+    if page is None:
+        raise ExtractError(f"{url}: {why}")
     if not page.canonical and meta.canonical:
         page = replace(page, canonical=meta.canonical)
     return page

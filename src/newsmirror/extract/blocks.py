@@ -104,6 +104,11 @@ def text_of(el: Any) -> str:
     return norm("".join(el.itertext()))
 
 
+def _has_text(el: Any) -> bool:
+    """Whether an element holds any text (stops at the first)."""
+    return any(not t.isspace() for t in el.itertext() if t)
+
+
 def block_text(markup: str) -> str:
     """The text of one block's HTML."""
     if "<" not in markup and "&" not in markup:
@@ -303,18 +308,55 @@ KEEP_ATTRS = {"href", "src", "colspan", "rowspan", "start", "datetime"}
 
 
 def clean_html(el: Any) -> str:
-    """An element's HTML without its tail, attributes other than links removed."""
+    """An element's HTML without its tail, attributes other than links removed, and the
+    source's indentation (a line break and the spaces around it) made one space, none at
+    the block's edges: ``<h2>\n    <strong>Title</strong>\n  </h2>`` is ``<h2><strong>Title…``.
+    """
     c = copy.deepcopy(el)
     c.tail = None
+    flatten = c.tag != "pre" and c.find(".//pre") is None
     for node in c.iter():
         if not isinstance(node.tag, str):
             continue
         for attr in list(node.attrib):
             if attr not in KEEP_ATTRS:
                 del node.attrib[attr]
+        if flatten:
+            if node.text and "\n" in node.text:
+                node.text = _INDENT.sub(" ", node.text)
+            if node is not c and node.tail and "\n" in node.tail:
+                node.tail = _INDENT.sub(" ", node.tail)
+    if flatten:
+        _trim_edges(c)
     if c.tag == "h1":
         c.tag = "h2"
     return str(etree.tostring(c, encoding="unicode", method="html"))
+
+
+_INDENT = re.compile(r"[ \t\r]*\n\s*")
+
+
+def _trim_edges(el: Any) -> None:
+    """No white space just inside a block's first and last text (recursing into the first
+    and last inline elements, where that text may sit)."""
+    first = el
+    while True:
+        if first.text:
+            first.text = first.text.lstrip()
+            break
+        if not len(first):
+            break
+        first = first[0]
+    last = el
+    while len(last):
+        child = last[-1]
+        if child.tail and child.tail.strip():
+            child.tail = child.tail.rstrip()
+            return
+        child.tail = None
+        last = child
+    if last.text:
+        last.text = last.text.rstrip()
 
 
 def _has_block(el: Any) -> bool:
@@ -406,11 +448,11 @@ class BlockWriter:
             if imgs and tag in ("p", "h2", "h3", "h4", "h5", "h6"):
                 self._walk_children(el)  # a paragraph wrapping a picture: split it
                 self._flush()
-            elif text_of(el) or imgs:
+            elif imgs or _has_text(el):
                 for img in imgs:
                     if not content_image(img):
                         img.drop_tree()
-                if text_of(el):
+                if _has_text(el):
                     self.blocks.append(clean_html(el))
         elif tag in CONTAINER_TAGS or _has_block(el):
             self._flush()
