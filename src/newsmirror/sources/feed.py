@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import feedparser
 from lxml import etree
@@ -30,6 +31,7 @@ from ..errors import ParseError, reason
 from ..model import Article, ItemError, SourceResult
 from ..render.markdown import clean_title
 from ..store.catalog import SourceState
+from ..transform.footer import strip_footer
 from ..transform.sanitize import DEFAULT_IFRAME_HOSTS, sanitize
 from . import Context
 from .charset import xml_to_utf8
@@ -225,12 +227,15 @@ def to_article(
     keep_tracking: bool,
     iframe_hosts: tuple[str, ...] = DEFAULT_IFRAME_HOSTS,
     guid_identifies: bool = True,
+    strip_more: bool = True,
 ) -> Article:
     """Build the :class:`Article` for one raw item; raises :class:`ParseError` naming the
     problem.
 
     ``guid_identifies`` is False for an item whose guid other items of the document share
-    with other links: then the link identifies it.
+    with other links: then the link identifies it.  ``strip_more=False`` keeps a closing
+    "continue reading" line (the source completes teasers from their pages, and that line
+    tells one).
     """
     raw_link = item.link.strip() or (item.guid if urls.scheme_ok(item.guid) else "")
     if not raw_link:
@@ -250,7 +255,11 @@ def to_article(
         url=link.shown,
         title=title or link.shown,
         date_ms=date_ms,
-        body=sanitize(body, item.body_base or link.absolute, iframe_hosts),
+        body=strip_footer(
+            sanitize(body, item.body_base or link.absolute, iframe_hosts),
+            urlsplit(link.absolute).hostname or "",
+            more=strip_more,
+        ),
         authors=item.authors,
         canonical=link.canonical,
     )
@@ -264,8 +273,10 @@ def parse_feed(
     now_ms: int,
     keep_tracking: bool = False,
     iframe_hosts: tuple[str, ...] = DEFAULT_IFRAME_HOSTS,
+    strip_more: bool = True,
 ) -> tuple[list[Article], list[ItemError]]:
-    """Articles and per-item errors of one feed document.
+    """Articles and per-item errors of one feed document (``strip_more``: see
+    :func:`to_article`).
 
     Raises :class:`ParseError` only when the document as a whole is not a feed.
     """
@@ -285,6 +296,7 @@ def parse_feed(
                     keep_tracking=keep_tracking,
                     iframe_hosts=iframe_hosts,
                     guid_identifies=item.guid.strip() not in shared,
+                    strip_more=strip_more,
                 )
             )
         except Exception as e:  # whatever an item does, it costs only that item
@@ -360,6 +372,7 @@ async def collect(source: SourceSettings, state: SourceState | None, ctx: Contex
             now_ms=ctx.now_ms,
             keep_tracking=ctx.keep_tracking,
             iframe_hosts=ctx.iframe_hosts,
+            strip_more=source.fulltext == "feed",
         )
     except ParseError as e:
         raise ParseError(f"{source.url}: {e}") from e
