@@ -295,7 +295,9 @@ def test_one_unreadable_page_does_not_stop_the_others(
     (src,) = report.sources
     reasons = sorted(e.reason for e in src.item_errors)
     assert len(reasons) == 2
-    assert "/empty: nyt rules: nothing matches section.article-body" in reasons[0]
+    assert (
+        "/empty: nyt rules: nothing matches section.article-body; generic extractor: " in reasons[0]
+    )
     assert "/missing: HTTP 404" in reasons[1]
     db = sqlite3.connect(tmp_path / "site/.newsmirror/catalog.sqlite")
     assert db.execute("select count(*) from articles").fetchone()[0] == 1
