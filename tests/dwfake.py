@@ -59,9 +59,11 @@ class FakeDW:
         link: str = "",
         api: bytes | None = None,
         with_page: bool = True,
+        content: str = "article",
     ) -> None:
-        """Serve one article: graph-api JSON (or ``api`` bytes, or 404) and its page."""
-        api_path = f"/graph-api/{language}/content/article/{article_id}"
+        """Serve one article (or ``content`` "liveblog", "video"): graph-api JSON (or
+        ``api`` bytes, or 404) and its page."""
+        api_path = f"/graph-api/{language}/content/{content}/{article_id}"
         if api is not None:
             self.server.routes[api_path] = api
         elif doc is not None:

@@ -246,6 +246,38 @@ def test_own_samples(tmp_path: Path, server: FakeServer, shared: Path, run_updat
     assert "<p>汉堡港的一天（示例视频摘要）</p>" in video
 
 
+def test_live_blogs_and_videos_from_their_own_paths(
+    tmp_path: Path, server: FakeServer, shared: Path, run_update
+) -> None:
+    fake = FakeDW(server, shared)
+    fake.listing = rdf([(90000022, "直播", "2026-11-21T11:30:00Z")]).replace(
+        b"/a-90000022", b"/live-90000022"
+    )
+    fake.listing = fake.listing.replace(
+        b"</rdf:RDF>",
+        rdf([(90000023, "视频", "2026-11-21T10:00:00Z")])
+        .split(b"</channel>", 1)[1]
+        .replace(b"/a-90000023", b"/video-90000023"),
+    )
+    live = load(shared, "zh", 90000022)
+    live["data"]["content"]["__typename"] = "LiveBlog"
+    video = load(shared, "zh", 90000023)
+    del video["data"]["content"]["canonicalUrl"]
+    video["data"]["content"]["namedUrl"] = "/zh/示例视频/video-90000023"
+    fake.article("zh", live, 90000022, content="liveblog")
+    fake.article("zh", video, 90000023, content="video")
+    report = run_update(_cfg(tmp_path, fake.config()))
+    assert report.new == 2 and not report.sources[0].item_errors
+    assert "辩论结束" in _file(tmp_path, "live-90000022")
+    clip = _file(tmp_path, "video-90000023")
+    assert "<p>汉堡港的一天（示例视频摘要）</p>" in clip
+    # The video is not copied: the file says where to watch it.
+    assert "/video-90000023" in clip and "▶ 在德国之声网站观看视频</a>" in clip
+    assert [e.key for e in list_entries(fake.listing)] == ["live-90000022", "video-90000023"]
+    # When the graph-api fails, a live blog is read from its page's LiveBlog object.
+    assert content_from_page(page(live), 90000022, "live")["__typename"] == "LiveBlog"
+
+
 def test_image_format_is_configurable(tmp_path: Path, dw: FakeDW, run_update) -> None:
     run_update(_cfg(tmp_path, {**dw.config(), "image_format": 906}))
     assert "90000102_906.jpg" in _file(tmp_path, "a-90000011")

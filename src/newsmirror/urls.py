@@ -90,7 +90,7 @@ def scheme_ok(url: str) -> bool:
 
 # Outlet ids that stay the same when a story is republished under an edited slug.
 _OUTLET_IDS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("dw.com", re.compile(r"/a-(\d+)(?:$|[/?#])")),
+    ("dw.com", re.compile(r"/((?:a|live|video)-\d+)(?:$|[/?#])")),  # article, live blog, video
     ("dw.com", re.compile(r"^/api/detail/article/(\d+)(?:$|[/?#])")),  # api.dw.com links
     ("bbc.com", re.compile(r"/articles/([a-z0-9]+)(?:$|[/?#])")),
     ("bbc.co.uk", re.compile(r"/articles/([a-z0-9]+)(?:$|[/?#])")),
@@ -117,7 +117,7 @@ def outlet_id_of(host: str, path: str) -> str | None:
             m = pattern.search(path)
             if m:
                 value = m.group(1).replace("/", "-")
-                return f"a-{value}" if suffix == "dw.com" else value
+                return f"a-{value}" if suffix == "dw.com" and value.isdigit() else value
     return None
 
 

@@ -31,32 +31,44 @@ from .dw_body import DWArticle, DWFormatError, build
 from .feed import STRICT_XML, defuse, read_items
 
 _APP_STATE = re.compile(rb"window\.__APP_STATE__\s*=\s*")
-_A_ID = re.compile(r"/a-(\d+)(?:$|[/?#])")
+# A DW link ends in the kind of content and its id: /a-<id> an article, /live-<id> a live
+# blog, /video-<id> a video.  Each kind has its own graph-api path and page object.
+_CONTENT_ID = re.compile(r"/(a|live|video)-(\d+)(?:$|[/?#])")
+API_PATHS = {"a": "article", "live": "liveblog", "video": "video"}
+PAGE_TYPES = {"a": "Article", "live": "LiveBlog", "video": "Video"}
 
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One article named by the listing."""
+    """One piece of content named by the listing: ``kind`` is "a", "live" or "video"."""
 
     id: int
     link: str
     date_ms: int | None
+    kind: str = "a"
+
+    @property
+    def key(self) -> str:
+        """The file key and the catalog identity's tail: ``a-123``, ``live-123``."""
+        return f"{self.kind}-{self.id}"
 
     @property
     def ident(self) -> str:
         """The catalog identity: DW's id, whatever the slug or language."""
-        return f"id:a-{self.id}"
+        return f"id:{self.key}"
 
 
 def _local(tag: Any) -> str:
     return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
 
 
-def _id_from(link: str, content_id: str | None) -> int | None:
+def _id_from(link: str, content_id: str | None) -> tuple[str, int] | None:
+    """The kind and id of a listed item (the link says the kind; articles by default)."""
+    m = _CONTENT_ID.search(link)
+    kind = m.group(1) if m else "a"
     if content_id and content_id.strip().isdigit():
-        return int(content_id.strip())
-    m = _A_ID.search(link)
-    return int(m.group(1)) if m else None
+        return kind, int(content_id.strip())
+    return (kind, int(m.group(2))) if m else None
 
 
 def list_entries(raw: bytes) -> list[Entry]:
@@ -82,23 +94,24 @@ def list_entries(raw: bytes) -> list[Entry]:
                 or el.get("{http://www.w3.org/1999/02/22-rdf-syntax-ns#}about")
                 or ""
             )
-            aid = _id_from(link, fields.get("contentID"))
-            if aid is not None:
+            found = _id_from(link, fields.get("contentID"))
+            if found is not None:
                 date = fields.get("date") or fields.get("pubDate") or fields.get("updated")
-                out.append(Entry(aid, link, parse_date(date)))
+                out.append(Entry(found[1], link, parse_date(date), found[0]))
     else:  # not well-formed: the lenient parsers, ids from links only
         for item in read_items(raw):
-            aid = _id_from(item.link, None)
-            if aid is not None:
-                out.append(Entry(aid, item.link, item.updated or item.published))
-    unique: dict[int, Entry] = {}
+            found = _id_from(item.link, None)
+            if found is not None:
+                out.append(Entry(found[1], item.link, item.updated or item.published, found[0]))
+    unique: dict[str, Entry] = {}
     for e in out:
-        unique.setdefault(e.id, e)
+        unique.setdefault(e.key, e)
     return list(unique.values())
 
 
-def content_from_page(page: bytes, article_id: int) -> Mapping[str, Any]:
-    """The article object inside an article page's ``window.__APP_STATE__``."""
+def content_from_page(page: bytes, article_id: int, kind: str = "a") -> Mapping[str, Any]:
+    """The content object (an article, live blog or video, by ``kind``) inside a page's
+    ``window.__APP_STATE__``."""
     m = _APP_STATE.search(page)
     if not m:
         raise DWFormatError("the page has no __APP_STATE__")
@@ -108,14 +121,15 @@ def content_from_page(page: bytes, article_id: int) -> Mapping[str, Any]:
             state = json.loads(state)
     except ValueError as e:
         raise DWFormatError(f"__APP_STATE__ is not JSON ({e})") from e
+    typename = PAGE_TYPES.get(kind, "Article")
     for obj in walk_json(state):
         if (
-            obj.get("__typename") == "Article"
+            obj.get("__typename") == typename
             and str(obj.get("id")) == str(article_id)
-            and ("text" in obj)
+            and ("text" in obj or "teaser" in obj)
         ):
             return obj
-    raise DWFormatError(f"__APP_STATE__ holds no article {article_id}")
+    raise DWFormatError(f"__APP_STATE__ holds no {typename.lower()} {article_id}")
 
 
 def content_from_api(raw: bytes) -> Mapping[str, Any]:
@@ -143,9 +157,7 @@ class _Reader:
         try:
             return await self._article_of(entry)
         except Exception as e:
-            return ItemError(
-                source=self.source.id, where=f"a-{entry.id}", reason=reason(e), retry=True
-            )
+            return ItemError(source=self.source.id, where=entry.key, reason=reason(e), retry=True)
 
     async def _article_of(self, entry: Entry) -> Article | ItemError:
         try:
@@ -156,40 +168,46 @@ class _Reader:
             except Exception as page_error:
                 return ItemError(
                     source=self.source.id,
-                    where=f"a-{entry.id}",
-                    reason=f"graph-api: {reason(api_error)}; article page: {reason(page_error)}",
+                    where=entry.key,
+                    reason=f"graph-api: {reason(api_error)}; page: {reason(page_error)}",
                     retry=True,
                 )
-        return await asyncio.to_thread(self._article, built)
+        return await asyncio.to_thread(self._article, built, entry)
 
     async def _from_api(self, entry: Entry) -> DWArticle:
-        url = f"{self.source.site_url}/graph-api/{self.language}/content/article/{entry.id}"
+        path = API_PATHS.get(entry.kind, "article")
+        url = f"{self.source.site_url}/graph-api/{self.language}/content/{path}/{entry.id}"
         response = await self.ctx.fetcher.get(url, accept="application/json")
         # JSON parsing and building are CPU work: off the event loop.
-        return await asyncio.to_thread(self._build_api, response.content)
+        return await asyncio.to_thread(self._build_api, response.content, entry.kind)
 
-    def _build_api(self, raw: bytes) -> DWArticle:
+    def _build_api(self, raw: bytes, kind: str) -> DWArticle:
         return build(
-            content_from_api(raw), language=self.language, image_format=self.source.image_format
+            content_from_api(raw),
+            language=self.language,
+            image_format=self.source.image_format,
+            kind=kind,
         )
 
     async def _from_page(self, entry: Entry) -> DWArticle:
         path = str(urls.parse(entry.link).pathname) if entry.link else ""
         if not path.startswith("/"):
-            path = f"/{self.language}/a-{entry.id}"
+            path = f"/{self.language}/{entry.key}"
         response = await self.ctx.fetcher.get(self.source.site_url + path, accept="text/html")
-        return await asyncio.to_thread(self._build_page, response.content, entry.id)
+        return await asyncio.to_thread(self._build_page, response.content, entry)
 
-    def _build_page(self, raw: bytes, article_id: int) -> DWArticle:
-        content = content_from_page(raw, article_id)
-        return build(content, language=self.language, image_format=self.source.image_format)
+    def _build_page(self, raw: bytes, entry: Entry) -> DWArticle:
+        content = content_from_page(raw, entry.id, entry.kind)
+        return build(
+            content, language=self.language, image_format=self.source.image_format, kind=entry.kind
+        )
 
-    def _article(self, a: DWArticle) -> Article:
+    def _article(self, a: DWArticle, entry: Entry) -> Article:
         link = urls.LinkForms(a.canonical_url, keep_tracking=self.ctx.keep_tracking)
         return Article(
             source=self.source.id,
-            ident=f"id:a-{a.id}",
-            key=f"a-{a.id}",
+            ident=entry.ident,
+            key=entry.key,
             url=link.shown,
             title=a.title,
             date_ms=a.date_ms,

@@ -248,8 +248,15 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def build(content: Mapping[str, Any], *, language: str, image_format: int) -> DWArticle:
-    """The archive article for one graph-api ``data.content`` object."""
+# What stands for a video or a live blog we cannot copy: a link to it on DW's site.
+_WATCH = {"video": "▶ 在德国之声网站观看视频", "live": "▶ 在德国之声网站阅读直播全文"}
+
+
+def build(
+    content: Mapping[str, Any], *, language: str, image_format: int, kind: str = "a"
+) -> DWArticle:
+    """The archive article for one graph-api ``data.content`` object (``kind``: "a" an
+    article, "live" a live blog, "video" a video)."""
     if not isinstance(content, Mapping):
         raise DWFormatError("no article content")
     aid = _int(content.get("id"))
@@ -259,7 +266,9 @@ def build(content: Mapping[str, Any], *, language: str, image_format: int) -> DW
     canonical = str(content.get("canonicalUrl") or "").strip()
     if not canonical.startswith(("http://", "https://")):
         named = str(content.get("namedUrl") or "")
-        canonical = _public(named) if named.startswith("/") else f"{PUBLIC_SITE}/{language}/a-{aid}"
+        canonical = (
+            _public(named) if named.startswith("/") else f"{PUBLIC_SITE}/{language}/{kind}-{aid}"
+        )
     first = _iso(content.get("firstPublicationDate")) or _iso(content.get("contentDate"))
     shown = _iso(content.get("contentDate")) or first
     updated = _iso(content.get("lastModifiedDate")) or _iso(content.get("lastPublicationDate"))
@@ -272,6 +281,10 @@ def build(content: Mapping[str, Any], *, language: str, image_format: int) -> DW
     if not raw_text and content.get("teaser"):  # video and audio items carry no text
         raw_text = f"<p>{html.escape(str(content['teaser']), quote=False)}</p>"
     text = body.rewrite(raw_text)
+    if kind in _WATCH or not raw_text:
+        # The video itself, or a live blog's later posts, are not in the text: say where.
+        label = _WATCH.get(kind, f"▶ {title}")
+        text += f'<p><a href="{html.escape(canonical)}">{html.escape(label, quote=False)}</a></p>'
     parts = [dateline(authors, iso_z(shown or date))]
     main = content.get("mainContentImageLink")
     if isinstance(main, Mapping):

@@ -65,14 +65,26 @@ def _outlet_form(url: str, keep_tracking: bool) -> str:
     return clean if clean != urls.serialize(url, keep_tracking=True) else url
 
 
-def relink(body: str, targets: Mapping[str, str], *, keep_tracking: bool = False) -> str:
-    """Links to archived articles (``targets``: key -> archive path) pointed at the copies."""
+def relink(
+    body: str,
+    targets: Mapping[str, str],
+    *,
+    keep_tracking: bool = False,
+    own: frozenset[str] = frozenset(),
+) -> str:
+    """Links to archived articles (``targets``: key -> archive path) pointed at the copies.
+
+    A link to the article itself (``own``: its keys) stays on the outlet: it says where
+    what the copy lacks can be had (a video, a live blog's later posts).
+    """
     if "<a" not in body:
         return body
 
     def href(m: re.Match[str]) -> str:
         url = html.unescape(m.group(1))
         for key in link_keys(url):
+            if key in own:
+                break
             path = targets.get(key)
             if path is not None:
                 return f' href="{ARCHIVE_REF}{html.escape(path)}"'

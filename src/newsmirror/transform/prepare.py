@@ -87,7 +87,8 @@ def prepare(
     for a in articles:
         body = rewriter.body(a.body)
         if settings.links == "archive":
-            body = links.relink(body, targets, keep_tracking=keep_tracking)
+            own = frozenset((a.ident, f"url:{a.canonical}"))
+            body = links.relink(body, targets, keep_tracking=keep_tracking, own=own)
         done = a if body == a.body else replace(a, body=body)
         variant = None
         other: script.Script | None = None
