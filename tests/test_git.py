@@ -70,6 +70,10 @@ def test_failed_push_is_retried_and_loses_nothing(
     clock.ms += 3_600_000
     second = run_update(cfg)
     assert second.commit and "origin" in second.publish_errors
+    # All of git's reason, not only its last line ("…and the repository exists.").
+    reason = second.publish_errors["origin"]
+    assert "does not appear to be a git repository" in reason
+    assert "the repository exists" in reason and "\n" not in reason
     # Back online; nothing new arrives, but the waiting commit goes out.
     hidden.rename(origin)
     clock.ms += 3_600_000

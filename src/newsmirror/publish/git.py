@@ -25,6 +25,16 @@ from ..errors import PublishError
 
 log = logging.getLogger(__name__)
 
+
+def _detail(p: subprocess.CompletedProcess[str]) -> str:
+    """All of git's message, one line: its reason is often before its last line
+    ("ERROR: Repository not found. fatal: Could not read from remote repository. …")."""
+    lines = [line.strip() for line in (p.stderr or p.stdout or "").splitlines() if line.strip()]
+    text = " ".join(line for line in lines if not line.startswith("hint:"))
+    if len(text) > 2000:
+        text = text[:2000] + " …"
+    return text or f"exit {p.returncode}"
+
 _IDENTITY = ("-c", "user.name=newsmirror", "-c", "user.email=newsmirror@localhost")
 
 
@@ -64,11 +74,7 @@ class GitRepo:
         except subprocess.TimeoutExpired as e:
             raise PublishError(f"git {args[0]} took longer than {timeout:g} s") from e
         if check and p.returncode != 0:
-            detail = (p.stderr or p.stdout).strip().splitlines()
-            raise PublishError(
-                f"git {' '.join(args[:2])} failed: "
-                f"{detail[-1] if detail else f'exit {p.returncode}'}"
-            )
+            raise PublishError(f"git {' '.join(args[:2])} failed: {_detail(p)}")
         return p.stdout
 
     def ensure(self) -> None:
