@@ -183,6 +183,25 @@ def test_feeds_parse_without_complaint(site: tuple[Path, list[feeds.Item]]) -> N
     assert not copy_feed.bozo and len(copy_feed.entries) == 3
 
 
+def test_feeds_without_a_base_url_hold_no_relative_link(
+    site: tuple[Path, list[feeds.Item]],
+) -> None:
+    cfg, _items = site
+    cfg.write_text(cfg.read_text().replace('base_url = "https://mirror.example.org/m/"\n', ""))
+    build(cfg)
+    root = cfg.parent / "public" / "feeds"
+    for name in ("all", "news", "copy"):
+        d = feedparser.parse((root / f"{name}.atom").read_bytes())
+        assert not d.bozo and d.entries
+        for e in d.entries:
+            assert e.link.startswith("http"), e.link  # the outlet's page
+            body = lhtml.fragment_fromstring(e.content[0].value, create_parent="div")
+            for _el, _attr, link, _pos in body.iterlinks():
+                assert urlsplit(link).scheme in ("http", "https"), f"{name}: {link}"
+        if name == "copy":  # the copies' pictures cannot be named: their captions stay
+            assert "/assets/" not in (root / f"{name}.atom").read_text()
+
+
 def test_incremental_build_touches_only_what_changed(
     site: tuple[Path, list[feeds.Item]],
     server: FakeServer,

@@ -430,6 +430,12 @@ def _print_build(settings: Settings, report: BuildReport) -> None:
     )
     if report.bundles:
         console.print(f"search index rebuilt for {', '.join(report.bundles)}", markup=False)
+    if not settings.site.base_url:
+        console.print(
+            "note: [site] base_url is not set, so the feeds link to the outlets' pages and "
+            "leave out this site's own links and picture copies (a feed needs absolute URLs)",
+            markup=False,
+        )
     for error in report.errors:
         err_console.print(f"error: {error}", markup=False, highlight=False)
 

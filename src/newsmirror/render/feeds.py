@@ -47,14 +47,24 @@ class FeedInfo:
     id: str
 
 
+_RELATIVE_IMG = re.compile(
+    r"""<img\b[^>]*\ssrc=(["'])(?![a-zA-Z][a-zA-Z0-9+.-]*:|//)[^"']*\1[^>]*>""", re.I
+)
+_RELATIVE_HREF = re.compile(r"""\shref=(["'])(?![a-zA-Z][a-zA-Z0-9+.-]*:|//|#)[^"']*\1""")
+
+
 def absolute_body(body: str, page_url: str) -> str:
     """``body`` (as shown at ``page_url``) with relative ``href``/``src`` made absolute.
 
     A relative ``srcset`` cannot be resolved the same way cheaply; it is dropped, and the
-    ``src`` beside it stays.
+    ``src`` beside it stays.  Without a page URL (a site without ``base_url``) nothing
+    relative can be resolved: such pictures go (their captions stay) and such links keep
+    their text only, so a feed reader shows no broken link.
     """
     if not page_url:
-        return body
+        body = _RELATIVE_IMG.sub("", body)
+        body = _RELATIVE_HREF.sub("", body)
+        return _SRCSET.sub(lambda m: m[0] if "://" in m[0] else "", body)
     body = _RELATIVE.sub(lambda m: f"{m[1]}{m[2]}{urljoin(page_url, m[3])}{m[2]}", body)
     return _SRCSET.sub(lambda m: m[0] if "://" in m[0] else "", body)
 
