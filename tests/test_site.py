@@ -183,6 +183,28 @@ def test_feeds_parse_without_complaint(site: tuple[Path, list[feeds.Item]]) -> N
     assert not copy_feed.bozo and len(copy_feed.entries) == 3
 
 
+def test_article_pages_show_authors_and_date_once(
+    tmp_path: Path, server: FakeServer, shared: Path, run_update: Callable[[Path], UpdateReport]
+) -> None:
+    from .dwfake import FakeDW
+
+    dw = FakeDW(server, shared)
+    dw.fixtures()
+    cfg = write_config(tmp_path / "c.toml", [dw.config()])
+    cfg.write_text(cfg.read_text() + '\n[site]\npath = "public"\n')
+    run_update(cfg)
+    archived = next((tmp_path / "site").rglob("a-90000011.md")).read_text()
+    m = re.search(r"<div><i>([^<]*)<br>(\S+Z)</i></div>", archived)
+    assert m, "the archive keeps its dateline"
+    assert not build(cfg).errors
+    page = next((tmp_path / "public").rglob("a-90000011.html")).read_text()
+    assert m[2] not in page  # no raw ISO date in the body
+    meta = re.search(r'<p class="meta"[^>]*>.*?</p>', page, re.S)
+    assert meta and "<time datetime=" in meta[0]
+    for name in m[1].split("、"):
+        assert name in meta[0] and page.count(name) == 1
+
+
 def test_feeds_without_a_base_url_hold_no_relative_link(
     site: tuple[Path, list[feeds.Item]],
 ) -> None:

@@ -35,6 +35,7 @@ def _detail(p: subprocess.CompletedProcess[str]) -> str:
         text = text[:2000] + " …"
     return text or f"exit {p.returncode}"
 
+
 _IDENTITY = ("-c", "user.name=newsmirror", "-c", "user.email=newsmirror@localhost")
 
 

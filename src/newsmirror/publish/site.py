@@ -51,6 +51,7 @@ from ..render.html import (
     site_body,
     template_text,
     when,
+    without_dateline,
 )
 from ..render.markdown import localize, parse_article_file
 from ..render.markdown import relative as rel
@@ -343,6 +344,7 @@ class SiteBuilder:
         date_ms, title, url, body = parsed
         other = r.path if not primary else r.alt_path
         iso, shown = when(date_ms)
+        body, dateline_authors = without_dateline(body.removesuffix("\n"))
         return self.pages.render(
             "article.html",
             page,
@@ -350,10 +352,10 @@ class SiteBuilder:
             url=url,
             iso=iso,
             when=shown,
-            authors=self._authors(r.id),
+            authors=self._authors(r.id) or dateline_authors,
             source_id=r.source,
             source_name=self.names[r.source],
-            body=site_body(body.removesuffix("\n")),
+            body=site_body(body),
             alt_href=rel(md_to_html(other), page) if other else None,
             alt_label=_other_label(r, primary),
             revisions=self._revision_links(r, page) if r.revisions > 1 else [],
@@ -379,7 +381,8 @@ class SiteBuilder:
             rev = self.catalog.revision(row[0], stored.article)
             source = next(s for s in self.settings.sources if s.id == r.source)
             prepared = prepare(self.settings, source, [rev], self.catalog)[0]
-            body = site_body(localize(prepared.article.body, r.path))
+            body, dateline_authors = without_dateline(localize(prepared.article.body, r.path))
+            body = site_body(body)
             iso, shown = when(rev.date_ms)
             return self.pages.render(
                 "article.html",
@@ -388,7 +391,7 @@ class SiteBuilder:
                 url=rev.url,
                 iso=iso,
                 when=shown,
-                authors="、".join(rev.authors),
+                authors="、".join(rev.authors) or dateline_authors,
                 source_id=r.source,
                 source_name=self.names[r.source],
                 body=body,

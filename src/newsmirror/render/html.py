@@ -11,6 +11,7 @@ than the images they chose to route through a proxy.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, timezone
@@ -56,6 +57,26 @@ def site_body(body: str) -> str:
     return _IFRAME.sub(
         lambda m: f'<p><a href="{m[2]}" rel="nofollow noopener noreferrer">▶ {m[2]}</a></p>', body
     )
+
+
+# The archive's dateline at the start of a body (after a link to the other script's copy):
+# ``<div><i>authors<br>2026-11-20T07:30:12.345Z</i></div>``.
+_DATELINE = re.compile(
+    r"^((?:\s*<div><a [^>]*>[^<]*</a></div>)?)\s*<div><i>([^<]*)<br>[^<]*</i></div>"
+)
+
+
+def without_dateline(body: str) -> tuple[str, str]:
+    """The body without its dateline, and the dateline's authors.
+
+    A site page shows the authors and the date once, in its own line and in the reader's
+    time zone; the dateline repeats them with a raw ISO date (and, for an article taken
+    from its page, the page's date, which may differ from the feed's).
+    """
+    m = _DATELINE.match(body)
+    if not m:
+        return body, ""
+    return m[1] + body[m.end() :], html.unescape(m[2]).strip()
 
 
 def when(ms: int) -> tuple[str, str]:
