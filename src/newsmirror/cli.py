@@ -32,7 +32,8 @@ from rich.progress import (
 from rich.table import Table
 
 from . import __version__
-from .config import DEFAULT_CONFIG_NAME, Settings, load, parse_duration
+from .actions import DEFAULT_PACKAGE, write_actions_files
+from .config import DEFAULT_CONFIG_NAME, Settings, load, parse_duration, with_base_url
 from .errors import NewsmirrorError
 from .health import notify, problems
 from .init import write_initial_config
@@ -115,20 +116,46 @@ def _fail(e: NewsmirrorError) -> None:
 
 
 @main.command()
-@click.option("--force", is_flag=True, help="Overwrite an existing config file.")
+@click.option("--force", is_flag=True, help="Overwrite existing files.")
+@click.option(
+    "--github-actions",
+    is_flag=True,
+    help="Run inside a checkout of the archive repository: write a config for it and a "
+    "workflow that updates it hourly and publishes the site on GitHub Pages.",
+)
+@click.option(
+    "--package",
+    default=DEFAULT_PACKAGE,
+    show_default=True,
+    help="What the workflow installs (a version, or a git URL).",
+)
 @click.pass_obj
-def init(obj: _Obj, force: bool) -> None:
+def init(obj: _Obj, force: bool, github_actions: bool, package: str) -> None:
     """Write a commented newsmirror.toml and create the archive folder."""
     try:
-        settings = write_initial_config(obj.config, force=force)
+        settings = write_initial_config(obj.config, force=force, github_actions=github_actions)
+        written = (
+            write_actions_files(obj.config.parent, package, force=force) if github_actions else []
+        )
     except NewsmirrorError as e:
         _fail(e)
         return
     console.print(
         f"wrote {obj.config} with {len(settings.sources)} sources; "
-        f"archive folder {settings.archive.path}"
+        f"archive folder {settings.archive.path}",
+        markup=False,
     )
-    console.print("next: edit it if you like, then run `newsmirror update`")
+    for path in written:
+        console.print(f"wrote {path}", markup=False)
+    if github_actions:
+        console.print(
+            "next: commit newsmirror.toml and .github/, push, and in the repository's "
+            "settings let Actions write (Settings → Actions → Workflow permissions) and set "
+            "Pages' source to GitHub Actions",
+            markup=False,
+        )
+    else:
+        console.print("next: edit it if you like, then run `newsmirror update`", markup=False)
 
 
 def _print_report(report: UpdateReport) -> None:
@@ -443,8 +470,13 @@ def _print_build(settings: Settings, report: BuildReport) -> None:
 @main.command()
 @click.option("--no-search", is_flag=True, help="Skip the static search index (Pagefind).")
 @click.option("--full", is_flag=True, help="Render every page, not only the changed ones.")
+@click.option(
+    "--base-url",
+    default=None,
+    help="Where the site is published (overrides [site] base_url; CI knows it at run time).",
+)
 @click.pass_obj
-def build(obj: _Obj, no_search: bool, full: bool) -> None:
+def build(obj: _Obj, no_search: bool, full: bool, base_url: str | None) -> None:
     """Render the archive as a static website with feeds and search, into [site] path.
 
     Only pages whose content changed are written again.  Exits 2 when some page could not
@@ -452,6 +484,8 @@ def build(obj: _Obj, no_search: bool, full: bool) -> None:
     """
     try:
         settings = obj.settings()
+        if base_url is not None:
+            settings = with_base_url(settings, base_url)
         report = _build(settings, search=not no_search, full=full)
     except NewsmirrorError as e:
         _fail(e)

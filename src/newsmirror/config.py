@@ -12,7 +12,7 @@ import difflib
 import math
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -371,6 +371,15 @@ def _http_url(t: _Table, key: str, value: str) -> str:
     if not value.lower().startswith(("http://", "https://")):
         t.fail(key, f"{value!r} must be an http or https URL")
     return value
+
+
+def with_base_url(settings: Settings, url: str) -> Settings:
+    """``settings`` with the site published at ``url`` (``build --base-url``)."""
+    url = url.strip()
+    if url and not (url.lower().startswith(("http://", "https://")) and url.isprintable()):
+        raise ConfigError(f"--base-url: {url!r} must be an http or https URL")
+    site = replace(settings.site, base_url=url.rstrip("/") + "/" if url else "")
+    return replace(settings, site=site)
 
 
 def _source(t: _Table) -> SourceSettings:

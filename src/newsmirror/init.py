@@ -149,12 +149,20 @@ fulltext = "page"
 """
 
 
-def write_initial_config(path: Path, *, force: bool = False) -> Settings:
-    """Write the template to ``path`` (refusing to overwrite) and create the archive folder."""
+def write_initial_config(
+    path: Path, *, force: bool = False, github_actions: bool = False
+) -> Settings:
+    """Write the template to ``path`` (refusing to overwrite) and create the archive folder.
+
+    ``github_actions``: the config sits in the archive repository itself, which the
+    workflow checks out into ``archive/`` (see :mod:`newsmirror.actions`).
+    """
     if path.exists() and not force:
         raise ConfigError(f"{path}: already exists (use --force to overwrite)")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(TEMPLATE, encoding="utf-8")
+    from .actions import config_for_actions
+
+    path.write_text(config_for_actions(TEMPLATE) if github_actions else TEMPLATE, "utf-8")
     settings = load(path)
     settings.archive.path.mkdir(parents=True, exist_ok=True)
     if settings.git.enabled:
