@@ -129,3 +129,29 @@ def test_workflow_steps_on_fresh_checkouts(tmp_path: Path, server: FakeServer) -
     assert len(list((third / "archive/articles").rglob("*.md"))) == 9
     run(4, restore=False)  # nothing new, no cache again
     assert commits() == 3
+
+
+def test_systemd_units_and_container_definition() -> None:
+    import configparser
+
+    deploy = Path(__file__).resolve().parents[1] / "deploy"
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str  # type: ignore[assignment,method-assign]
+    unit.read(deploy / "systemd/newsmirror.service")
+    service = unit["Service"]
+    assert service["Type"] == "oneshot" and service["SuccessExitStatus"] == "2"
+    assert service["ExecStart"].split()[-1] == "update" and "--config" in service["ExecStart"]
+    timer = configparser.ConfigParser(strict=False, interpolation=None)
+    timer.optionxform = str  # type: ignore[assignment,method-assign]
+    timer.read(deploy / "systemd/newsmirror.timer")
+    assert timer["Timer"]["OnCalendar"] == "hourly" and timer["Timer"]["Persistent"] == "true"
+    assert timer["Install"]["WantedBy"] == "timers.target"
+    container = (deploy / "Containerfile").read_text()
+    assert "newsmirror run --every" in container and "USER newsmirror" in container
+
+
+def test_readme_shows_the_workflow_as_written() -> None:
+    from newsmirror.actions import WORKFLOW
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert "```yaml\n" + WORKFLOW + "```" in readme
