@@ -31,7 +31,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from . import __version__
+from . import __version__, opml
 from .actions import DEFAULT_PACKAGE, write_actions_files
 from .config import DEFAULT_CONFIG_NAME, Settings, load, parse_duration, with_base_url
 from .errors import NewsmirrorError
@@ -522,3 +522,50 @@ def serve(obj: _Obj, host: str, port: int, no_build: bool) -> None:
     finally:
         server.server_close()
         live.close()
+
+
+@main.group()
+def sources() -> None:
+    """Move sources in and out as OPML 2.0, as feed readers do."""
+
+
+@sources.command("export")
+@click.option(
+    "--output", "-o", type=click.Path(path_type=Path), default=None, help="File (default: stdout)."
+)
+@click.pass_obj
+def sources_export(obj: _Obj, output: Path | None) -> None:
+    """Write every configured source as OPML (newsmirror's settings in the nm: namespace)."""
+    try:
+        settings = obj.settings()
+    except NewsmirrorError as e:
+        _fail(e)
+        return
+    document = opml.export(settings.sources, settings.site.title)
+    if output is None:
+        sys.stdout.buffer.write(document)
+    else:
+        output.write_bytes(document)
+        console.print(f"wrote {len(settings.sources)} sources to {output}", markup=False)
+
+
+@sources.command("import")
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.pass_obj
+def sources_import(obj: _Obj, file: Path) -> None:
+    """Add the feeds of an OPML file (from any feed reader) to the config as sources."""
+    try:
+        done = opml.import_into(obj.config, file.read_bytes())
+    except NewsmirrorError as e:
+        _fail(e)
+        return
+    except OSError as e:
+        _fail(NewsmirrorError(f"{file}: {e.strerror}"))
+        return
+    for url, why in done.skipped:
+        console.print(f"skipped {url}: {why}", markup=False)
+    console.print(
+        f"added {len(done.added)} sources to {obj.config}"
+        + (f": {', '.join(done.added)}" if done.added else ""),
+        markup=False,
+    )
