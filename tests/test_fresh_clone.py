@@ -78,3 +78,35 @@ def test_passes_on_fresh_clones_equal_passes_on_one_machine(
             clock.ms += 3_600_000
         # One commit per pass that brought something (passes 0 and 2), none otherwise.
         assert int(git(origin, "rev-list", "--count", "main")) == 2
+
+
+def test_a_lost_catalog_fetches_no_archived_page_or_json_again(
+    tmp_path: Path, server: FakeServer, shared: Path, run_update
+) -> None:
+    import shutil
+
+    from . import outlets as o
+    from .dwfake import FakeDW
+
+    dw = FakeDW(server, shared)
+    dw.fixtures()
+    outlet = o.Outlet(server, "nyt", "/nyt.xml")
+    outlet.pages["/p1"] = o.nyt_page()
+    outlet.serve([o.teaser("好", server.url("/p1"), "2022-11-24T08:00:00+00:00")])
+    (tmp_path / "a").mkdir()
+    cfg = write_config(tmp_path / "a/c.toml", [dw.config(), outlet.config()])
+    first = run_update(cfg)
+    assert first.new == 3
+    fresh = tmp_path / "b"
+    shutil.copytree(
+        tmp_path / "a/site", fresh / "site", ignore=shutil.ignore_patterns(".newsmirror")
+    )
+    shutil.copy(cfg, fresh / "c.toml")
+    server.requests.clear()
+    again = run_update(fresh / "c.toml")
+    assert (again.new, again.updated) == (0, 0)
+    asked = [r.path for r in server.requests]
+    # The listings, and the one article DW does not have (404, retried every pass); never
+    # the JSON of an archived article, never an archived article's page.
+    assert not any(p.endswith(("/90000011", "/90000012", "/p1")) for p in asked), asked
+    assert "/rdf/rss-chi-all" in asked and "/nyt.xml" in asked
