@@ -11,6 +11,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from . import feeds, outlets
 from .fakeserver import FakeServer
 from .test_dw import rdf
@@ -243,3 +247,63 @@ def test_verbose_shows_each_request(tmp_path: Path, server: FakeServer) -> None:
     assert re.search(
         r"GET http://127\.0\.0\.1:\d+/ok\.xml -> 304, 0 bytes, \d+ ms \(conditional\)", r.stderr
     )
+
+
+# Text that rich would read as markup, or a terminal as commands: brackets, tag names,
+# escapes, bells, line breaks, Chinese.
+_OUTSIDE = st.lists(
+    st.sampled_from([*"[]/\\bold red:=#@ 中文\x1b\x07\r\n\t", "[/b]", "[link=x]", "[bold]"]),
+    max_size=25,
+).map("".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    source=_OUTSIDE,
+    where=_OUTSIDE,
+    reason=_OUTSIDE,
+    error=_OUTSIDE,
+    remote=_OUTSIDE,
+    tty=st.booleans(),
+)
+def test_any_outside_text_is_printed_literally(
+    source: str, where: str, reason: str, error: str, remote: str, tty: bool
+) -> None:
+    """What `update` and `run` print after a pass, and the error printer, never interpret
+    what a feed, a server, an error or the config says: every value appears as it is
+    (less control characters), on a terminal and off it."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from newsmirror import cli
+    from newsmirror.errors import ConfigError
+    from newsmirror.model import ItemError, one_line
+    from newsmirror.pipeline import SourceReport, UpdateReport
+
+    out = StringIO()
+    fake = Console(file=out, force_terminal=tty, width=400, highlight=False, markup=False)
+    report = UpdateReport(
+        sources=[
+            SourceReport(
+                id=source,
+                name=source,
+                error=error,
+                item_errors=[ItemError(source=source, where=where, reason=reason)],
+            )
+        ],
+        publish_errors={remote: error},
+    )
+    saved = cli.console, cli.err_console
+    cli.console = cli.err_console = fake
+    try:
+        cli._print_report(report)
+        with pytest.raises(SystemExit):
+            cli._fail(ConfigError(reason))
+    finally:
+        cli.console, cli.err_console = saved
+    text = re.sub(r"\x1b\[[0-9;]*m", "", out.getvalue())  # rich's own styling, on a terminal
+    flat = " ".join(text.split())
+    for value in (source, where, error, remote, reason):
+        shown = " ".join(one_line(value).split())
+        assert shown in flat, (value, text)

@@ -20,7 +20,6 @@ from types import FrameType
 import click
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -30,6 +29,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from . import __version__, opml
 from .actions import DEFAULT_PACKAGE, write_actions_files
@@ -37,7 +37,7 @@ from .config import DEFAULT_CONFIG_NAME, Settings, load, parse_duration, with_ba
 from .errors import NewsmirrorError
 from .health import notify, problems
 from .init import write_initial_config
-from .model import clamp_ms, printable
+from .model import clamp_ms, one_line, printable
 from .pipeline import SourceReport, StopFlag, Updater, UpdateReport, wall_clock_ms
 from .publish.serve import make_server
 from .publish.site import BuildReport, SiteBuilder
@@ -53,8 +53,19 @@ err_console = Console(stderr=True, highlight=False, markup=False, soft_wrap=not 
 
 
 def lit(value: object) -> str:
-    """A value printed literally inside rich markup: escaped, without control characters."""
-    return escape(printable(str(value)))
+    """A value from outside as printed: without control characters, on one line (off a
+    terminal each event is one line; a CR would let it overwrite what came before).
+
+    Values are never put into rich markup: rich's own escaping leaves a backslash before
+    a bracket to be read as markup (``\\[b]`` lost text, ``\\[/]`` raised).  Styled lines
+    are assembled from (text, style) pieces with :func:`styled` instead.
+    """
+    return one_line(str(value)).replace("\n", " ")
+
+
+def styled(*parts: str | tuple[str, str]) -> Text:
+    """A line of plain pieces and (text, style) pieces, none of them read as markup."""
+    return Text.assemble(*parts)
 
 
 class _Printable(logging.Formatter):
@@ -111,7 +122,7 @@ def main(ctx: click.Context, config: Path, verbose: bool) -> None:
 
 
 def _fail(e: NewsmirrorError) -> None:
-    err_console.print(f"[bold red]error:[/] {lit(e)}", markup=True, highlight=False)
+    err_console.print(styled(("error:", "bold red"), " ", lit(e)), highlight=False)
     sys.exit(1)
 
 
@@ -166,12 +177,11 @@ def _print_report(report: UpdateReport) -> None:
                 "(backoff or the server's wish; --force to fetch anyway)"
             )
         if s.error:
-            console.print(f"[red]FAILED[/] {lit(s.id)}: {lit(s.error)}", markup=True)
+            console.print(styled(("FAILED", "red"), f" {lit(s.id)}: {lit(s.error)}"))
         for e in s.item_errors:
+            reason = lit(e.reason.removeprefix(e.where + ": "))
             console.print(
-                f"[yellow]item failed[/] {lit(s.id)}: {lit(e.where)}: "
-                f"{lit(e.reason.removeprefix(e.where + ': '))}",
-                markup=True,
+                styled(("item failed", "yellow"), f" {lit(s.id)}: {lit(e.where)}: {reason}")
             )
     ok = sum(1 for s in report.sources if not s.error and not s.skipped_until)
     console.print(
@@ -181,7 +191,7 @@ def _print_report(report: UpdateReport) -> None:
         + (f"; pushed to {', '.join(report.pushed)}" if report.pushed else "")
     )
     for remote, reason in report.publish_errors.items():
-        console.print(f"[red]PUBLISH FAILED[/] {lit(remote)}: {lit(reason)}", markup=True)
+        console.print(styled(("PUBLISH FAILED", "red"), f" {lit(remote)}: {lit(reason)}"))
     if report.interrupted:
         console.print("stopped early on request; the rest follows next run")
 
@@ -300,7 +310,7 @@ def run(obj: _Obj, every: str | None, jitter: float) -> None:
             report = _one_pass(settings, stop)
             _print_report(report)
         except NewsmirrorError as e:
-            err_console.print(f"[bold red]error:[/] {lit(e)}", markup=True)
+            err_console.print(styled(("error:", "bold red"), " ", lit(e)))
             interval = parse_duration(every) if every else 3600.0
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="--every") from e
@@ -369,10 +379,12 @@ def status(obj: _Obj) -> None:
     if uncopied:
         console.print(f"{len(uncopied)} image(s) without a copy (shown through the proxy):")
         for url, error, attempts in uncopied[:10]:
-            console.print(f"  {url} ({attempts}×): {error}", markup=False, highlight=False)
+            console.print(
+                f"  {lit(url)} ({attempts}×): {lit(error)}", markup=False, highlight=False
+            )
     trouble = problems(settings, list(states.values()), now)
     for line in trouble:
-        err_console.print(f"[bold red]unhealthy:[/] {lit(line)}", markup=True, highlight=False)
+        err_console.print(styled(("unhealthy:", "bold red"), " ", lit(line)), highlight=False)
     if trouble:
         sys.exit(3)
 
@@ -380,15 +392,18 @@ def status(obj: _Obj) -> None:
 def _print_hit(n: int, hit: Hit) -> None:
     when = _fmt(hit.date_ms)
     if console.is_terminal:
-        text = "".join(
-            f"[bold yellow]{lit(part)}[/]" if i % 2 else lit(part)
-            for i, part in enumerate(hit.snippet)
+        snippet = styled(
+            "   ",
+            *(
+                (lit(part), "bold yellow") if i % 2 else lit(part)
+                for i, part in enumerate(hit.snippet)
+            ),
         )
         console.print(
-            f"[bold]{n}. {lit(hit.title)}[/]  [dim]{lit(hit.source)} · {when}[/]", markup=True
+            styled((f"{n}. {lit(hit.title)}", "bold"), "  ", (f"{lit(hit.source)} · {when}", "dim"))
         )
-        console.print(f"   {text}", highlight=False, markup=True)
-        console.print(f"   [dim]{lit(hit.path)}[/]", highlight=False, markup=True)
+        console.print(snippet, highlight=False)
+        console.print(styled("   ", (lit(hit.path), "dim")), highlight=False)
     else:
         text = printable(
             "".join(f"【{part}】" if i % 2 else part for i, part in enumerate(hit.snippet))
