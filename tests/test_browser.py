@@ -8,6 +8,7 @@ without them, except under CI, where a missing browser is a failure.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 from collections.abc import Callable, Iterator
@@ -147,6 +148,16 @@ def test_reader_navigates_and_searches(
         links = browser.find_elements(By.CSS_SELECTOR, ".pagefind-ui__result-link")
         assert title in [e.text for e in links], [e.text for e in links]
         assert "气候大会即将召开" not in [e.text for e in links]
+        # one search box on the page; each result names its source and date
+        boxes = browser.find_elements(By.CSS_SELECTOR, "input[type=search], input[type=text]")
+        assert len([b for b in boxes if b.is_displayed()]) == 1, [
+            b.get_attribute("class") for b in boxes
+        ]
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".result-meta")))
+        metas = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".result-meta")]
+        assert metas and all(re.fullmatch(r"\S.* · \d{4}-\d\d-\d\d \d\d:\d\d", m) for m in metas), (
+            metas
+        )
     browser.save_screenshot(str(shots / "4-search.png"))
     assert not _third_party(browser, base)
     next(e for e in links if e.text == "美中重啟氣候對話").click()

@@ -13,7 +13,21 @@
     mergeIndex: bundles.slice(1).map(function (b) { return { bundlePath: path(b) }; }),
     showImages: false,
     showSubResults: false,
+    // Each result says where and when: the source and date the article page carries.
+    processResult: function (result) {
+      var meta = result.meta || {};
+      var where = [meta.source, meta.date].filter(Boolean).join(" · ");
+      if (where) {
+        result.excerpt = '<span class="result-meta">' + escapeHtml(where) + "</span> " + result.excerpt;
+      }
+      return result;
+    },
   });
+  function escapeHtml(text) {
+    return text.replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
   var q = new URLSearchParams(window.location.search).get("q");
   if (q) { ui.triggerSearch(q); }
 })();
