@@ -35,10 +35,12 @@ import trafilatura
 from lxml import etree
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import zh_pages
 
 from newsmirror.extract import ExtractError, extract
 from newsmirror.extract.blocks import Page
+from tests.test_extract_real import BBC_PICTURES, VIDEO_STILL  # the hand labels, kept once
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 DATA = SHARED / "benchmarks" / "article-extraction"
@@ -227,16 +229,8 @@ REAL_PAGES: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, .
         "bbc-zhongwen-article-2025-11-30.html",
         "https://www.bbc.com/zhongwen/articles/cwyv1yz8yrno/simp",
         ("bbc", "generic"),
-        (
-            "b8833320-cd4c-11f0",
-            "a99c2090-cd4e-11f0",
-            "ccbb05b0-cd4d-11f0",
-            "724c46b0-cd4e-11f0",
-            "22b5ac40-cd4e-11f0",
-            "326cb1a0-cd4f-11f0",
-            "56a379f0-cd4f-11f0",
-        ),
-        ("p0mkjzy7",),
+        BBC_PICTURES,
+        (VIDEO_STILL,),
     ),
     (
         "bbc-zhongwen-video-2025-11-30.html",
