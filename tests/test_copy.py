@@ -6,7 +6,7 @@ import posixpath
 import re
 from pathlib import Path
 
-from newsmirror.store.assets import asset_path, sniff
+from newsmirror.assets import asset_path, sniff
 from newsmirror.store.catalog import Catalog
 
 from . import feeds

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .assets import AssetFetcher
 from .config import Settings, SourceSettings
 from .decide import next_due, plan
 from .errors import CatalogError, NewsmirrorError, is_fatal, reason
@@ -33,7 +34,6 @@ from .publish.lists import ReadmeSource, list_path, readme_times, render_list, r
 from .render.markdown import file_hash
 from .sources import Context, drivers
 from .store import adopt
-from .store.assets import AssetFetcher
 from .store.catalog import Catalog
 from .store.files import ArchiveWriter, SyncBarrier
 from .transform.images import image_sources

@@ -21,11 +21,11 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from ..config import ImageSettings
-from ..errors import FetchError, NewsmirrorError, reason
-from ..fetch.http import Fetcher
-from .catalog import Catalog
-from .files import ArchiveWriter
+from .config import ImageSettings
+from .errors import FetchError, NewsmirrorError, reason
+from .fetch.http import Fetcher
+from .store.catalog import Catalog
+from .store.files import ArchiveWriter
 
 log = logging.getLogger(__name__)
 
