@@ -35,6 +35,7 @@ _TEXT_TAGS = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre"
 # Elements that hold text of their own on pages without paragraph markup.
 _LOOSE_TAGS = {"div", "section", "article", "main", "span", "font", "center", "nav", "aside",
                "header", "footer", "menu", "strong", "b"}  # fmt: skip
+_INLINE = {"span", "strong", "b", "font"}
 # Page furniture by element: text found only inside these is not an article.
 _FURNITURE_TAGS = {"nav", "aside", "footer", "header", "menu"}
 # The tags the matching pass looks at, filtered in C by lxml's iter (each element handed to
@@ -242,6 +243,8 @@ def extract(root: Any, page_url: str, meta: Meta) -> Page:
             head = el.text
             if not (head and head.strip()):
                 continue  # a wrapper: its text is its children's
+            if tag in _INLINE and el.getparent().tag in _TEXT_TAGS:
+                continue  # a run of text inside a paragraph: the paragraph stands for it
         key = _key_of(el, starts)  # "" at once if its first words begin no paragraph
         hit = keys.get(key)
         if hit is None and len(key) == _KEY:
