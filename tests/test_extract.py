@@ -48,6 +48,7 @@ def _imgs(markup: str, url: str = "https://news.example/a/1.html") -> list[str]:
             '<img src="data:image/gif;base64,R0l" data-src="/p/1.jpg">',
             ["https://news.example/p/1.jpg"],
         ),
+        ('<img data-src="/p/only.jpg">', ["https://news.example/p/only.jpg"]),
         (
             '<img src="/static/grey.gif" data-original="//cdn.example/2.jpg">',
             ["https://cdn.example/2.jpg"],

@@ -20,7 +20,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..errors import ParseError
-from .blocks import Image, Page, mark_breaks, render_body
+from .blocks import Image, Page, block_text, mark_breaks, render_body
 from .document import Meta, absolute_links, base_url, decode_html, metadata, parse_html, unlazy
 
 __all__ = ["ExtractError", "Image", "Page", "extract", "extractors", "render_body"]
@@ -66,6 +66,11 @@ def prepare(
     return root, metadata(root, url, tz_hours)
 
 
+def _has_text(page: Page) -> bool:
+    """Whether any text block of the page has text (stops at the first)."""
+    return any(isinstance(b, str) and block_text(b) for b in page.blocks)
+
+
 def extract(raw: bytes, url: str, content_type: str = "", extractor: str = "generic") -> Page:
     """The article on one page; raises :class:`ExtractError` naming the page and the reason.
 
@@ -85,7 +90,7 @@ def extract(raw: bytes, url: str, content_type: str = "", extractor: str = "gene
         page = chosen(root, url, meta)
     except ValueError as e:
         why = str(e)
-    if page is not None and not page.text().strip():
+    if page is not None and not _has_text(page):
         page, why = None, f"the {extractor} extractor found no article text"
     if page is None and chosen is not generic:
         log.debug(
@@ -97,7 +102,7 @@ def extract(raw: bytes, url: str, content_type: str = "", extractor: str = "gene
             page = generic(root, url, meta)
         except ValueError as e:
             why = f"{why}; generic extractor: {e}"
-        if page is not None and not page.text().strip():
+        if page is not None and not _has_text(page):
             page, why = None, f"{why}; generic extractor: no article text"
     if page is None:
         raise ExtractError(f"{url}: {why}")

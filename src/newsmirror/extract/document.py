@@ -190,8 +190,10 @@ def best_from_srcset(srcset: str, target: int = 1024) -> str | None:
 
 def real_src(img: Any) -> str | None:
     """The picture an ``<img>`` stands for, before it is made absolute."""
-    for attr in LAZY_ATTRS:
-        value = img.get(attr)
+    attrib = img.attrib
+    lazy = any(name.startswith("data-") for name in attrib)  # most <img> have none
+    for attr in LAZY_ATTRS if lazy else ():
+        value = attrib.get(attr)
         if _looks_like_url(value) and not _PLACEHOLDER.search(value or ""):
             return str(value).strip()
     src = (img.get("src") or "").strip()
@@ -255,14 +257,17 @@ def unlazy(root: Any, page_url: str) -> None:
             ns.drop_tree()  # the same picture twice: the script-less copy goes
         else:
             ns.drop_tag()
+    resolved: dict[str, str | None] = {}  # icons and spacers repeat: resolve each URL once
     for img in list(root.iter("img")):
         src = real_src(img)
         absolute = None
         if src:
-            try:
-                absolute = urls.serialize(src, base, keep_tracking=True)
-            except urls.BadURLError:
-                absolute = None
+            if src not in resolved:
+                try:
+                    resolved[src] = urls.serialize(src, base, keep_tracking=True)
+                except urls.BadURLError:
+                    resolved[src] = None
+            absolute = resolved[src]
         if not absolute or not urls.scheme_ok(absolute):
             img.drop_tree()
             continue
