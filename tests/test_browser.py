@@ -20,7 +20,10 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 
+from newsmirror.config import load
 from newsmirror.pipeline import UpdateReport
+from newsmirror.store.catalog import Catalog
+from newsmirror.store.search import SearchIndex, normalize
 
 from .fakeserver import FakeServer
 from .test_site import build, site  # noqa: F401 (the fixture)
@@ -160,6 +163,34 @@ def test_reader_navigates_and_searches(
         )
     browser.save_screenshot(str(shots / "4-search.png"))
     assert not _third_party(browser, base)
+    next(e for e in links if e.text == "美中重啟氣候對話").click()
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "article h1")))
+    assert browser.find_element(By.CSS_SELECTOR, "article h1").text == "美中重啟氣候對話"
+
+    # The static search finds what the live search finds: one character inside longer
+    # words, pairs only where the pair stands, either script, words that are not Chinese.
+    settings = load(next(_root.parent.glob("*.toml")))
+    catalog = Catalog(settings.catalog_path, create=False)
+    try:
+        index = SearchIndex(catalog)
+        index.sync()
+        for query in ("会", "对话", "對話", "气候", "会谈", "推迟"):
+            live = {normalize(h.title) for h in index.search(query, limit=100)[0]}
+            assert live, query
+            browser.get(f"{base}/search.html?q={quote(query)}")
+            wait.until(
+                ec.presence_of_element_located((By.CSS_SELECTOR, ".pagefind-ui__result-link"))
+            )
+            while more := browser.find_elements(By.CSS_SELECTOR, ".pagefind-ui__button"):
+                more[0].click()
+            links = browser.find_elements(By.CSS_SELECTOR, ".pagefind-ui__result-link")
+            found = {normalize(e.text) for e in links}
+            assert found == live, (query, found, live)
+    finally:
+        catalog.close()
+    browser.get(f"{base}/search.html?q={quote('对话')}")
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".pagefind-ui__result-link")))
+    links = browser.find_elements(By.CSS_SELECTOR, ".pagefind-ui__result-link")
     next(e for e in links if e.text == "美中重啟氣候對話").click()
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "article h1")))
     assert browser.find_element(By.CSS_SELECTOR, "article h1").text == "美中重啟氣候對話"

@@ -384,3 +384,24 @@ def test_serve_is_safe_to_expose(
         server.shutdown()
         server.server_close()
         live.close()
+
+
+def test_pagefind_indexes_terms_readers_never_download(
+    site: tuple[Path, list[feeds.Item]],
+) -> None:
+    from newsmirror.publish.pagefind import search_terms, shadow_page
+    from newsmirror.store.search import normalize
+
+    cfg, _items = site
+    build(cfg)
+    root = cfg.parent / "public"
+    page = next(
+        p
+        for p in root.glob("articles/news/*/*.html")
+        if "美中重啟" in p.read_text() and ".rev" not in p.name and ".hans" not in p.name
+    )
+    shadow = shadow_page(page.read_bytes()).decode()
+    assert search_terms(normalize("對話")) == "z05bf9 z05bf908bdd z08bdd"
+    assert "z05bf908bdd" in shadow and 'data-pagefind-meta="summary[content]"' in shadow
+    assert "z05bf9" not in page.read_text()  # the published page is unchanged
+    assert (root / "search-fold.js").read_text().count('"對":"对"') == 1

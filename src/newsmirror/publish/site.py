@@ -59,7 +59,7 @@ from ..store.catalog import Catalog
 from ..store.files import ArchiveWriter
 from ..transform.prepare import prepare
 from ..transform.script import LABELS, variant_script
-from .pagefind import PagefindError, build_bundles
+from .pagefind import PagefindError, build_bundles, fold_table
 
 log = logging.getLogger(__name__)
 
@@ -483,6 +483,8 @@ class SiteBuilder:
     def _plan_static(self, bundles: Sequence[str]) -> None:
         for name in _STATIC:
             self._add(name, _fp(template_text(name)), self._static_render(name))
+        fold = fold_table()
+        self._add("search-fold.js", _fp(fold.decode()), lambda: fold)
 
         def search() -> bytes:
             return self.pages.render("search.html", "search.html", bundles=bundles, live=None)

@@ -36,6 +36,8 @@ from .catalog import Catalog
 
 # Han, kana, hangul: the scripts written without spaces between words.
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002ffff"
+# A run of Han characters (what the static search's terms are made of).
+HAN_RUN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]+")
 _TOKENS = re.compile(rf"([{_CJK}]+)|([^\W_{_CJK}]+)")
 _TAG = re.compile(r"<[^>]*>")
 _BLOCK_END = re.compile(r"</(?:p|div|h[1-6]|li|figcaption|tr|blockquote)>|<br\s*/?>", re.I)
