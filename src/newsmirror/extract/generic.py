@@ -239,12 +239,14 @@ def extract(root: Any, page_url: str, meta: Meta) -> Page:
             if el.get("src"):
                 pictures.append((el, anchor))
             continue
-        if tag not in _TEXT_TAGS and tag not in _FURNITURE_TAGS:
-            head = el.text
-            if not (head and head.strip()):
-                continue  # a wrapper: its text is its children's
-            if tag in _INLINE and el.getparent().tag in _TEXT_TAGS:
-                continue  # a run of text inside a paragraph: the paragraph stands for it
+        if tag in _INLINE and el.getparent().tag in _TEXT_TAGS:
+            continue  # a run of text inside a paragraph: the paragraph stands for it
+        head = el.text
+        if head and len(first := head[:40].translate(_NO_SPACE)[:_START]) == _START:
+            if first not in starts:
+                continue  # its own first words begin no paragraph (the cheap common case)
+        elif tag not in _TEXT_TAGS and tag not in _FURNITURE_TAGS and not (head and head.strip()):
+            continue  # a wrapper: its text is its children's
         key = _key_of(el, starts)  # "" at once if its first words begin no paragraph
         hit = keys.get(key)
         if hit is None and len(key) == _KEY:
