@@ -307,13 +307,22 @@ SKIP_TAGS = {
 KEEP_ATTRS = {"href", "src", "colspan", "rowspan", "start", "datetime"}
 
 
-def clean_html(el: Any) -> str:
+def clean_html(el: Any, owned: bool = False) -> str:
     """An element's HTML without its tail, attributes other than links removed, and the
     source's indentation (a line break and the spaces around it) made one space, none at
     the block's edges: ``<h2>\n    <strong>Title</strong>\n  </h2>`` is ``<h2><strong>Title…``.
     """
-    c = copy.deepcopy(el)
+    tail = el.tail
+    c = el if owned else copy.deepcopy(el)  # a tree nobody reads again is cleaned in place
     c.tail = None
+    try:
+        return _cleaned(c)
+    finally:
+        if owned:
+            el.tail = tail
+
+
+def _cleaned(c: Any) -> str:
     flatten = c.tag != "pre" and c.find(".//pre") is None
     for node in c.iter():
         if not isinstance(node.tag, str):
@@ -377,6 +386,7 @@ class BlockWriter:
     """
 
     drop: set[Any] = field(default_factory=set)
+    owned: bool = False  # the tree is ours to change (an extractor's output, read once)
     blocks: list[Block] = field(default_factory=list)
     seen_images: set[str] = field(default_factory=set)
     _inline: list[str] = field(default_factory=list)
@@ -453,15 +463,15 @@ class BlockWriter:
                     if not content_image(img):
                         img.drop_tree()
                 if _has_text(el):
-                    self.blocks.append(clean_html(el))
+                    self.blocks.append(clean_html(el, self.owned))
         elif tag in CONTAINER_TAGS or _has_block(el):
             self._flush()
             self._walk_children(el)
             self._flush()
         elif tag == "iframe":
             self._flush()
-            self.blocks.append(clean_html(el))
+            self.blocks.append(clean_html(el, self.owned))
         elif el.find(".//img") is not None:
             self._walk_children(el)  # an inline wrapper (a link) around a picture
         else:
-            self._inline.append(clean_html(el))
+            self._inline.append(clean_html(el, self.owned))

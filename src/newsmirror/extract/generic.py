@@ -86,7 +86,7 @@ def _text_blocks(root: Any, page_url: str) -> list[Block]:
         return []
     html = convert_to_html(body).find("body")
     absolute_links(html, base)
-    return BlockWriter().run(html)
+    return BlockWriter(owned=True).run(html)
 
 
 _NO_SPACE = str.maketrans("", "", " \t\n\r\f\v\xa0")
