@@ -97,7 +97,7 @@ def extract(raw: bytes, url: str, content_type: str = "", extractor: str = "gene
             "%s: the %s extractor found nothing (%s); generic extractor used", url, extractor, why
         )
         # The adapter may have cut parts of the tree away: the generic one starts afresh.
-        root, meta = prepare(raw, url, content_type)
+        root, meta = prepare(raw, url, content_type, links=False)
         try:
             page = generic(root, url, meta)
         except ValueError as e:
