@@ -453,10 +453,9 @@ def _page_date(root: Any, tz_hours: float) -> int | None:
         if not _DATED.search(_marks(el)):
             continue
         text = el.text_content()
-        if len(text) < 200 and _CN_DATE.search(text):
-            found = parse_date(_CN_DATE.search(text).group(0), tz_hours)  # type: ignore[union-attr]
-            if found is not None:
-                return found
+        shown = _CN_DATE.search(text) if len(text) < 200 else None
+        if shown is not None and (found := parse_date(shown.group(0), tz_hours)) is not None:
+            return found
     return None
 
 

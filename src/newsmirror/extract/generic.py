@@ -206,7 +206,7 @@ def _furniture_text(el: Any, region: Any, sizes: dict[Any, int], marked: dict[An
         if node not in marked:
             marked[node] = _marked(node, _FURNITURE_TEXT)
         if marked[node]:
-            if not any(a is region for a in node.iterancestors()):
+            if not _contains(region, node):
                 return False
             for known in (node, region):
                 if known not in sizes:
@@ -335,7 +335,7 @@ def _reads_as_text(block: Block) -> bool:
     """A block with text outside links, or a link long enough to be a paragraph."""
     if not isinstance(block, str):
         return False
-    if block_text(_LINK.sub(" ", block)):
+    if _own_text(block):
         return True
     text = block_text(block)
     return len(text.split()) >= 8 or len(_HAN.findall(text)) >= 20
@@ -344,7 +344,12 @@ def _reads_as_text(block: Block) -> bool:
 def _button(block: str) -> bool:
     """A closing block that is one short link: "Subscribe", "订阅", "Share" — a button."""
     text = block_text(block)
-    return 0 < len(text) <= 12 and not block_text(_LINK.sub(" ", block))
+    return 0 < len(text) <= 12 and not _own_text(block)
+
+
+def _own_text(block: str) -> str:
+    """A text block's text outside links."""
+    return block_text(_LINK.sub(" ", block))
 
 
 def _label_only(text: str) -> bool:
