@@ -114,11 +114,10 @@ def import_into(config: Path, document: bytes) -> Imported:
         url = (el.get("xmlUrl") or "").strip()
         kind = el.get(f"{_Q}kind") or "feed"
         language = el.get(f"{_Q}language") or "zh"
-        listing = url if kind != "dw" else url or dw_feed_url(language)
         if not url.lower().startswith(("http://", "https://")):
             skipped.append((url or el.get("text") or "?", "not an http(s) feed address"))
             continue
-        known = listing if kind != "dw" else f"{listing} {language}"
+        known = url if kind != "dw" else f"{url} {language}"
         if known in known_urls:
             skipped.append((url, "already a source"))
             continue
