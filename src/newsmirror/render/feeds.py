@@ -20,7 +20,9 @@ from feedgen.feed import FeedGenerator
 
 from ..model import clamp_ms
 
-_RELATIVE = re.compile(r"""(\s(?:href|src)=)(["'])(?![a-zA-Z][a-zA-Z0-9+.-]*:|//|#)([^"']*)\2""")
+# What starts an address that is not relative: a scheme, or "//" (network-path).
+_ABSOLUTE = r"[a-zA-Z][a-zA-Z0-9+.-]*:|//"
+_RELATIVE = re.compile(rf"""(\s(?:href|src)=)(["'])(?!{_ABSOLUTE}|#)([^"']*)\2""")
 _SRCSET = re.compile(r"""\ssrcset=(["'])[^"']*\1""")
 
 
@@ -47,10 +49,8 @@ class FeedInfo:
     id: str
 
 
-_RELATIVE_IMG = re.compile(
-    r"""<img\b[^>]*\ssrc=(["'])(?![a-zA-Z][a-zA-Z0-9+.-]*:|//)[^"']*\1[^>]*>""", re.I
-)
-_RELATIVE_HREF = re.compile(r"""\shref=(["'])(?![a-zA-Z][a-zA-Z0-9+.-]*:|//|#)[^"']*\1""")
+_RELATIVE_IMG = re.compile(rf"""<img\b[^>]*\ssrc=(["'])(?!{_ABSOLUTE})[^"']*\1[^>]*>""", re.I)
+_RELATIVE_HREF = re.compile(rf"""\shref=(["'])(?!{_ABSOLUTE}|#)[^"']*\1""")
 
 
 def absolute_body(body: str, page_url: str) -> str:
