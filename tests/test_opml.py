@@ -60,17 +60,24 @@ def test_another_readers_export_becomes_sources(tmp_path: Path) -> None:
     assert cfg.read_text().startswith(BASE)  # what was there stays as it was
 
 
-def test_an_import_that_breaks_the_config_changes_nothing(tmp_path: Path) -> None:
+def test_an_odd_outline_costs_only_itself(tmp_path: Path) -> None:
     cfg = tmp_path / "newsmirror.toml"
     cfg.write_text(BASE)
     bad = (
         b'<opml version="2.0" xmlns:nm="' + NS.encode() + b'"><body>'
-        b'<outline text="x" xmlUrl="https://x.example/f" nm:fulltext="always"/></body></opml>'
+        b'<outline text="x" xmlUrl="https://x.example/f" nm:fulltext="always"/>'
+        b'<outline text="a/b" xmlUrl="https://x.example/g"/>'
+        b'<outline text="n" xmlUrl="https://x.example/n" nm:enabled="maybe"/>'
+        b'<outline text="good" xmlUrl="https://x.example/h"/></body></opml>'
     )
     (tmp_path / "bad.opml").write_bytes(bad)
     r = nm(tmp_path, "sources", "import", "bad.opml")
-    assert r.returncode == 1 and "fulltext" in r.stderr
-    assert cfg.read_text() == BASE
+    assert r.returncode == 0, r.stderr
+    assert "skipped https://x.example/f: " in r.stdout and "fulltext" in r.stdout
+    assert "skipped https://x.example/g: " in r.stdout and "names a file" in r.stdout
+    assert "skipped https://x.example/n: " in r.stdout and "true or false" in r.stdout
+    assert [s.id for s in load(cfg).sources] == ["good"]
+    assert cfg.read_text().startswith(BASE)
     (tmp_path / "not.opml").write_bytes(b"<rss/>")
     r = nm(tmp_path, "sources", "import", "not.opml")
     assert r.returncode == 1 and "not an OPML document" in r.stderr

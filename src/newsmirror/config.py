@@ -382,6 +382,11 @@ def with_base_url(settings: Settings, url: str) -> Settings:
     return replace(settings, site=site)
 
 
+def check_source(table: Any, file: Path) -> SourceSettings:
+    """One ``[[sources]]`` table read as the config would read it (raises ConfigError)."""
+    return _source(_Table(table, "source", file))
+
+
 def _source(t: _Table) -> SourceSettings:
     sid = t.text("id", required=True)
     if not _ID_RE.fullmatch(sid):

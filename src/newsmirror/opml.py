@@ -9,8 +9,9 @@ attributes, or drops them) or back into newsmirror loses nothing newsmirror need
 Import: every outline with an ``xmlUrl``, at any depth (readers nest them in categories),
 becomes a ``[[sources]]`` table appended to the config file, whose comments and order stay
 as they are; a feed already configured (same URL) is skipped; ids come from ``nm:id``, else
-from the title or the host, made unique.  The config is loaded again before it is kept: an
-import that would make it invalid leaves the file untouched.
+from the title or the host, made unique.  Each table is checked as the config would check
+it, and one that would not load is skipped with the reason (an odd outline costs only
+itself); the whole config is loaded again before it is kept, and left untouched if not.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
-from .config import SourceSettings, dw_feed_url, load
+from .config import SourceSettings, check_source, dw_feed_url, load
 from .errors import ConfigError
 
 NS = "urn:newsmirror:opml:1"
@@ -121,20 +122,26 @@ def import_into(config: Path, document: bytes) -> Imported:
         if known in known_urls:
             skipped.append((url, "already a source"))
             continue
-        known_urls.add(known)
         name = " ".join((el.get("title") or el.get("text") or "").split())
         sid = _unique(
             el.get(f"{_Q}id") or _slug(name) or _slug(urlsplit(url).hostname or ""), taken
         )
-        taken.add(sid)
         table: dict[str, Any] = {"id": sid, "name": name or sid}
         table["feed_url" if kind == "dw" else "url"] = url
-        for field_name, (key, attr) in _FIELDS.items():
-            raw = el.get(f"{_Q}{attr}")
-            if raw is None:
-                continue
-            table[key] = _typed(field_name, raw)
-        blocks.append(_toml_table(table))
+        block = _toml_table(table)
+        try:  # an odd outline costs only itself
+            for field_name, (key, attr) in _FIELDS.items():
+                raw = el.get(f"{_Q}{attr}")
+                if raw is not None:
+                    table[key] = _typed(field_name, raw)
+            block = _toml_table(table)
+            check_source(tomllib.loads(block)["sources"][0], config)
+        except (ConfigError, tomllib.TOMLDecodeError) as e:
+            skipped.append((url, str(e)))
+            continue
+        known_urls.add(known)
+        taken.add(sid)
+        blocks.append(block)
         added.append(sid)
     if not blocks:
         return Imported(added, skipped)
