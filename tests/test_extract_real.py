@@ -157,6 +157,36 @@ def test_footers_go_from_the_end_only(body: str, kept: str | None) -> None:
     assert strip_footer(body, "x.example") == (kept if kept is not None else body)
 
 
+@pytest.mark.parametrize(
+    ("line", "host"),
+    [
+        ("Feed enhanced by Better Feed", ""),
+        ("Post tags: 香港, 新闻", ""),
+        ("Filed under: World", ""),
+        ("标签：香港", ""),
+        ("The post A appeared first on X.", ""),
+        ("Like this: Loading…", ""),
+        ("分享到：微博", ""),
+        ("Related posts: A, B", ""),
+        ("相关文章", ""),
+        ("Leave a comment", ""),
+        ("Permalink | No comment", ""),
+        ("Add to del.icio.us", ""),
+        ("Read the full story", ""),
+        ("阅读全文", ""),
+        ("查看原文", ""),
+        ("点击阅读", ""),
+        ("© 2020 X for 中国数字时代", "chinadigitaltimes.net"),
+        ("&copy; 2020 X for 中国数字时代", "chinadigitaltimes.net"),
+        ("本文版权所有", "chinadigitaltimes.net"),
+        ("&#26631;&#31614;：香港", ""),  # 标签 spelt as character references
+    ],
+)
+def test_every_footer_form_is_found(line: str, host: str) -> None:
+    """Each form the footer patterns know gets past the quick check for footer words."""
+    assert strip_footer(f"<p>正文。</p><p>{line}</p>", host) == "<p>正文。</p>"
+
+
 def test_a_teaser_keeps_its_continue_reading_line_for_the_page_fetcher() -> None:
     body = "<p>Short summary.</p><p>Continue reading</p>"
     assert strip_footer(body, more=False) == body
