@@ -79,7 +79,6 @@ def render_body(page: Page, date_ms: int, authors: Iterable[str]) -> str:
 
 # ---- text helpers ------------------------------------------------------------------------
 
-_SPACE = re.compile(r"\s+")
 _TAG = re.compile(r"<[^>]+>")
 # Tags that separate words: line breaks and the edges of block elements (list items,
 # table cells...).  Inline tags (b, a, span) separate nothing.
@@ -89,8 +88,9 @@ _BR = re.compile(
 
 
 def norm(text: str) -> str:
-    """White space collapsed, ends stripped."""
-    return _SPACE.sub(" ", text).strip()
+    """White space collapsed, ends stripped (``str.split`` and ``\\s`` agree on what white
+    space is; the split runs several times faster than the regex)."""
+    return " ".join(text.split())
 
 
 def mark_breaks(root: Any) -> None:

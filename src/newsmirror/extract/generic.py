@@ -89,13 +89,21 @@ def _text_blocks(root: Any, page_url: str) -> list[Block]:
     return BlockWriter(owned=True).run(html)
 
 
-_NO_SPACE = str.maketrans("", "", " \t\n\r\f\v\xa0")
+def _squeeze(text: str, n: int) -> str:
+    """The first ``n`` characters of ``text`` that are not white space.  Only a prefix is
+    read; split-and-join runs in C, several times faster than ``str.translate``."""
+    size = 2 * n
+    while True:
+        out = "".join(text[:size].split())
+        if len(out) >= n or size >= len(text):
+            return out[:n]
+        size *= 4
 
 
 def _key(text: str) -> str:
     """The start of a text without white space: an extractor adds spaces at block edges
     (``<li>Home</li><li>News</li>`` comes out "Home News") that the page does not have."""
-    return text.translate(_NO_SPACE)[:_KEY]
+    return _squeeze(text, _KEY)
 
 
 def _key_of(el: Any, starts: set[str] | None = None) -> str:
@@ -103,7 +111,7 @@ def _key_of(el: Any, starts: set[str] | None = None) -> str:
     as soon as its first characters begin none of ``starts`` (when given)."""
     acc = ""
     for piece in el.itertext():
-        acc += piece.translate(_NO_SPACE)
+        acc += "".join(piece.split())
         if starts is not None and len(acc) >= _START:
             if acc[:_START] not in starts:
                 return ""
@@ -242,7 +250,7 @@ def extract(root: Any, page_url: str, meta: Meta) -> Page:
         if tag in _INLINE and el.getparent().tag in _TEXT_TAGS:
             continue  # a run of text inside a paragraph: the paragraph stands for it
         head = el.text
-        if head and len(first := head[:40].translate(_NO_SPACE)[:_START]) == _START:
+        if head and len(first := _squeeze(head, _START)) == _START:
             if first not in starts:
                 continue  # its own first words begin no paragraph (the cheap common case)
         elif tag not in _TEXT_TAGS and tag not in _FURNITURE_TAGS and not (head and head.strip()):
