@@ -41,7 +41,6 @@ HAN_RUN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002f
 _TOKENS = re.compile(rf"([{_CJK}]+)|([^\W_{_CJK}]+)")
 _TAG = re.compile(r"<[^>]*>")
 _BLOCK_END = re.compile(r"</(?:p|div|h[1-6]|li|figcaption|tr|blockquote)>|<br\s*/?>", re.I)
-_SPACE = re.compile(r"\s+")
 TITLE_WEIGHT = 8.0  # bm25 weight of a match in the title against one in the body
 MAX_COUNT = 10_000  # matches counted; beyond, a search reports "more than"
 RANK_WINDOW = 5_000  # a query matching more is ranked among its newest this many
@@ -100,7 +99,7 @@ def tokens(text: str) -> list[str]:
 def plain_text(body: str) -> str:
     """An article body's text, as one line per block, without markup."""
     text = _TAG.sub("", _BLOCK_END.sub("\n", body))
-    return "\n".join(_SPACE.sub(" ", line).strip() for line in html.unescape(text).split("\n"))
+    return "\n".join(" ".join(line.split()) for line in html.unescape(text).split("\n"))
 
 
 # -- queries -----------------------------------------------------------------------------------

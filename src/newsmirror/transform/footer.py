@@ -20,7 +20,6 @@ import re
 _TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)\b[^>]*?(/?)>")
 _VOID = {"br", "hr", "img", "wbr", "source", "col", "area", "input", "embed", "track"}
 _CONTAINERS = {"div", "section", "article", "main"}
-_SPACE = re.compile(r"\s+")
 
 # The rule for every feed: the line must start with one of these (or be the WordPress
 # permalink line), and be short — a paragraph that merely mentions "read more" is text.
@@ -51,7 +50,7 @@ _ANY_MARK = re.compile(
 
 
 def _text(fragment: str) -> str:
-    return _SPACE.sub(" ", html.unescape(re.sub(r"<[^>]*>", " ", fragment))).strip()
+    return " ".join(html.unescape(re.sub(r"<[^>]*>", " ", fragment)).split())
 
 
 def _blocks(body: str, start: int, end: int) -> list[tuple[int, int, str]]:
