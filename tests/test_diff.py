@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -61,6 +63,6 @@ def test_the_pieces_spell_both_revisions(before: str, after: str) -> None:
     pieces = diff(before, after)
     assert _sides(pieces) == (before, after)
     assert all(p.text for p in pieces)
-    assert all(a.op != b.op for a, b in zip(pieces, pieces[1:], strict=False))
+    assert all(a.op != b.op for a, b in itertools.pairwise(pieces))
     folded = [p for p in fold(pieces) if p is not None]
     assert all(p.text for p in folded)
