@@ -185,6 +185,29 @@ class HealthSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class WatchSettings:
+    """Re-checks of archived articles for edits and take-downs (see ``watch.py``).
+
+    Each article is looked at again ``intervals`` after it was first archived (the last
+    interval repeating) until ``horizon`` has passed; a pass asks at most ``budget`` pages;
+    ``confirm`` not-found answers in a row, on different passes, make a removal.
+    """
+
+    enabled: bool = False
+    intervals: tuple[float, ...] = (
+        3600.0,
+        3 * 3600.0,
+        12 * 3600.0,
+        86400.0,
+        3 * 86400.0,
+        7 * 86400.0,
+    )
+    horizon: float = 30 * 86400.0
+    budget: int = 200
+    confirm: int = 2
+
+
+@dataclass(frozen=True, slots=True)
 class SourceSettings:
     """One outlet."""
 
@@ -220,6 +243,7 @@ class Settings:
     interval: float = 3600.0
     images: ImageSettings = ImageSettings()
     health: HealthSettings = HealthSettings()
+    watch: WatchSettings = WatchSettings()
     script: ScriptMode = "as-published"
     traditional: Traditional = "standard"
     links: LinkMode = "archive"
@@ -559,6 +583,25 @@ def parse_settings(data: dict[str, Any], path: Path) -> Settings:
     interval = s.duration("every", 3600.0)
     s.done()
 
+    w = root.table("watch")
+    d_w = WatchSettings()
+    intervals = d_w.intervals
+    if "intervals" in w.data:
+        try:
+            intervals = tuple(parse_duration(v) for v in w.str_list("intervals"))
+        except ValueError as e:
+            w.fail("intervals", str(e))
+        if not intervals or not all(0 < x <= MAX_DURATION for x in intervals):
+            w.fail("intervals", 'must be a non-empty list of durations such as ["1h", "1d"]')
+    watch = WatchSettings(
+        enabled=w.flag("enabled", False),
+        intervals=intervals,
+        horizon=w.duration("horizon", d_w.horizon),
+        budget=w.number("budget", d_w.budget),
+        confirm=w.number("confirm", d_w.confirm, minimum=1, maximum=100),
+    )
+    w.done()
+
     root.used.add("sources")
     raw_sources = data.get("sources", [])
     if not isinstance(raw_sources, list):
@@ -582,6 +625,7 @@ def parse_settings(data: dict[str, Any], path: Path) -> Settings:
         interval=interval,
         images=images_settings,
         health=health,
+        watch=watch,
         script=script,
         traditional=traditional,
         links=links,

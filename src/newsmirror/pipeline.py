@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .assets import AssetFetcher
 from .config import Settings, SourceSettings
-from .decide import next_due, plan
+from .decide import Changed, next_due, plan
 from .errors import CatalogError, NewsmirrorError, is_fatal, reason
 from .fetch.http import Fetcher
 from .model import Article, ItemError, SourceResult
@@ -36,8 +36,10 @@ from .sources import Context, drivers
 from .store import adopt
 from .store.catalog import Catalog
 from .store.files import ArchiveWriter, SyncBarrier
+from .store.watch import EDIT, Watchlist
 from .transform.images import image_sources
 from .transform.prepare import Prepared, prepare
+from .watch import Rechecker, WatchReport, edit_detail
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +91,7 @@ class UpdateReport:
     publish_errors: dict[str, str] = field(default_factory=dict)
     interrupted: bool = False
     rerendered: int = 0  # files rendered again: links now resolvable, images now copied
+    watch: WatchReport | None = None  # what re-checks of archived articles found
 
     @property
     def new(self) -> int:
@@ -113,6 +116,12 @@ class UpdateReport:
                 lines.append(f"{s.id} ({s.name}): {s.new} new, {s.updated} updated")
         if self.rerendered:
             lines.append(f"{self.rerendered} articles relinked (mirrored links, image copies)")
+        w = self.watch
+        if w is not None and (w.edits or w.removals or w.restorations):
+            lines.append(
+                f"Re-checked {w.checked}: {w.edits} edited, {w.removals} removed, "
+                f"{w.restorations} restored"
+            )
         return "\n".join(lines).rstrip() + "\n"
 
 
@@ -240,6 +249,8 @@ class Updater:
                 watcher.cancel()
                 if self.assets is not None and not self.stop:
                     await self.assets.retry_due()
+                if self.settings.watch.enabled and not self.stop:
+                    report.watch = await self._recheck(catalog, fetcher)
         for s, result in zip(sources, results, strict=True):
             if isinstance(result, SourceReport):
                 report.sources.append(result)
@@ -253,6 +264,46 @@ class Updater:
         if not self.stop:
             report.rerendered = self._fix_up(catalog)
         return report
+
+    async def _recheck(self, catalog: Catalog, fetcher: Fetcher) -> WatchReport:
+        """Look again at the archived articles that are due (see watch.py)."""
+        ctx = Context(fetcher=fetcher, now_ms=self.clock(), keep_tracking=False,
+                      iframe_hosts=self.settings.iframe_hosts)  # fmt: skip
+        sources = [s for s in self.settings.sources if s.enabled]
+        checker = Rechecker(
+            self.settings,
+            catalog,
+            ctx,
+            lambda source, articles: self._store_edits(catalog, source, articles),
+            self.clock,
+        )
+        return await checker.run(sources)
+
+    async def _store_edits(
+        self, catalog: Catalog, source: SourceSettings, articles: list[Article]
+    ) -> set[str]:
+        """Write edited versions of archived articles and their revisions; the idents
+        whose files were written (the rest are unchanged as files)."""
+        prepared = prepare(self.settings, source, articles, catalog)
+        by_ident = {x.given.ident: x for x in prepared}
+        state = catalog.source(source.id)
+        assert state is not None
+        p = plan(
+            [x.article for x in prepared],
+            catalog.known(source.id, [x.article for x in prepared]),
+            layout=self.settings.archive.layout,
+            next_number=state.next_number,
+            render=lambda a, path: by_ident[a.ident].render(path),
+        )
+        files = [f for ch in p.changed for f in [(ch.known.path, ch.data), *ch.extra]]
+        await asyncio.to_thread(self.writer.write_batch, files)  # durable on return
+        now = self.clock()
+        with catalog.transaction():
+            for ch in p.changed:
+                x = by_ident[ch.article.ident]
+                catalog.update_article(ch.known, x.given, ch.hash, now, x.alt_path(ch.known.path))
+                catalog.set_refs(ch.known.article_id, sorted(x.refs))
+        return {ch.article.ident for ch in p.changed}
 
     def _asset_fetcher(self, fetcher: Fetcher, catalog: Catalog) -> AssetFetcher | None:
         if not any(self.settings.image_mode(s) == "copy" for s in self.settings.sources):
@@ -466,7 +517,9 @@ class Updater:
         written_changed = p.changed[: max(0, done - len(p.new))]
         complete = r.error is None and done == len(groups)
         retry = any(e.retry for e in result.item_errors)
+        edits = self._edits(catalog, by_ident, written_changed)
         now = self.clock()
+        watch = Watchlist(catalog)
         with catalog.transaction():
             for nf in written_new:
                 x = by_ident[nf.article.ident]
@@ -480,6 +533,10 @@ class Updater:
                 x = by_ident[ch.article.ident]
                 catalog.update_article(ch.known, x.given, ch.hash, now, x.alt_path(ch.known.path))
                 catalog.set_refs(ch.known.article_id, sorted(x.refs))
+                if ch.known.article_id in edits:
+                    before_rev, detail = edits[ch.known.article_id]
+                    aid = ch.known.article_id
+                    watch.add_event(aid, now, EDIT, detail, before_rev, watch.latest_revision(aid))
             for k, a in p.retagged:
                 catalog.take_over(k, a)
             if r.error:
@@ -507,6 +564,26 @@ class Updater:
         for item in result.item_errors:
             log.debug("%s: item %s: %s", source.id, item.where, item.reason)
         return r
+
+    @staticmethod
+    def _edits(
+        catalog: Catalog, by_ident: dict[str, Prepared], changed: list[Changed]
+    ) -> dict[int, tuple[int | None, str]]:
+        """Of the rewritten articles, those whose outlet changed title, text or date (not
+        only white space or markup): article id -> (revision before, what changed)."""
+        if not changed:
+            return {}
+        watch = Watchlist(catalog)
+        before = {st.known.article_id: st.article for st in catalog.stored(
+            [ch.known.article_id for ch in changed])}  # fmt: skip
+        out = {}
+        for ch in changed:
+            old = before.get(ch.known.article_id)
+            detail = edit_detail(old, by_ident[ch.article.ident].given) if old else ""
+            if detail:
+                rev = watch.latest_revision(ch.known.article_id)
+                out[ch.known.article_id] = (rev, detail)
+        return out
 
     def _due(self, failures: int, result: SourceResult | None = None) -> int | None:
         return next_due(

@@ -255,7 +255,13 @@ class Fetcher:
         self._hold[host] = max(self._hold.get(host, 0.0), loop.time() + seconds)
 
     async def get_retrying(
-        self, url: str, *, accept: str | None = None, max_bytes: int | None = None
+        self,
+        url: str,
+        *,
+        accept: str | None = None,
+        max_bytes: int | None = None,
+        etag: str | None = None,
+        last_modified: str | None = None,
     ) -> Response:
         """:meth:`get`, asked again after a transient failure (429, 5xx, network).
 
@@ -266,7 +272,13 @@ class Fetcher:
         attempt = 0
         while True:
             try:
-                return await self.get(url, accept=accept, max_bytes=max_bytes)
+                return await self.get(
+                    url,
+                    accept=accept,
+                    max_bytes=max_bytes,
+                    etag=etag,
+                    last_modified=last_modified,
+                )
             except FetchError as e:
                 if attempt >= self.network.retries or not e.transient:
                     raise

@@ -23,6 +23,7 @@ from ..errors import FetchError, reason
 from ..extract import ExtractError, extract, render_body
 from ..extract.blocks import block_text
 from ..extract.outlets import extractor_for
+from ..fetch.http import Response
 from ..model import Article, ItemError
 from ..transform.sanitize import sanitize
 from . import Context
@@ -93,28 +94,37 @@ class _Pass:
                 if e.status in (403, 429):
                     self.refusals[server] = self.refusals.get(server, 0) + 1
                 return self._error(a, str(e), retry=not e.too_large)
-        name = extractor_name(self.source, response.url)
         try:
             # CPU work (parsing, trafilatura): off the event loop, so other fetches go on.
-            page = await asyncio.to_thread(
-                extract, response.content, response.url, response.content_type, name
-            )
+            return await page_article(self.source, a, response, self.ctx)
         except ExtractError as e:
             return self._error(a, str(e))
-        # Only the feed's identity, title and date stand; an undated item (dated "now" by
-        # the feed reader) takes the page's date.
-        date_ms = a.date_ms
-        if a.date_ms == self.ctx.now_ms:
-            date_ms = page.modified_ms or page.published_ms or a.date_ms
-        authors = page.authors or a.authors
-        body = render_body(page, page.published_ms or date_ms, authors)
-        return replace(
-            a,
-            title=a.title if a.title != a.url else (page.title or a.title),
-            date_ms=date_ms,
-            body=sanitize(body, response.url, self.ctx.iframe_hosts),
-            authors=authors,
-        )
+
+
+async def page_article(
+    source: SourceSettings, a: Article, response: Response, ctx: Context
+) -> Article:
+    """``a`` with the text of its page (``response``); raises ExtractError if it has none.
+
+    Only the feed's identity, title and date stand; an undated item (dated "now" by the
+    feed reader) takes the page's date.
+    """
+    name = extractor_name(source, response.url)
+    page = await asyncio.to_thread(
+        extract, response.content, response.url, response.content_type, name
+    )
+    date_ms = a.date_ms
+    if a.date_ms == ctx.now_ms:
+        date_ms = page.modified_ms or page.published_ms or a.date_ms
+    authors = page.authors or a.authors
+    body = render_body(page, page.published_ms or date_ms, authors)
+    return replace(
+        a,
+        title=a.title if a.title != a.url else (page.title or a.title),
+        date_ms=date_ms,
+        body=sanitize(body, response.url, ctx.iframe_hosts),
+        authors=authors,
+    )
 
 
 def _server(url: str) -> str:

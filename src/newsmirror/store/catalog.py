@@ -132,6 +132,33 @@ _MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE TABLE site_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
     """,
+    # 5: re-checks of archived articles and what they found (see watch.py)
+    """
+    CREATE TABLE checks (
+        article_id INTEGER PRIMARY KEY REFERENCES articles(id),
+        step INTEGER NOT NULL DEFAULT 0,
+        due_ms INTEGER,
+        etag TEXT,
+        last_modified TEXT,
+        state TEXT NOT NULL DEFAULT 'live',
+        misses INTEGER NOT NULL DEFAULT 0,
+        failures INTEGER NOT NULL DEFAULT 0,
+        last_ms INTEGER,
+        last_result TEXT
+    );
+    CREATE INDEX checks_by_due ON checks (due_ms) WHERE due_ms IS NOT NULL;
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        article_id INTEGER NOT NULL REFERENCES articles(id),
+        at_ms INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        before_rev INTEGER,
+        after_rev INTEGER
+    );
+    CREATE INDEX events_by_article ON events (article_id, id);
+    CREATE INDEX events_by_time ON events (at_ms);
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 

@@ -1,0 +1,200 @@
+"""Watching archived articles: edits, removals and restorations found by re-checks, and
+no event for what churns on every request (ads, counters, the page's clock)."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+from newsmirror.config import load
+from newsmirror.store.catalog import Catalog
+from newsmirror.store.watch import Watchlist
+
+from . import outlets as o
+from .conftest import Clock, write_config
+from .fakeserver import Answer, FakeServer, Request
+from .feeds import Item, dt, rss
+
+HOUR = 3_600_000
+TEXT = [
+    o.P1 * 2,
+    o.P2 * 2,
+    o.P3 * 2,
+    "本报记者在现场看到，法院外聚集了大批支持者和记者，秩序井然。" * 2,
+]
+_counter = itertools.count(1000)
+
+
+def page(title: str, paragraphs: list[str]) -> bytes:
+    """An article page with what changes on every request around the article: the
+    page's clock, a view counter, a rotating advert, a 'most read' list."""
+    n = next(_counter)
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head><body>"
+        f"<header><span class='clock'>更新于 12:{n % 60:02d}:{n % 59:02d}</span>{o.NAV}</header>"
+        f"<div class='ad'><a href='/ad/{n}'>广告 {n}：限时优惠</a></div>"
+        f"<main><article><h1>{title}</h1><div class='meta'><span class='views'>阅读 {n} 次</span>"
+        f"</div>{body}</article></main>"
+        f"<aside class='most-read'><h3>最多阅读</h3><ul><li><a href='/r{n}'>热门文章 {n}</a></li>"
+        f"<li><a href='/s{n}'>另一热门 {n}</a></li></ul></aside>{o.FOOTER}</body></html>"
+    ).encode()
+
+
+class Outlet:
+    """Pages whose answers the test sets: 'ok', 'edited', 404, 410, 'home', 'soft404'."""
+
+    def __init__(self, server: FakeServer) -> None:
+        self.server = server
+        self.state: dict[str, object] = {}
+        self.titles: dict[str, str] = {}
+        server.routes["/"] = b"<html><head><title>Home</title></head><body>home</body></html>"
+        server.routes["/missing"] = (
+            b"<html><head><title>\xe9\xa1\xb5\xe9\x9d\xa2\xe4\xb8\x8d\xe5\xad\x98\xe5\x9c\xa8"
+            b"</title></head><body><p>Sorry</p></body></html>"
+        )
+
+    def add(self, path: str, title: str) -> None:
+        self.state[path] = "ok"
+        self.titles[path] = title
+        self.server.routes[path] = lambda req, path=path: self.answer(path, req)
+
+    def answer(self, path: str, _req: Request) -> Answer:
+        state = self.state[path]
+        html = {"Content-Type": "text/html; charset=utf-8"}
+        if state in (404, 410):
+            return Answer(int(str(state)), b"gone", {"Content-Type": "text/plain"})
+        if state == "home":
+            return Answer(302, b"", {"Location": self.server.url("/")})
+        if state == "soft404":
+            return Answer(302, b"", {"Location": self.server.url("/missing")})
+        paragraphs = list(TEXT)
+        if state == "edited":
+            paragraphs[1] = paragraphs[1].replace("公开帖文", "经过删节的帖文")
+        return Answer(200, page(self.titles[path], paragraphs), html)
+
+    def feed(self, titles: dict[str, str] | None = None) -> None:
+        items = [
+            Item((titles or {}).get(p, t), self.server.url(p), "摘要……", dt("2022-11-24T08:00:00Z"))
+            for p, t in self.titles.items()
+        ]
+        self.server.routes["/feed.xml"] = rss(items)
+
+
+def _config(tmp_path: Path, server: FakeServer) -> Path:
+    cfg = write_config(
+        tmp_path / "c.toml",
+        [
+            {
+                "id": "hk",
+                "name": "香港",
+                "url": server.url("/feed.xml"),
+                "fulltext": "page",
+                "extractor": "generic",
+                "images": "original",
+            }
+        ],
+    )
+    with cfg.open("a", encoding="utf-8") as f:
+        f.write('\n[watch]\nenabled = true\nintervals = ["1h"]\nhorizon = "30d"\nconfirm = 2\n')
+    return cfg
+
+
+def _events(tmp_path: Path) -> list[tuple[str, str, str]]:
+    """(article path's last part, kind, detail), oldest first."""
+    cat = Catalog(tmp_path / "site" / ".newsmirror" / "catalog.sqlite")
+    try:
+        return [
+            (e.path.rsplit("/", 1)[-1], e.kind, e.detail) for e in reversed(Watchlist(cat).events())
+        ]
+    finally:
+        cat.close()
+
+
+def test_edits_removals_and_restorations_are_told_apart_from_churn(
+    tmp_path: Path, server: FakeServer, clock: Clock
+) -> None:
+    from newsmirror.pipeline import Updater
+
+    outlet = Outlet(server)
+    names = ["edit", "gone404", "gone410", "home", "soft", "blip", "churn"]
+    for name in names:
+        outlet.add(f"/news/{name}.html", f"新闻 {name}")
+    outlet.feed()
+    cfg = _config(tmp_path, server)
+
+    def run() -> None:
+        report = Updater(load(cfg), clock=clock).run()
+        assert not report.failed
+
+    run()
+    files = {p.name: p for p in (tmp_path / "site" / "articles" / "hk").rglob("*.md")}
+    assert len(files) == len(names)
+    originals = {name: p.read_bytes() for name, p in files.items()}
+
+    # Pass 2, an hour on: every page is asked again; only churn differs.  One page has a
+    # bad minute (404 once): not yet a removal.
+    clock.ms += HOUR + 1
+    outlet.state["/news/blip.html"] = 404
+    run()
+    assert _events(tmp_path) == []
+    assert {n: p.read_bytes() for n, p in files.items()} == originals
+
+    # Pass 3: the edit, and four kinds of take-down, first seen; the blip is back.
+    clock.ms += HOUR + 1
+    outlet.state.update({
+        "/news/edit.html": "edited",
+        "/news/gone404.html": 404,
+        "/news/gone410.html": 410,
+        "/news/home.html": "home",
+        "/news/soft.html": "soft404",
+        "/news/blip.html": "ok",
+    })  # fmt: skip
+    run()
+    assert [(k, d) for _n, k, d in _events(tmp_path)] == [("edit", "text")]
+
+    # Pass 4: the take-downs answer the same again: removals, each with its evidence.
+    clock.ms += HOUR + 1
+    run()
+    events = _events(tmp_path)
+    kinds = {(k, d.split(" http")[0]) for _n, k, d in events}
+    assert kinds == {
+        ("edit", "text"),
+        ("removal", "HTTP 404"),
+        ("removal", "HTTP 410"),
+        ("removal", "redirected to the home page"),
+        ("removal", "the page says '页面不存在'"),
+    }
+    # Files keep the last text the outlet served; the edited one has the new text.
+    now = {n: p.read_bytes() for n, p in files.items()}
+    edited = next(n for n in now if now[n] != originals[n])
+    assert "经过删节的帖文".encode() in now[edited]
+    assert all(now[n] == originals[n] for n in now if n != edited)
+
+    # Pass 5: one removed article is back.
+    clock.ms += HOUR + 1
+    outlet.state["/news/gone404.html"] = "ok"
+    run()
+    assert [k for _n, k, _d in _events(tmp_path)].count("restoration") == 1
+    assert [k for _n, k, _d in _events(tmp_path)].count("removal") == 4
+
+
+def test_an_edit_in_the_feed_is_an_event_and_whitespace_is_not(
+    tmp_path: Path, server: FakeServer, clock: Clock, run_update
+) -> None:
+    body = "<p>" + o.P1 + "</p>"
+    item = Item("标题", server.url("/a/1.html"), body, dt("2022-11-24T08:00:00Z"))
+    server.routes["/f.xml"] = rss([item])
+    cfg = write_config(tmp_path / "c.toml", [{"id": "f", "url": server.url("/f.xml")}])
+    run_update(cfg)
+    # Only white space inside the body changes: the file may be rewritten, no event.
+    server.routes["/f.xml"] = rss(
+        [Item(item.title, item.link, body.replace("。", "。 \n"), item.date)]
+    )
+    clock.ms += HOUR
+    run_update(cfg)
+    assert _events(tmp_path) == []
+    server.routes["/f.xml"] = rss([Item("新标题", item.link, body, item.date)])
+    clock.ms += HOUR
+    run_update(cfg)
+    assert [(k, d) for _n, k, d in _events(tmp_path)] == [("edit", "title")]
