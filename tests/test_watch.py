@@ -198,3 +198,38 @@ def test_an_edit_in_the_feed_is_an_event_and_whitespace_is_not(
     clock.ms += HOUR
     run_update(cfg)
     assert [(k, d) for _n, k, d in _events(tmp_path)] == [("edit", "title")]
+
+
+def test_changes_are_published_in_the_archive_with_diffs(
+    tmp_path: Path, server: FakeServer, clock: Clock, run_update
+) -> None:
+    import re
+
+    outlet = Outlet(server)
+    outlet.add("/news/a.html", "新闻 a")
+    outlet.add("/news/b.html", "新闻 b")
+    outlet.feed()
+    cfg = _config(tmp_path, server)
+    run_update(cfg)
+    for state in ({"/news/a.html": "edited", "/news/b.html": 404}, {}):
+        outlet.state.update(state)
+        clock.ms += HOUR + 1
+        run_update(cfg)
+    root = tmp_path / "site"
+    (month,) = (root / "changes").glob("*.md")
+    assert month.name == "2023-11.md"
+    text = month.read_text(encoding="utf-8")
+    assert text.startswith("# 2023年11月：修改与删除\n")
+    lines = [line for line in text.splitlines() if line.startswith("- ")]
+    assert len(lines) == 2
+    assert "**已被删除**（HTTP 404）[新闻 b]" in lines[0]  # newest first
+    assert "**修改**（正文）[新闻 a]" in lines[1] and "[对比](diffs/" in lines[1]
+    # Every link of the page resolves to a file of the archive.
+    for target in re.findall(r"\]\(([^)]+)\)", text):
+        assert (month.parent / target).resolve().is_file(), target
+    (diff_page,) = (root / "changes" / "diffs").glob("*.md")
+    page = diff_page.read_text(encoding="utf-8")
+    assert "<del>公开</del><ins>经过删节的</ins>" in page
+    assert '<span class="fold">…</span>' in page  # the unchanged paragraphs are folded
+    archived = re.search(r"\[存档\]\(([^)]+)\)", page)
+    assert archived and (diff_page.parent / archived.group(1)).resolve().is_file()

@@ -29,6 +29,7 @@ from .decide import Changed, next_due, plan
 from .errors import CatalogError, NewsmirrorError, is_fatal, reason
 from .fetch.http import Fetcher
 from .model import Article, ItemError, SourceResult
+from .publish import changes
 from .publish import git as git_publish
 from .publish.lists import ReadmeSource, list_path, readme_times, render_list, render_readme
 from .render.markdown import file_hash
@@ -612,7 +613,29 @@ class Updater:
                 ReadmeSource(s.name, st.articles if st else 0, st.last_changed_ms if st else None)
             )
         files.append(("README.md", render_readme(readme)))
+        files += self._change_files(catalog)
         self.writer.write_batch(files)
+
+    def _change_files(self, catalog: Catalog) -> list[tuple[str, bytes]]:
+        """``changes/{YYYY-MM}.md`` for every month with events, and each edit's diff page
+        not written yet (a diff compares two fixed revisions: written once)."""
+        watch = Watchlist(catalog)
+        names = {s.id: s.name for s in self.settings.sources}
+        files = []
+        for month in watch.months():
+            start, end = changes.month_bounds(month)
+            events = watch.events(since_ms=start, until_ms=end)
+            files.append((changes.month_path(month), changes.render_month(month, events, names)))
+            for e in events:
+                if e.kind != EDIT or e.before_rev is None or e.after_rev is None:
+                    continue
+                if (self.root / changes.diff_path(e)).exists():
+                    continue
+                before, after = watch.revision(e.before_rev), watch.revision(e.after_rev)
+                if before is not None and after is not None:
+                    page = changes.render_diff(e, before, after, names.get(e.source, e.source))
+                    files.append((changes.diff_path(e), page))
+        return files
 
     def _publish(self, report: UpdateReport, message: str | None = None) -> None:
         try:
