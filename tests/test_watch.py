@@ -233,3 +233,33 @@ def test_changes_are_published_in_the_archive_with_diffs(
     assert '<span class="fold">…</span>' in page  # the unchanged paragraphs are folded
     archived = re.search(r"\[存档\]\(([^)]+)\)", page)
     assert archived and (diff_page.parent / archived.group(1)).resolve().is_file()
+
+
+def test_diff_command_shows_an_edit_by_character(
+    tmp_path: Path, server: FakeServer, clock: Clock, run_update
+) -> None:
+    from .test_cli import nm
+
+    body = "<p>政府周三宣布经济增长。</p>"
+    item = Item("标题", server.url("/a/1.html"), body, dt("2022-11-24T08:00:00Z"))
+    server.routes["/f.xml"] = rss([item])
+    cfg = write_config(tmp_path / "newsmirror.toml", [{"id": "f", "url": server.url("/f.xml")}])
+    run_update(cfg)
+    one = nm(tmp_path, "diff", "1")
+    assert one.returncode == 0 and "one revision only" in one.stdout
+    server.routes["/f.xml"] = rss(
+        [Item("新标题", item.link, body.replace("周三", "周四").replace("增长", "放缓"), item.date)]
+    )
+    clock.ms += HOUR
+    run_update(cfg)
+    (path,) = (p.relative_to(tmp_path / "site") for p in (tmp_path / "site").rglob("f/**/*.md"))
+    for ref in ("1", str(path), item.link):
+        r = nm(tmp_path, "diff", ref)
+        assert r.returncode == 0, r.stderr
+        assert "edit: title, text" in r.stdout
+        assert "title: {+新+}标题" in r.stdout
+        assert "政府周[-三-]{+四+}宣布经济[-增长-]{+放缓+}。" in r.stdout
+    bad = nm(tmp_path, "diff", "1", "7")
+    assert bad.returncode == 1 and "numbered 1 to 2" in bad.stderr
+    missing = nm(tmp_path, "diff", "nosuch")
+    assert missing.returncode == 1 and "no archived article 'nosuch'" in missing.stderr

@@ -34,6 +34,8 @@ from rich.text import Text
 from . import __version__, opml
 from .actions import DEFAULT_PACKAGE, write_actions_files
 from .config import DEFAULT_CONFIG_NAME, Settings, load, parse_duration, with_base_url
+from .diff import Piece, changed, fold, to_plain
+from .diff import diff as compare
 from .errors import NewsmirrorError
 from .health import notify, problems
 from .init import write_initial_config
@@ -42,7 +44,8 @@ from .pipeline import SourceReport, StopFlag, Updater, UpdateReport, wall_clock_
 from .publish.serve import make_server
 from .publish.site import BuildReport, SiteBuilder
 from .store.catalog import Catalog
-from .store.search import MAX_COUNT, Hit, SearchIndex
+from .store.search import MAX_COUNT, Hit, SearchIndex, plain_text
+from .store.watch import Watchlist
 
 # Off a terminal, never wrap: one event per line, whatever its length.
 # Markup is off unless a call asks for it, and then every value from outside goes through
@@ -449,6 +452,72 @@ def search(obj: _Obj, query: tuple[str, ...], limit: int, sources: tuple[str, ..
     console.print(f"{shown} articles match {text!r}", markup=False)
     for n, hit in enumerate(hits, 1):
         _print_hit(n, hit)
+
+
+def _print_diff(label: str, pieces: list[Piece]) -> None:
+    """One field's diff: coloured on a terminal, ``[-…-]{+…+}`` elsewhere."""
+    if not console.is_terminal:
+        console.print(f"{label}{printable(to_plain(pieces))}", markup=False, highlight=False)
+        return
+    parts: list[str | tuple[str, str]] = [label]
+    for p in fold(pieces):
+        if p is None:
+            parts.append((" … ", "dim"))
+        else:
+            style = {"=": "", "-": "red strike", "+": "bold green"}[p.op]
+            parts.append((printable(p.text), style) if style else printable(p.text))
+    console.print(styled(*parts), highlight=False)
+
+
+@main.command("diff")
+@click.argument("article")
+@click.argument("revisions", nargs=-1, type=int)
+@click.pass_obj
+def diff_command(obj: _Obj, article: str, revisions: tuple[int, ...]) -> None:
+    """What changed between two revisions of an archived article.
+
+    ARTICLE is its path in the archive, its URL or its catalog id.  Revisions are counted
+    from 1 (the first version archived); without any, the last two are compared; with one,
+    that one against the latest.  Chinese is compared by character, other text by word.
+    """
+    _settings, catalog = _open_catalog(obj)
+    try:
+        watch = Watchlist(catalog)
+        aid = watch.find_article(article)
+        if aid is None:
+            raise NewsmirrorError(f"no archived article {article!r} (give its path, URL or id)")
+        revs = watch.revisions(aid)
+        events = watch.events(article_id=aid)
+    except NewsmirrorError as e:
+        catalog.close()
+        _fail(e)
+        return
+    catalog.close()
+    for event in reversed(events):
+        console.print(f"{_fmt(event.at_ms)}  {event.kind}: {lit(event.detail)}", markup=False)
+    if len(revisions) > 2 or any(not 1 <= r <= len(revs) for r in revisions):
+        _fail(NewsmirrorError(f"revisions are numbered 1 to {len(revs)} for this article"))
+    if len(revs) < 2 and not revisions:
+        console.print(f"one revision only, archived {_fmt(revs[0].seen_ms)}", markup=False)
+        return
+    picked = list(revisions) or [len(revs) - 1, len(revs)]
+    if len(picked) == 1:
+        picked.append(len(revs))
+    a, b = revs[picked[0] - 1], revs[picked[1] - 1]
+    console.print(
+        f"revision {picked[0]} ({_fmt(a.seen_ms)}) → revision {picked[1]} ({_fmt(b.seen_ms)})",
+        markup=False,
+    )
+    title = compare(a.title, b.title)
+    if changed(title):
+        _print_diff("title: ", title)
+    if a.date_ms != b.date_ms:
+        console.print(f"date: {_fmt(a.date_ms)} → {_fmt(b.date_ms)}", markup=False)
+    text = compare(plain_text(a.body).strip(), plain_text(b.body).strip())
+    if changed(text):
+        _print_diff("", text)
+    elif not changed(title) and a.date_ms == b.date_ms:
+        console.print("no difference in title, date or text", markup=False)
 
 
 def _build(settings: Settings, *, search: bool, full: bool) -> BuildReport:
