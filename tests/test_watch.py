@@ -263,3 +263,56 @@ def test_diff_command_shows_an_edit_by_character(
     assert bad.returncode == 1 and "numbered 1 to 2" in bad.stderr
     missing = nm(tmp_path, "diff", "nosuch")
     assert missing.returncode == 1 and "no archived article 'nosuch'" in missing.stderr
+
+
+def test_evidence_of_each_event_reads_back_as_warc(
+    tmp_path: Path, server: FakeServer, clock: Clock, run_update
+) -> None:
+    from warcio.archiveiterator import ArchiveIterator
+
+    from .test_cli import nm
+
+    outlet = Outlet(server)
+    outlet.add("/news/a.html", "新闻 a")
+    outlet.add("/news/b.html", "新闻 b")
+    outlet.feed()
+    cfg = _config(tmp_path, server)
+    run_update(cfg)
+    for state in ({"/news/a.html": "edited", "/news/b.html": 410}, {}, {"/news/b.html": "ok"}):
+        outlet.state.update(state)
+        clock.ms += HOUR + 1
+        run_update(cfg)
+    assert sorted(k for _n, k, _d in _events(tmp_path)) == ["edit", "removal", "restoration"]
+    out = tmp_path / "evidence.warc.gz"
+    r = nm(tmp_path, "-c", str(cfg), "export-warc", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "3 fetch(es)" in r.stdout
+    with out.open("rb") as f:
+        recs = [
+            (rec.rec_type, rec.rec_headers, rec.http_headers, rec.content_stream().read())
+            for rec in ArchiveIterator(f)
+        ]
+    assert recs[0][0] == "warcinfo"
+    responses = [(h, http, body) for t, h, http, body in recs if t == "response"]
+    requests = [(h, http) for t, h, http, _b in recs if t == "request"]
+    assert len(responses) == len(requests) == 3
+    by_status = {http.get_statuscode(): (h, body) for h, http, body in responses}
+    assert set(by_status) == {"200", "410"}
+    assert by_status["410"][0].get_header("WARC-Target-URI") == server.url("/news/b.html")
+    assert by_status["410"][1] == b"gone"
+    assert any("经过删节的帖文".encode() in body for _h, _http, body in responses)
+    for h, _http, _body in responses:
+        assert h.get_header("WARC-Payload-Digest", "").startswith("sha1:")
+    # Each request names its response and carries the headers that were sent.
+    ids = {h.get_header("WARC-Record-ID") for h, _http, _b in responses}
+    assert {h.get_header("WARC-Concurrent-To") for h, _http in requests} == ids
+    assert all(http.get_header("User-Agent") for _h, http in requests)
+    # Filters: one article, one day, one source.
+    r = nm(
+        tmp_path, "-c", str(cfg), "export-warc", str(out), "--article", server.url("/news/b.html")
+    )
+    assert "2 fetch(es)" in r.stdout
+    r = nm(tmp_path, "-c", str(cfg), "export-warc", str(out), "--day", "2001-01-01")
+    assert "0 fetch(es)" in r.stdout
+    r = nm(tmp_path, "-c", str(cfg), "export-warc", str(out), "--source", "nosuch")
+    assert r.returncode == 1 and "no source 'nosuch'" in r.stderr

@@ -31,7 +31,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from . import __version__, opml
+from . import __version__, evidence, opml
 from .actions import DEFAULT_PACKAGE, write_actions_files
 from .config import DEFAULT_CONFIG_NAME, Settings, load, parse_duration, with_base_url
 from .diff import Piece, changed, fold, to_plain
@@ -518,6 +518,50 @@ def diff_command(obj: _Obj, article: str, revisions: tuple[int, ...]) -> None:
         _print_diff("", text)
     elif not changed(title) and a.date_ms == b.date_ms:
         console.print("no difference in title, date or text", markup=False)
+
+
+@main.command("export-warc")
+@click.argument("output", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--article", "-a", help="Only this article (path, URL or catalog id).")
+@click.option("--day", "-d", help="Only fetches of this day (YYYY-MM-DD, UTC).")
+@click.option("--source", "-s", help="Only this source.")
+@click.pass_obj
+def export_warc(
+    obj: _Obj, output: Path, article: str | None, day: str | None, source: str | None
+) -> None:
+    """Write the evidence of edits, removals and restorations as one WARC file.
+
+    Each re-check that found one is kept as the request and response records of its
+    fetch, with payload digests; open the file with warcio, pywb or any WARC reader.
+    """
+    settings, catalog = _open_catalog(obj)
+    try:
+        watch = Watchlist(catalog)
+        since = until = aid = None
+        if day is not None:
+            try:
+                start = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC)
+            except ValueError:
+                raise NewsmirrorError(f"--day {day!r}: not a date such as 2026-11-30") from None
+            since = int(start.timestamp() * 1000)
+            until = since + 86_400_000
+        if source is not None and source not in {s.id for s in settings.sources}:
+            raise NewsmirrorError(f"no source {source!r} in the config")
+        if article is not None:
+            aid = watch.find_article(article)
+            if aid is None:
+                raise NewsmirrorError(f"no archived article {article!r}")
+        blobs = watch.evidence(article_id=aid, source=source, since_ms=since, until_ms=until)
+        count = evidence.write_file(output, blobs)
+    except NewsmirrorError as e:
+        _fail(e)
+        return
+    except OSError as e:
+        _fail(NewsmirrorError(f"{output}: cannot write: {e.strerror}"))
+        return
+    finally:
+        catalog.close()
+    console.print(f"{count} fetch(es) written to {lit(output)}", markup=False)
 
 
 def _build(settings: Settings, *, search: bool, full: bool) -> BuildReport:

@@ -15,6 +15,8 @@ can report it as a clean one-line message; anything else is a bug and fails loud
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class NewsmirrorError(Exception):
     """Base of every error newsmirror raises deliberately."""
@@ -41,6 +43,8 @@ class FetchError(NewsmirrorError):
         self.retry_after = retry_after  # seconds the server asked us to wait (429/503)
         self.too_large = too_large  # over the size limit: asking again will not help
         self.network = network  # a connection failure or timeout: may work a moment later
+        # A "gone" answer (404/410) as it came (a fetch.http.Response), kept as evidence.
+        self.response: Any = None
 
     @property
     def transient(self) -> bool:

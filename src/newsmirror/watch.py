@@ -26,6 +26,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from . import evidence
 from .config import Settings, SourceSettings, WatchSettings
 from .errors import is_fatal, reason
 from .model import Article
@@ -169,6 +170,14 @@ class Rechecker:
                     out[check.article_id] = (before[check.article_id], detail)
         return out
 
+    def _evidence(self, article_id: int, event_id: int, now: int, outcome: Outcome) -> None:
+        """Keep the fetch behind an event as WARC records (when there was an answer)."""
+        r = outcome.response
+        if r is not None and r.status != 304:
+            self.list.add_evidence(
+                article_id, event_id, now, r.url, r.status, evidence.records(r, now)
+            )
+
     def _record(
         self,
         check: Check,
@@ -208,7 +217,8 @@ class Rechecker:
                 )
                 return
             if check.state != "removed":
-                w.add_event(aid, now, REMOVAL, outcome.detail, w.latest_revision(aid))
+                event = w.add_event(aid, now, REMOVAL, outcome.detail, w.latest_revision(aid))
+                self._evidence(aid, event, now, outcome)
                 report.removals += 1
             w.record(
                 check,
@@ -223,15 +233,16 @@ class Rechecker:
             return
         # The article answers: same, alive, or with (maybe edited) content.
         if check.state == "removed":
-            w.add_event(
-                aid, now, RESTORATION, f"HTTP {outcome.status or 200}", w.latest_revision(aid)
-            )
+            status = f"HTTP {outcome.status or 200}"
+            event = w.add_event(aid, now, RESTORATION, status, w.latest_revision(aid))
+            self._evidence(aid, event, now, outcome)
             report.restorations += 1
         step = check.step + 1
         result = "same"
         if aid in written:
             before_rev, detail = written[aid]
-            w.add_event(aid, now, EDIT, detail, before_rev, w.latest_revision(aid))
+            event = w.add_event(aid, now, EDIT, detail, before_rev, w.latest_revision(aid))
+            self._evidence(aid, event, now, outcome)
             report.edits += 1
             step, result = 0, f"edited: {detail}"
         w.record(

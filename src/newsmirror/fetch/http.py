@@ -22,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypedDict
 
 import ada_url
 import httpx
@@ -77,6 +77,12 @@ class Response:
     etag: str | None
     last_modified: str | None
     max_age: float | None = None
+    # The exchange as it went, for evidence (WARC records): the request's headers, the
+    # status line's version and reason, the response's headers (the body above is decoded).
+    sent: tuple[tuple[str, str], ...] = ()
+    http_version: str = "HTTP/1.1"
+    reason: str = ""
+    headers: tuple[tuple[str, str], ...] = ()
 
     @property
     def not_modified(self) -> bool:
@@ -191,6 +197,26 @@ def validator(value: str | None) -> str | None:
     """An ``ETag``/``Last-Modified`` worth keeping: one we can send back (a non-ASCII one,
     stored, made every later request of the source fail before it left)."""
     return value if value is not None and sendable(value) else None
+
+
+class _Exchange(TypedDict):
+    sent: tuple[tuple[str, str], ...]
+    http_version: str
+    reason: str
+    headers: tuple[tuple[str, str], ...]
+
+
+def _exchange_of(r: httpx.Response) -> _Exchange:
+    """The parts of an exchange a :class:`Response` keeps for evidence."""
+    return {
+        "sent": tuple(r.request.headers.multi_items()),
+        "http_version": r.http_version,
+        "reason": r.reason_phrase,
+        "headers": tuple(r.headers.multi_items()),
+    }
+
+
+GONE_BODY_CAP = 256 * 1024  # of a 404/410 answer's body, kept as evidence of a take-down
 
 
 class Fetcher:
@@ -423,6 +449,16 @@ class Fetcher:
             )
         return result
 
+    @staticmethod
+    async def _body(r: httpx.Response, url: str, cap: int) -> bytes:
+        """The response's body, decoded layer by layer within ``cap``."""
+        decoder = Decoder(url, r.headers.get("Content-Encoding", ""), cap)
+        chunks = []
+        async for raw in r.aiter_raw():
+            chunks.append(decoder.feed(raw))
+        chunks.append(decoder.flush())
+        return b"".join(chunks)
+
     async def _exchange(
         self, url: str, headers: dict[str, str], server: str, pinned: str | None, cap: int
     ) -> Response | str:
@@ -453,18 +489,26 @@ class Fetcher:
                         "",
                         validator(r.headers.get("ETag")),
                         validator(r.headers.get("Last-Modified")),
+                        **_exchange_of(r),
                     )
                 if r.status_code >= 400:
                     wait = None
                     if r.status_code in (429, 503):
                         wait = retry_after(r.headers.get("Retry-After"))
                         self._held(server, wait if wait is not None else self.network.retry_delay)
-                    raise FetchError(
+                    error = FetchError(
                         f"{url}: HTTP {r.status_code} {r.reason_phrase}"
                         + (f" (retry after {wait:.0f} s)" if wait is not None else ""),
                         status=r.status_code,
                         retry_after=wait,
                     )
+                    if r.status_code in (404, 410):
+                        body = await self._body(r, url, min(cap, GONE_BODY_CAP))
+                        error.response = Response(
+                            url, r.status_code, body, r.headers.get("Content-Type", ""),
+                            None, None, **_exchange_of(r),
+                        )  # fmt: skip
+                    raise error
                 declared = r.headers.get("Content-Length")
                 if (
                     declared
@@ -476,19 +520,15 @@ class Fetcher:
                         f"{url}: response of {declared} bytes exceeds the {cap}-byte limit",
                         too_large=True,
                     )
-                decoder = Decoder(url, r.headers.get("Content-Encoding", ""), cap)
-                chunks = []
-                async for raw in r.aiter_raw():
-                    chunks.append(decoder.feed(raw))
-                chunks.append(decoder.flush())
                 return Response(
                     url,
                     r.status_code,
-                    b"".join(chunks),
+                    await self._body(r, url, cap),
                     r.headers.get("Content-Type", ""),
                     validator(r.headers.get("ETag")),
                     validator(r.headers.get("Last-Modified")),
                     max_age(r.headers.get("Cache-Control")),
+                    **_exchange_of(r),
                 )
         except httpx.TimeoutException as e:
             raise FetchError(f"{url}: timed out ({type(e).__name__})", network=True) from e

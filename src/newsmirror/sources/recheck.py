@@ -44,6 +44,7 @@ class Outcome:
     etag: str | None = None
     last_modified: str | None = None
     status: int | None = None
+    response: Response | None = None  # the answer, kept as evidence of what was found
 
 
 # What outlets' not-found pages say, in their title, first heading or (short pages) text.
@@ -111,7 +112,7 @@ async def look(
         )
     except FetchError as e:
         if e.status in (404, 410):
-            return Outcome("gone", f"HTTP {e.status}", status=e.status)
+            return Outcome("gone", f"HTTP {e.status}", status=e.status, response=e.response)
         return Outcome("failed", str(e), status=e.status)
     except Exception as e:  # whatever happens, it is this article's failed look
         return Outcome("failed", reason(e))
@@ -128,9 +129,15 @@ async def _judge(
         response.content, response.content_type
     )
     if why:
-        return Outcome("gone", why, status=response.status)
+        return Outcome("gone", why, status=response.status, response=response)
     if source.kind != "feed" or source.fulltext != "page":
-        return Outcome("alive", status=response.status, etag=etag, last_modified=last_modified)
+        return Outcome(
+            "alive",
+            status=response.status,
+            etag=etag,
+            last_modified=last_modified,
+            response=response,
+        )
     try:
         article = await page_article(source, stored, response, ctx)
     except ExtractError as e:
@@ -141,4 +148,5 @@ async def _judge(
         status=response.status,
         etag=etag,
         last_modified=last_modified,
+        response=response,
     )

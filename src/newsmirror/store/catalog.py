@@ -158,6 +158,17 @@ _MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX events_by_article ON events (article_id, id);
     CREATE INDEX events_by_time ON events (at_ms);
+    CREATE TABLE evidence (
+        id INTEGER PRIMARY KEY,
+        article_id INTEGER NOT NULL REFERENCES articles(id),
+        event_id INTEGER REFERENCES events(id),
+        at_ms INTEGER NOT NULL,
+        url TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        warc BLOB NOT NULL
+    );
+    CREATE INDEX evidence_by_article ON evidence (article_id);
+    CREATE INDEX evidence_by_time ON evidence (at_ms);
     """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)

@@ -171,6 +171,40 @@ class Watchlist:
         )
         return [Event(*row) for row in self.db.execute(sql, (*args, limit))]
 
+    def add_evidence(
+        self, article_id: int, event_id: int | None, at_ms: int, url: str, status: int, warc: bytes
+    ) -> None:
+        """Keep the WARC records of the fetch behind an event."""
+        self.db.execute(
+            "INSERT INTO evidence (article_id, event_id, at_ms, url, status, warc) "
+            "VALUES (?,?,?,?,?,?)",
+            (article_id, event_id, at_ms, url, status, warc),
+        )
+
+    def evidence(
+        self,
+        *,
+        article_id: int | None = None,
+        source: str | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+    ) -> list[bytes]:
+        """Stored WARC records, oldest first, of an article, a source and/or a period."""
+        where, args = [], []
+        for clause, value in (
+            ("v.article_id = ?", article_id),
+            ("a.source = ?", source),
+            ("v.at_ms >= ?", since_ms),
+            ("v.at_ms < ?", until_ms),
+        ):
+            if value is not None:
+                where.append(clause)
+                args.append(value)
+        sql = "SELECT v.warc FROM evidence v JOIN articles a ON a.id = v.article_id"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return [bytes(r[0]) for r in self.db.execute(sql + " ORDER BY v.at_ms, v.id", args)]
+
     def months(self) -> list[str]:
         """The months (``YYYY-MM``, UTC) that have events, oldest first."""
         return [
