@@ -196,3 +196,35 @@ def test_reader_navigates_and_searches(
     assert browser.find_element(By.CSS_SELECTOR, "article h1").text == "美中重啟氣候對話"
     for name in ("1-home", "2-source", "3-article", "4-search"):
         assert (shots / f"{name}.png").stat().st_size > 1000
+
+
+def test_reader_sees_what_an_outlet_changed(
+    browser: Any, served: tuple[str, Path], tmp_path: Path
+) -> None:
+    """The site's change list, an edit's diff at phone width, the article's history line."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    base, _root = served
+    shots = _shots(tmp_path)
+    wait = WebDriverWait(browser, 20)
+    browser.get(f"{base}/index.html")
+    browser.find_element(By.LINK_TEXT, "修改与删除").click()
+    wait.until(ec.title_contains("修改与删除"))
+    (entry,) = browser.find_elements(By.CSS_SELECTOR, "ul.changes li")
+    assert "修改（正文）" in entry.text and "美中重啟氣候對話" in entry.text
+    browser.save_screenshot(str(shots / "5-changes.png"))
+    entry.find_element(By.LINK_TEXT, "对比").click()
+    wait.until(ec.title_contains("修改对比"))
+    inserted = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".diff ins")]
+    assert any("會談推遲" in t or "会谈推迟" in t for t in inserted), inserted
+    assert not browser.find_elements(By.CSS_SELECTOR, ".diff .body del")
+    width = browser.execute_script("return document.documentElement.scrollWidth")
+    assert width <= browser.execute_script("return window.innerWidth")
+    browser.save_screenshot(str(shots / "6-diff.png"))
+    assert not _third_party(browser, base)
+    browser.find_element(By.LINK_TEXT, "存档").click()
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "article h1")))
+    note = browser.find_element(By.CSS_SELECTOR, "p.changes-note").text
+    assert note.startswith("修改 1 次"), note

@@ -4,6 +4,7 @@ no event for what churns on every request (ads, counters, the page's clock)."""
 from __future__ import annotations
 
 import itertools
+import re
 from pathlib import Path
 
 from newsmirror.config import load
@@ -316,3 +317,52 @@ def test_evidence_of_each_event_reads_back_as_warc(
     assert "0 fetch(es)" in r.stdout
     r = nm(tmp_path, "-c", str(cfg), "export-warc", str(out), "--source", "nosuch")
     assert r.returncode == 1 and "no source 'nosuch'" in r.stderr
+
+
+def test_the_site_shows_edits_and_removals(
+    tmp_path: Path, server: FakeServer, clock: Clock, run_update
+) -> None:
+    import feedparser
+
+    from newsmirror.publish.site import SiteBuilder
+
+    outlet = Outlet(server)
+    outlet.add("/news/a.html", "新闻 a")
+    outlet.add("/news/b.html", "新闻 b")
+    outlet.feed()
+    cfg = _config(tmp_path, server)
+    with cfg.open("a", encoding="utf-8") as f:
+        f.write('\n[site]\npath = "public"\nbase_url = "https://m.example.org/"\n')
+    run_update(cfg)
+    for state in ({"/news/a.html": "edited", "/news/b.html": 404}, {}):
+        outlet.state.update(state)
+        clock.ms += HOUR + 1
+        run_update(cfg)
+    settings = load(cfg)
+    catalog = Catalog(settings.catalog_path)
+    try:
+        report = SiteBuilder(settings, catalog, pagefind=False).build()
+    finally:
+        catalog.close()
+    assert not report.errors
+    public = tmp_path / "public"
+    listing = (public / "changes.html").read_text(encoding="utf-8")
+    assert listing.index("kind-removal") < listing.index("kind-edit")  # newest first
+    pages = {
+        p.name: p.read_text(encoding="utf-8")
+        for p in public.rglob("articles/**/*.html")
+        if ".rev" not in p.name  # an older version's page has no history line
+    }
+    notes = sorted(
+        re.search(r'<p class="changes-note"[^>]*>(.*?)</p>', t).group(1)  # type: ignore[union-attr]
+        for t in pages.values()
+    )
+    assert notes[0].startswith("2023-11-15 已被删除")
+    assert notes[1].startswith('修改 1 次 · <a href="../../../changes/')
+    (diff_page,) = (public / "changes").glob("*.html")
+    assert "<del>公开</del><ins>经过删节的</ins>" in diff_page.read_text(encoding="utf-8")
+    feed = feedparser.parse((public / "feeds" / "changes.atom").read_bytes())
+    assert [e.title for e in feed.entries] == ["[已被删除] 新闻 b", "[修改] 新闻 a"]
+    assert (
+        feed.entries[1].link == "https://m.example.org/" + diff_page.relative_to(public).as_posix()
+    )

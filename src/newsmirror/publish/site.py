@@ -57,9 +57,11 @@ from ..render.markdown import localize, parse_article_file
 from ..render.markdown import relative as rel
 from ..store.catalog import Catalog
 from ..store.files import ArchiveWriter
+from ..store.watch import Watchlist
 from ..transform.prepare import prepare
 from ..transform.script import LABELS, variant_script
 from .pagefind import PagefindError, build_bundles, fold_table
+from .site_changes import ChangePages, Summary
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +69,7 @@ MARKER = ".newsmirror-site"  # holds the build id the catalog remembers for this
 _STATIC = ("style.css", "search.js")
 _TEMPLATES = (
     *("base.html", "list.html", "entries.html", "home.html", "groups.html"),
-    *("article.html", "search.html", "style.css", "search.js"),
+    *("article.html", "search.html", "style.css", "search.js", "changes.html", "diff.html"),
 )
 
 
@@ -141,6 +143,7 @@ class SiteBuilder:
         self.pages = self.pages_for(settings)
         self.plan: dict[str, tuple[str, Render]] = {}
         self._entries: dict[int, feeds.FeedEntry] = {}
+        self.changes: dict[int, Summary] = {}
 
     @staticmethod
     def pages_for(settings: Settings) -> Pages:
@@ -309,6 +312,8 @@ class SiteBuilder:
         for r in rows:
             # The file hash covers the title line and the body; no need to hash again.
             base = f"{r.content_hash}:{r.date_ms}:{r.revisions}:{r.alt_path}"
+            if r.id in self.changes:
+                base += f":{self.changes[r.id]}"
             plan[r.page] = (base, partial(render, r, r.path, True))
             if r.alt_path:
                 plan[md_to_html(r.alt_path)] = (
@@ -361,7 +366,15 @@ class SiteBuilder:
             revisions=self._revision_links(r, page) if r.revisions > 1 else [],
             notice=None,
             indexed=True,
+            changes=self._changes_of(r, page),
         )
+
+    def _changes_of(self, r: Row, page: str) -> dict[str, object] | None:
+        """The article's change history for its page, links relative to ``page``."""
+        c = self.changes.get(r.id)
+        if c is None:
+            return None
+        return {"summary": c.summary, "links": [(label, rel(p, page)) for label, p in c.links]}
 
     def _authors(self, article_id: int) -> str:
         row = self.catalog.db.execute(
@@ -400,6 +413,7 @@ class SiteBuilder:
                 revisions=self._revision_links(r, page),
                 notice=f"这是较早的版本（第 {n} 版，共 {r.revisions} 版）。",
                 indexed=False,
+                changes=None,
             )
 
         return render
@@ -514,6 +528,11 @@ class SiteBuilder:
             day = day_cache.get(bucket) or day_cache.setdefault(bucket, day_of(r.date_ms))
             by_day[day].append(r)
         months = sorted({d[:7] for d in by_day}, reverse=True)
+        change_pages = ChangePages(
+            Watchlist(self.catalog), self.pages, self.names, self.site.base_url, self.site.title
+        )
+        self.changes = change_pages.article_summaries()
+        change_pages.plan(self._add, _fp)
         self._plan_articles(rows)
         self._plan_sources(by_source)
         self._plan_days(by_day)

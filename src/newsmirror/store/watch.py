@@ -47,6 +47,7 @@ class Event:
     source: str
     path: str
     title: str
+    url: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +166,7 @@ class Watchlist:
             args.append(until_ms)
         sql = (
             "SELECT e.id, e.article_id, e.at_ms, e.kind, e.detail, e.before_rev, e.after_rev, "
-            "a.source, a.path, a.title FROM events e JOIN articles a ON a.id = e.article_id"
+            "a.source, a.path, a.title, a.url FROM events e JOIN articles a ON a.id = e.article_id"
             + (" WHERE " + " AND ".join(where) if where else "")
             + " ORDER BY e.at_ms DESC, e.id DESC LIMIT ?"
         )
