@@ -366,3 +366,34 @@ def test_the_site_shows_edits_and_removals(
     assert (
         feed.entries[1].link == "https://m.example.org/" + diff_page.relative_to(public).as_posix()
     )
+
+
+def test_an_article_leaving_the_feed_early_is_a_weak_signal(
+    tmp_path: Path, server: FakeServer, clock: Clock, run_update
+) -> None:
+    items = [
+        Item(
+            f"第{n}篇", server.url(f"/a/{n}.html"), f"<p>{o.P1}{n}</p>", dt(f"2022-11-2{n}T08:00Z")
+        )
+        for n in (1, 2, 3)
+    ]
+    server.routes["/f.xml"] = rss(items)
+    for n in (1, 2, 3):  # the pages still answer: only the listing changes
+        server.routes[f"/a/{n}.html"] = page(f"第{n}篇", TEXT)
+    cfg = write_config(tmp_path / "c.toml", [{"id": "f", "url": server.url("/f.xml")}])
+    with cfg.open("a", encoding="utf-8") as f:
+        f.write("\n[watch]\nenabled = true\n")
+    run_update(cfg)
+    steps = [
+        [items[0], items[2]],  # the middle one is gone while an older one stays
+        [items[0], items[2]],  # said once
+        items,  # back: unmarked, no event
+        [items[1], items[2]],  # the oldest falls off the end: normal, no event
+    ]
+    for listing in steps:
+        server.routes["/f.xml"] = rss(listing)
+        clock.ms += HOUR
+        run_update(cfg)
+    assert [(k, d) for _n, k, d in _events(tmp_path)] == [
+        ("disappearance", "no longer in the feed")
+    ]

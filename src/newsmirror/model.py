@@ -105,3 +105,6 @@ class SourceResult:
     error: str | None = None
     max_age: float | None = None  # Cache-Control max-age of the listing, seconds
     retry_after: float | None = None  # what a failing server asked for, seconds
+    # (ident, date) of every item the listing holds, archived before or not; None when the
+    # driver cannot tell.  Lets a pass notice an article that left the listing early.
+    listed: tuple[tuple[str, int], ...] | None = None

@@ -37,7 +37,7 @@ from .sources import Context, drivers
 from .store import adopt
 from .store.catalog import Catalog
 from .store.files import ArchiveWriter, SyncBarrier
-from .store.watch import EDIT, Watchlist
+from .store.watch import DISAPPEARANCE, EDIT, Watchlist
 from .transform.images import image_sources
 from .transform.prepare import Prepared, prepare
 from .watch import Rechecker, WatchReport, edit_detail
@@ -540,6 +540,10 @@ class Updater:
                     watch.add_event(aid, now, EDIT, detail, before_rev, watch.latest_revision(aid))
             for k, a in p.retagged:
                 catalog.take_over(k, a)
+            if self.settings.watch.enabled and result.listed and complete:
+                for aid in watch.left_listing(source.id, result.listed, now):
+                    # A weak signal: the page may still answer (the re-check says more).
+                    watch.add_event(aid, now, DISAPPEARANCE, "no longer in the feed")
             if r.error:
                 r.newly_failing = state.failures == 0
                 catalog.record_failure(source.id, now, r.error, self._due(state.failures + 1))

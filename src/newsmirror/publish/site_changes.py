@@ -18,7 +18,7 @@ from ..render import feeds
 from ..render.html import Pages, md_to_html, when
 from ..render.markdown import relative as rel
 from ..store.search import plain_text
-from ..store.watch import EDIT, REMOVAL, RESTORATION, Event, Watchlist
+from ..store.watch import DISAPPEARANCE, EDIT, REMOVAL, RESTORATION, Event, Watchlist
 from .changes import KIND_LABEL, detail_label
 
 Render = Callable[[], bytes]
@@ -49,7 +49,7 @@ def summaries(events: list[Event]) -> dict[int, Summary]:
     for aid, evs in by_article.items():
         edits = [e for e in evs if e.kind == EDIT and e.after_rev is not None]
         parts = [f"修改 {len(edits)} 次"] if edits else []
-        state = next((e for e in evs if e.kind in (REMOVAL, RESTORATION)), None)
+        state = next((e for e in evs if e.kind in (REMOVAL, RESTORATION, DISAPPEARANCE)), None)
         if state is not None:
             parts.append(f"{when(state.at_ms)[1][:10]} {KIND_LABEL[state.kind]}")
         links = tuple((f"{when(e.at_ms)[1]} 的修改", diff_page(e)) for e in reversed(edits))

@@ -376,6 +376,7 @@ async def collect(source: SourceSettings, state: SourceState | None, ctx: Contex
         )
     except ParseError as e:
         raise ParseError(f"{source.url}: {e}") from e
+    listed = tuple((a.ident, a.date_ms) for a in articles)
     if source.fulltext != "feed":
         from .fulltext import complete  # the extractors load only for sources that use them
 
@@ -388,4 +389,5 @@ async def collect(source: SourceSettings, state: SourceState | None, ctx: Contex
         etag=response.etag,
         last_modified=response.last_modified,
         max_age=response.max_age,
+        listed=listed,
     )

@@ -134,6 +134,7 @@ _MIGRATIONS: tuple[str, ...] = (
     """,
     # 5: re-checks of archived articles and what they found (see watch.py)
     """
+    ALTER TABLE articles ADD COLUMN unlisted_ms INTEGER;
     CREATE TABLE checks (
         article_id INTEGER PRIMARY KEY REFERENCES articles(id),
         step INTEGER NOT NULL DEFAULT 0,

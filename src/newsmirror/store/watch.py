@@ -206,6 +206,38 @@ class Watchlist:
             sql += " WHERE " + " AND ".join(where)
         return [bytes(r[0]) for r in self.db.execute(sql + " ORDER BY v.at_ms, v.id", args)]
 
+    def left_listing(self, sid: str, listed: Sequence[tuple[str, int]], now_ms: int) -> list[int]:
+        """Articles that left a source's listing while newer than its oldest item (marked
+        once, with the time); those listed again are unmarked.  Returns the newly gone."""
+        if not listed:
+            return []
+        idents = {ident for ident, _d in listed}
+        oldest = min(d for _i, d in listed)
+        gone = [
+            int(aid)
+            for aid, ident in self.db.execute(
+                "SELECT id, ident FROM articles WHERE source = ? AND date_ms > ? "
+                "AND first_seen_ms < ? AND unlisted_ms IS NULL",
+                (sid, oldest, now_ms),
+            )
+            if ident not in idents
+        ]
+        back = [
+            int(aid)
+            for aid, ident in self.db.execute(
+                "SELECT id, ident FROM articles WHERE source = ? AND unlisted_ms IS NOT NULL",
+                (sid,),
+            )
+            if ident in idents
+        ]
+        self.db.executemany(
+            "UPDATE articles SET unlisted_ms = ? WHERE id = ?", [(now_ms, a) for a in gone]
+        )
+        self.db.executemany(
+            "UPDATE articles SET unlisted_ms = NULL WHERE id = ?", [(a,) for a in back]
+        )
+        return gone
+
     def months(self) -> list[str]:
         """The months (``YYYY-MM``, UTC) that have events, oldest first."""
         return [
