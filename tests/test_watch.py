@@ -397,3 +397,44 @@ def test_an_article_leaving_the_feed_early_is_a_weak_signal(
     assert [(k, d) for _n, k, d in _events(tmp_path)] == [
         ("disappearance", "no longer in the feed")
     ]
+
+
+def test_refusals_and_save_page_now(tmp_path: Path, server: FakeServer, clock: Clock) -> None:
+    """A server refusing re-checks is left alone after three; Save Page Now is asked on an
+    edit or a removal only (tested against a fake endpoint)."""
+    from newsmirror.pipeline import Updater
+
+    outlet = Outlet(server)
+    names = [f"n{i}" for i in range(6)]
+    for name in names:
+        outlet.add(f"/news/{name}.html", f"新闻 {name}")
+    outlet.feed()
+    cfg = _config(tmp_path, server)
+    with cfg.open("a", encoding="utf-8") as f:
+        f.write(f'save_page_now = true\nsave_page_now_url = "{server.url("/save/")}"\n')
+    Updater(load(cfg), clock=clock).run()
+    pages = [f"/news/{n}.html" for n in names]
+    before = {p: len(server.hits(p)) for p in pages}
+
+    def refuse(_req: Request) -> Answer:
+        return Answer(403, b"forbidden", {"Content-Type": "text/plain"})
+
+    for p in pages:
+        server.routes[p] = refuse
+    clock.ms += HOUR + 1
+    report = Updater(load(cfg), clock=clock).run()
+    assert report.watch is not None and report.watch.failed == 6
+    asked = sum(len(server.hits(p)) - before[p] for p in pages)
+    # Three refusals, and at most the one already under way beside the third (two at a
+    # time per host): the other pages wait for the next pass.
+    assert 3 <= asked <= 4
+    assert not [r for r in server.requests if r.path.startswith("/save/")]
+    # An edit and a removal: each page is handed to Save Page Now once.
+    for p in pages:
+        outlet.add(p, outlet.titles[p])
+    outlet.state.update({pages[0]: "edited", pages[1]: 404})
+    for _ in range(2):
+        clock.ms += 24 * HOUR
+        Updater(load(cfg), clock=clock).run()
+    saved = sorted(r.path for r in server.requests if r.path.startswith("/save/"))
+    assert saved == sorted("/save/" + server.url(p) for p in pages[:2])

@@ -205,6 +205,9 @@ class WatchSettings:
     horizon: float = 30 * 86400.0
     budget: int = 200
     confirm: int = 2
+    # Ask the Internet Archive's Save Page Now to capture a page on an edit or a removal.
+    save_page_now: bool = False
+    save_page_now_url: str = "https://web.archive.org/save/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -599,6 +602,10 @@ def parse_settings(data: dict[str, Any], path: Path) -> Settings:
         horizon=w.duration("horizon", d_w.horizon),
         budget=w.number("budget", d_w.budget),
         confirm=w.number("confirm", d_w.confirm, minimum=1, maximum=100),
+        save_page_now=w.flag("save_page_now", False),
+        save_page_now_url=_http_url(
+            w, "save_page_now_url", w.text("save_page_now_url", d_w.save_page_now_url)
+        ),
     )
     w.done()
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -31,6 +32,7 @@ from .config import Settings, SourceSettings, WatchSettings
 from .errors import is_fatal, reason
 from .model import Article
 from .sources import Context
+from .sources.fulltext import MAX_REFUSALS, server_of
 from .sources.recheck import Outcome, look
 from .store.catalog import Catalog
 from .store.search import plain_text
@@ -97,6 +99,10 @@ class Rechecker:
         self.ctx = ctx
         self.store_edits = store_edits
         self.clock = clock
+        self.refusals: dict[str, int] = {}  # per server, this pass
+        width = ctx.fetcher.network.per_host_concurrency
+        self.slots: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(width))
+        self.to_save: list[str] = []  # pages to ask Save Page Now for
 
     async def run(self, sources: Sequence[SourceSettings]) -> WatchReport:
         """Look at every due article of these sources, within the budget."""
@@ -139,15 +145,37 @@ class Rechecker:
                     if is_fatal(e):
                         raise
                     log.error("re-check of article %d: %s", check.article_id, reason(e))
+        if self.watch.save_page_now:
+            await asyncio.gather(*(self._save(url) for url in dict.fromkeys(self.to_save)))
         return report
 
-    async def _look(self, source: SourceSettings, stored: Article, check: Check) -> Outcome:
+    async def _save(self, url: str) -> None:
+        """Ask the Internet Archive to capture ``url`` (its own copy, beside ours)."""
         try:
-            return await look(source, stored, check.etag, check.last_modified, self.ctx)
-        except Exception as e:  # whatever a page does, it costs only its own look
+            r = await self.ctx.fetcher.get(self.watch.save_page_now_url + url)
+            log.info("Save Page Now: %s -> HTTP %d", url, r.status)
+        except Exception as e:  # a capture that fails costs nothing else
             if is_fatal(e):
                 raise
-            return Outcome("failed", reason(e))
+            log.warning("Save Page Now: %s: %s", url, reason(e))
+
+    async def _look(self, source: SourceSettings, stored: Article, check: Check) -> Outcome:
+        server = server_of(stored.url)
+        # Each look waits for the answers before it on its server (as many at once as the
+        # per-host limit allows), so a refusal is counted before the next page is asked.
+        async with self.slots[server]:
+            if self.refusals.get(server, 0) >= MAX_REFUSALS:
+                why = f"not asked: {server} refused {MAX_REFUSALS} pages this pass"
+                return Outcome("failed", why)
+            try:
+                outcome = await look(source, stored, check.etag, check.last_modified, self.ctx)
+            except Exception as e:  # whatever a page does, it costs only its own look
+                if is_fatal(e):
+                    raise
+                return Outcome("failed", reason(e))
+            if outcome.kind == "failed" and outcome.status in (403, 429):
+                self.refusals[server] = self.refusals.get(server, 0) + 1
+            return outcome
 
     async def _store(
         self,
@@ -219,6 +247,7 @@ class Rechecker:
             if check.state != "removed":
                 event = w.add_event(aid, now, REMOVAL, outcome.detail, w.latest_revision(aid))
                 self._evidence(aid, event, now, outcome)
+                self.to_save.append(check.url)
                 report.removals += 1
             w.record(
                 check,
@@ -243,6 +272,7 @@ class Rechecker:
             before_rev, detail = written[aid]
             event = w.add_event(aid, now, EDIT, detail, before_rev, w.latest_revision(aid))
             self._evidence(aid, event, now, outcome)
+            self.to_save.append(check.url)
             report.edits += 1
             step, result = 0, f"edited: {detail}"
         w.record(

@@ -84,7 +84,7 @@ class _Pass:
             return self._error(a, reason(e))
 
     async def _complete(self, a: Article) -> Article | ItemError:
-        server = _server(a.url)
+        server = server_of(a.url)
         async with self.slots[server]:
             if self.refusals.get(server, 0) >= MAX_REFUSALS:
                 return self._error(a, f"not asked: {server} refused {MAX_REFUSALS} pages this pass")
@@ -127,7 +127,8 @@ async def page_article(
     )
 
 
-def _server(url: str) -> str:
+def server_of(url: str) -> str:
+    """The server (host and port) a URL is asked from, for per-server counts."""
     try:
         return str(urls.parse(url).host)
     except urls.BadURLError:
