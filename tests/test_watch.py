@@ -438,3 +438,38 @@ def test_refusals_and_save_page_now(tmp_path: Path, server: FakeServer, clock: C
         Updater(load(cfg), clock=clock).run()
     saved = sorted(r.path for r in server.requests if r.path.startswith("/save/"))
     assert saved == sorted("/save/" + server.url(p) for p in pages[:2])
+
+
+def test_dw_is_rechecked_from_its_json(
+    tmp_path: Path, server: FakeServer, shared: Path, clock: Clock, run_update
+) -> None:
+    """DW re-checks ask the graph-api JSON: an edited text is an edit, a null content or a
+    404 is a take-down (confirmed on the next pass)."""
+    import copy
+    import json
+
+    from .dwfake import FakeDW, load as load_doc
+
+    dw = FakeDW(server, shared)
+    dw.fixtures()
+    cfg = write_config(tmp_path / "newsmirror.toml", [dw.config()])
+    with cfg.open("a", encoding="utf-8") as f:
+        f.write('\n[watch]\nenabled = true\nintervals = ["1h"]\n')
+    run_update(cfg)
+    edited = copy.deepcopy(load_doc(shared, "zh", 90000011))
+    content = edited["data"]["content"]
+    content["text"] = content["text"].replace("</p>", "（更正：数字有误）</p>", 1)
+    dw.article("zh", edited, 90000011)
+    gone = {"data": {"content": None}}
+    server.routes["/graph-api/zh/content/article/90000012"] = json.dumps(gone).encode()
+    for _ in range(2):
+        clock.ms += HOUR + 1
+        run_update(cfg)
+    events = {(n, k, d) for n, k, d in _events(tmp_path)}
+    assert events == {
+        ("a-90000011.md", "edit", "text"),
+        ("a-90000012.md", "removal", "graph-api: no such content"),
+    }
+    assert "（更正：数字有误）" in (next((tmp_path / "site").rglob("a-90000011.md"))).read_text(
+        encoding="utf-8"
+    )

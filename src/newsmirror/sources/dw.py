@@ -109,6 +109,12 @@ def list_entries(raw: bytes) -> list[Entry]:
     return list(unique.values())
 
 
+def entry_of(ident: str, link: str) -> Entry | None:
+    """The listing entry an archived DW article came from (by its catalog identity)."""
+    m = re.fullmatch(r"id:(a|live|video)-(\d+)", ident)
+    return Entry(int(m.group(2)), link, None, m.group(1)) if m else None
+
+
 def content_from_page(page: bytes, article_id: int, kind: str = "a") -> Mapping[str, Any]:
     """The content object (an article, live blog or video, by ``kind``) inside a page's
     ``window.__APP_STATE__``."""
@@ -144,7 +150,7 @@ def content_from_api(raw: bytes) -> Mapping[str, Any]:
     return content
 
 
-class _Reader:
+class Reader:
     """Fetches and builds the articles of one DW source."""
 
     def __init__(self, source: SourceSettings, ctx: Context) -> None:
@@ -174,10 +180,17 @@ class _Reader:
                 )
         return await asyncio.to_thread(self._article, built, entry)
 
-    async def _from_api(self, entry: Entry) -> DWArticle:
+    def api_url(self, entry: Entry) -> str:
+        """Where the graph-api answers for this content."""
         path = API_PATHS.get(entry.kind, "article")
-        url = f"{self.source.site_url}/graph-api/{self.language}/content/{path}/{entry.id}"
-        response = await self.ctx.fetcher.get(url, accept="application/json")
+        return f"{self.source.site_url}/graph-api/{self.language}/content/{path}/{entry.id}"
+
+    def from_api(self, raw: bytes, entry: Entry) -> Article:
+        """The article of a graph-api answer (CPU work: call it off the event loop)."""
+        return self._article(self._build_api(raw, entry.kind), entry)
+
+    async def _from_api(self, entry: Entry) -> DWArticle:
+        response = await self.ctx.fetcher.get(self.api_url(entry), accept="application/json")
         # JSON parsing and building are CPU work: off the event loop.
         return await asyncio.to_thread(self._build_api, response.content, entry.kind)
 
@@ -233,7 +246,7 @@ async def collect(source: SourceSettings, state: SourceState | None, ctx: Contex
         raise ParseError(f"{source.url}: empty listing")
     known = ctx.known_dates([e.ident for e in entries])
     todo = [e for e in entries if e.date_ms is None or known.get(e.ident) != e.date_ms]
-    reader = _Reader(source, ctx)
+    reader = Reader(source, ctx)
     results = await asyncio.gather(*(reader.article(e) for e in todo))
     return SourceResult(
         source=source.id,
@@ -242,4 +255,5 @@ async def collect(source: SourceSettings, state: SourceState | None, ctx: Contex
         etag=response.etag,
         last_modified=response.last_modified,
         max_age=response.max_age,
+        listed=tuple((e.ident, e.date_ms) for e in entries if e.date_ms is not None),
     )

@@ -10,9 +10,11 @@ by the caller, which keeps the count.
 
 from __future__ import annotations
 
+import asyncio
 import html
+import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from .. import urls
@@ -105,7 +107,10 @@ async def look(
     last_modified: str | None,
     ctx: Context,
 ) -> Outcome:
-    """Ask the article's page again (conditionally) and say what the answer means."""
+    """Ask the article's page again (conditionally) and say what the answer means; for
+    DW, its graph-api JSON (the text comes from there)."""
+    if source.kind == "dw":
+        return await _look_dw(source, stored, etag, last_modified, ctx)
     try:
         response = await ctx.fetcher.get_retrying(
             stored.url, accept=PAGE_ACCEPT, etag=etag, last_modified=last_modified
@@ -150,3 +155,62 @@ async def _judge(
         last_modified=last_modified,
         response=response,
     )
+
+
+async def _look_dw(
+    source: SourceSettings,
+    stored: Article,
+    etag: str | None,
+    last_modified: str | None,
+    ctx: Context,
+) -> Outcome:
+    from .dw import Reader, entry_of
+    from .dw_body import DWFormatError
+
+    entry = entry_of(stored.ident, stored.url)
+    if entry is None:
+        return await look(
+            replace(source, kind="feed", fulltext="feed"), stored, etag, last_modified, ctx
+        )
+    reader = Reader(source, ctx)
+    url = reader.api_url(entry)
+    try:
+        response = await ctx.fetcher.get_retrying(
+            url, accept="application/json", etag=etag, last_modified=last_modified
+        )
+    except FetchError as e:
+        if e.status in (404, 410):
+            return Outcome(
+                "gone", f"graph-api: HTTP {e.status}", status=e.status, response=e.response
+            )
+        return Outcome("failed", str(e), status=e.status)
+    except Exception as e:  # whatever happens, it is this article's failed look
+        return Outcome("failed", reason(e))
+    if response.not_modified:
+        return Outcome("same", status=304, etag=response.etag, last_modified=response.last_modified)
+    if _says_gone(response.content):
+        return Outcome(
+            "gone", "graph-api: no such content", status=response.status, response=response
+        )
+    try:
+        article = await asyncio.to_thread(reader.from_api, response.content, entry)
+    except DWFormatError as e:
+        return Outcome("failed", f"graph-api: {e}", status=response.status)
+    return Outcome(
+        "content",
+        article=article,
+        status=response.status,
+        etag=response.etag,
+        last_modified=response.last_modified,
+        response=response,
+    )
+
+
+def _says_gone(raw: bytes) -> bool:
+    """A graph-api answer whose ``data.content`` is null: the API's "no such content"."""
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        return False
+    data = doc.get("data") if isinstance(doc, dict) else None
+    return isinstance(data, dict) and "content" in data and data["content"] is None
