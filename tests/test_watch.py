@@ -448,7 +448,8 @@ def test_dw_is_rechecked_from_its_json(
     import copy
     import json
 
-    from .dwfake import FakeDW, load as load_doc
+    from .dwfake import FakeDW
+    from .dwfake import load as load_doc
 
     dw = FakeDW(server, shared)
     dw.fixtures()
