@@ -1,6 +1,7 @@
 """A static feed server for benchmarks, run in its own process so it does not share our core.
 
 Serves every file of a folder with a strong ETag and answers conditional requests with 304.
+Files added after the start are served too (read once, on their first request).
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ def serve(folder: Path, port_file: Path) -> None:
 
         def do_GET(self) -> None:
             hit = cache.get(self.path)
+            if hit is None and "/" not in self.path[1:] and (folder / self.path[1:]).is_file():
+                data = (folder / self.path[1:]).read_bytes()
+                hit = cache[self.path] = (data, '"' + hashlib.sha1(data).hexdigest()[:16] + '"')
             if hit is None:
                 self.send_response(404)
                 self.send_header("Content-Length", "0")
