@@ -474,3 +474,34 @@ def test_dw_is_rechecked_from_its_json(
     assert "（更正：数字有误）" in (next((tmp_path / "site").rglob("a-90000011.md"))).read_text(
         encoding="utf-8"
     )
+
+
+def test_an_edit_seen_in_a_feed_keeps_the_feed_as_evidence(
+    tmp_path: Path, server: FakeServer, clock: Clock, run_update
+) -> None:
+    from warcio.archiveiterator import ArchiveIterator
+
+    from newsmirror import evidence
+
+    item = Item("标题", server.url("/a/1.html"), f"<p>{o.P1}</p>", dt("2022-11-24T08:00:00Z"))
+    server.routes["/f.xml"] = rss([item])
+    cfg = write_config(tmp_path / "c.toml", [{"id": "f", "url": server.url("/f.xml")}])
+    run_update(cfg)
+    server.routes["/f.xml"] = rss([Item(item.title, item.link, f"<p>{o.P2}</p>", item.date)])
+    clock.ms += HOUR
+    run_update(cfg)
+    cat = Catalog(tmp_path / "site" / ".newsmirror" / "catalog.sqlite")
+    try:
+        (blob,) = Watchlist(cat).evidence()
+    finally:
+        cat.close()
+    out = tmp_path / "e.warc.gz"
+    evidence.write_file(out, [blob])
+    with out.open("rb") as f:
+        (response,) = [
+            (r.rec_headers.get_header("WARC-Target-URI"), r.content_stream().read())
+            for r in ArchiveIterator(f)
+            if r.rec_type == "response"
+        ]
+    assert response[0] == server.url("/f.xml")
+    assert o.P2.encode() in response[1]

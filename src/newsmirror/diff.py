@@ -28,7 +28,7 @@ _TOKEN = re.compile(
     r"[0-9A-Za-z_\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff'’-]+|\s+|.",
     re.S,
 )
-TIME_LIMIT_S = 0.05  # diff-match-patch's budget for one pair (then a coarser diff)
+TIME_LIMIT_S = 0.04  # diff-match-patch's budget for one pair (then a coarser diff)
 CONTEXT = 40  # characters of unchanged text kept on each side of a change when folding
 
 

@@ -7,7 +7,9 @@ tested by building values by hand.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 # Prefix of a reference to a file in the archive (an image copy, a mirrored article), put
 # into a body by the transforms and resolved relative to the referring file when it is
@@ -108,3 +110,6 @@ class SourceResult:
     # (ident, date) of every item the listing holds, archived before or not; None when the
     # driver cannot tell.  Lets a pass notice an article that left the listing early.
     listed: tuple[tuple[str, int], ...] | None = None
+    # The answers articles were read from (fetch.http.Response), kept as evidence should an
+    # archived article turn out edited: "" the listing's, an ident its page's.
+    answers: Mapping[str, Any] = field(default_factory=dict)

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import evidence
 from .assets import AssetFetcher
 from .config import Settings, SourceSettings
 from .decide import Changed, next_due, plan
@@ -519,6 +520,7 @@ class Updater:
         complete = r.error is None and done == len(groups)
         retry = any(e.retry for e in result.item_errors)
         edits = self._edits(catalog, by_ident, written_changed)
+        blobs: dict[int, bytes] = {}
         now = self.clock()
         watch = Watchlist(catalog)
         with catalog.transaction():
@@ -537,7 +539,15 @@ class Updater:
                 if ch.known.article_id in edits:
                     before_rev, detail = edits[ch.known.article_id]
                     aid = ch.known.article_id
-                    watch.add_event(aid, now, EDIT, detail, before_rev, watch.latest_revision(aid))
+                    rev = watch.latest_revision(aid)
+                    event = watch.add_event(aid, now, EDIT, detail, before_rev, rev)
+                    answer = result.answers.get(ch.article.ident) or result.answers.get("")
+                    if answer is not None:
+                        # One feed may hold several edits: its records are made once.
+                        blob = blobs.get(id(answer)) or blobs.setdefault(
+                            id(answer), evidence.records(answer, now)
+                        )
+                        watch.add_evidence(aid, event, now, answer.url, answer.status, blob)
             for k, a in p.retagged:
                 catalog.take_over(k, a)
             if self.settings.watch.enabled and result.listed and complete:

@@ -377,11 +377,13 @@ async def collect(source: SourceSettings, state: SourceState | None, ctx: Contex
     except ParseError as e:
         raise ParseError(f"{source.url}: {e}") from e
     listed = tuple((a.ident, a.date_ms) for a in articles)
+    answers: dict[str, Any] = {"": response}
     if source.fulltext != "feed":
         from .fulltext import complete  # the extractors load only for sources that use them
 
-        articles, page_errors = await complete(source, articles, ctx)
+        articles, page_errors, pages = await complete(source, articles, ctx)
         errors += page_errors
+        answers.update(pages)
     return SourceResult(
         source=source.id,
         articles=articles,
@@ -390,4 +392,5 @@ async def collect(source: SourceSettings, state: SourceState | None, ctx: Contex
         last_modified=response.last_modified,
         max_age=response.max_age,
         listed=listed,
+        answers=answers,
     )

@@ -64,9 +64,11 @@ MAX_REFUSALS = 3
 class _Pass:
     """The pages of one source in one pass, with a per-server count of refusals."""
 
-    def __init__(self, source: SourceSettings, ctx: Context) -> None:
+    def __init__(self, source: SourceSettings, ctx: Context, keep: frozenset[str]) -> None:
         self.source = source
         self.ctx = ctx
+        self.keep = keep  # idents whose page answers are kept (archived ones: maybe edits)
+        self.answers: dict[str, Response] = {}
         self.refusals: dict[str, int] = {}
         # The fetcher limits requests per host too; this one also makes each page wait
         # for the answers before it, so a refusal is counted before the next is asked.
@@ -94,6 +96,8 @@ class _Pass:
                 if e.status in (403, 429):
                     self.refusals[server] = self.refusals.get(server, 0) + 1
                 return self._error(a, str(e), retry=not e.too_large)
+        if a.ident in self.keep:
+            self.answers[a.ident] = response
         try:
             # CPU work (parsing, trafilatura): off the event loop, so other fetches go on.
             return await page_article(self.source, a, response, self.ctx)
@@ -137,26 +141,27 @@ def server_of(url: str) -> str:
 
 async def complete(
     source: SourceSettings, articles: list[Article], ctx: Context
-) -> tuple[list[Article], list[ItemError]]:
-    """The articles with their page's text where the source wants it.
+) -> tuple[list[Article], list[ItemError], dict[str, Response]]:
+    """The articles with their page's text where the source wants it, and the page
+    answers of articles the catalog already holds (evidence, should they be edits).
 
     Articles the catalog holds with the same date are left out (their page is not
     fetched again); so are undated ones it holds at all.
     """
     if source.fulltext == "feed":
-        return articles, []
+        return articles, [], {}
     wanted = [a for a in articles if source.fulltext == "page" or is_teaser(a.body)]
     if not wanted:
-        return articles, []
+        return articles, [], {}
     known = ctx.known_dates([a.ident for a in wanted])
     todo = [
         a
         for a in wanted
         if a.ident not in known or (a.date_ms != known[a.ident] and a.date_ms != ctx.now_ms)
     ]
-    run = _Pass(source, ctx)
+    run = _Pass(source, ctx, frozenset(known))
     done = await asyncio.gather(*(run.complete(a) for a in todo))
     by_ident = {a.ident: a for a in done if isinstance(a, Article)}
     skip = {a.ident for a in wanted} - by_ident.keys()
     out = [by_ident.get(a.ident, a) for a in articles if a.ident not in skip]
-    return out, [e for e in done if isinstance(e, ItemError)]
+    return out, [e for e in done if isinstance(e, ItemError)], run.answers
