@@ -56,6 +56,13 @@ page_size = 50                   # entries per index page
 feed_size = 50                   # entries per outgoing feed
 pagefind = true                  # static search (Pagefind), one index per month
 
+[watch]                          # look again at archived articles: edits, take-downs
+enabled = true
+intervals = ["1h", "3h", "12h", "1d", "3d", "7d"]   # after archiving; the last repeats
+horizon = "30d"                  # then an article is left alone
+budget = 200                     # re-checks per pass at most
+# save_page_now = true           # also ask the Internet Archive to capture edited/removed pages
+
 [health]
 max_failing = "1d"               # `newsmirror status` exits 3 when a source fails longer
 max_silence = "2d"               # ... or when nothing new was archived for longer
