@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from newsmirror.config import load
@@ -99,6 +100,29 @@ def _config(tmp_path: Path, server: FakeServer) -> Path:
     with cfg.open("a", encoding="utf-8") as f:
         f.write('\n[watch]\nenabled = true\nintervals = ["1h"]\nhorizon = "30d"\nconfirm = 2\n')
     return cfg
+
+
+def _outlet(tmp_path: Path, server: FakeServer, *names: str) -> tuple[Outlet, Path]:
+    """An outlet serving these articles, archived by a page source that watches them."""
+    outlet = Outlet(server)
+    for name in names:
+        outlet.add(f"/news/{name}.html", f"新闻 {name}")
+    outlet.feed()
+    return outlet, _config(tmp_path, server)
+
+
+def _passes(
+    outlet: Outlet,
+    cfg: Path,
+    clock: Clock,
+    run_update: Callable[[Path], object],
+    *states: dict[str, object],
+) -> None:
+    """One pass an hour after the last per state (the pages' answers it sets)."""
+    for state in states:
+        outlet.state.update(state)
+        clock.ms += HOUR + 1
+        run_update(cfg)
 
 
 def _events(tmp_path: Path) -> list[tuple[str, str, str]]:
@@ -206,16 +230,9 @@ def test_changes_are_published_in_the_archive_with_diffs(
 ) -> None:
     import re
 
-    outlet = Outlet(server)
-    outlet.add("/news/a.html", "新闻 a")
-    outlet.add("/news/b.html", "新闻 b")
-    outlet.feed()
-    cfg = _config(tmp_path, server)
+    outlet, cfg = _outlet(tmp_path, server, "a", "b")
     run_update(cfg)
-    for state in ({"/news/a.html": "edited", "/news/b.html": 404}, {}):
-        outlet.state.update(state)
-        clock.ms += HOUR + 1
-        run_update(cfg)
+    _passes(outlet, cfg, clock, run_update, {"/news/a.html": "edited", "/news/b.html": 404}, {})
     root = tmp_path / "site"
     (month,) = (root / "changes").glob("*.md")
     assert month.name == "2023-11.md"
@@ -273,16 +290,10 @@ def test_evidence_of_each_event_reads_back_as_warc(
 
     from .test_cli import nm
 
-    outlet = Outlet(server)
-    outlet.add("/news/a.html", "新闻 a")
-    outlet.add("/news/b.html", "新闻 b")
-    outlet.feed()
-    cfg = _config(tmp_path, server)
+    outlet, cfg = _outlet(tmp_path, server, "a", "b")
     run_update(cfg)
-    for state in ({"/news/a.html": "edited", "/news/b.html": 410}, {}, {"/news/b.html": "ok"}):
-        outlet.state.update(state)
-        clock.ms += HOUR + 1
-        run_update(cfg)
+    states = ({"/news/a.html": "edited", "/news/b.html": 410}, {}, {"/news/b.html": "ok"})
+    _passes(outlet, cfg, clock, run_update, *states)
     assert sorted(k for _n, k, _d in _events(tmp_path)) == ["edit", "removal", "restoration"]
     out = tmp_path / "evidence.warc.gz"
     r = nm(tmp_path, "-c", str(cfg), "export-warc", str(out))
@@ -326,18 +337,11 @@ def test_the_site_shows_edits_and_removals(
 
     from newsmirror.publish.site import SiteBuilder
 
-    outlet = Outlet(server)
-    outlet.add("/news/a.html", "新闻 a")
-    outlet.add("/news/b.html", "新闻 b")
-    outlet.feed()
-    cfg = _config(tmp_path, server)
+    outlet, cfg = _outlet(tmp_path, server, "a", "b")
     with cfg.open("a", encoding="utf-8") as f:
         f.write('\n[site]\npath = "public"\nbase_url = "https://m.example.org/"\n')
     run_update(cfg)
-    for state in ({"/news/a.html": "edited", "/news/b.html": 404}, {}):
-        outlet.state.update(state)
-        clock.ms += HOUR + 1
-        run_update(cfg)
+    _passes(outlet, cfg, clock, run_update, {"/news/a.html": "edited", "/news/b.html": 404}, {})
     settings = load(cfg)
     catalog = Catalog(settings.catalog_path)
     try:
