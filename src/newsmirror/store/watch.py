@@ -286,16 +286,3 @@ class Watchlist:
             (ref, ref, ref, ref, ref),
         ).fetchone()
         return None if row is None else int(row[0])
-
-    def state_counts(self, article_ids: Sequence[int]) -> dict[int, tuple[int, str]]:
-        """Per article: how many edits were seen, and its watch state."""
-        out: dict[int, tuple[int, str]] = {}
-        for aid in article_ids:
-            edits = self.db.execute(
-                "SELECT count(*) FROM events WHERE article_id = ? AND kind = ?", (aid, EDIT)
-            ).fetchone()[0]
-            row = self.db.execute(
-                "SELECT state FROM checks WHERE article_id = ?", (aid,)
-            ).fetchone()
-            out[aid] = (int(edits), row[0] if row else "live")
-        return out
