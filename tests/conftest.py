@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from newsmirror.config import Settings, load
-from newsmirror.pipeline import Updater, UpdateReport
+from newsmirror.pipeline import Updater
+from newsmirror.report import UpdateReport
 
 from .fakeserver import FakeServer
 

@@ -21,7 +21,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 
 from newsmirror.config import load
-from newsmirror.pipeline import UpdateReport
+from newsmirror.report import UpdateReport
 from newsmirror.store.catalog import Catalog
 from newsmirror.store.search import SearchIndex, normalize
 

@@ -279,7 +279,7 @@ def test_any_outside_text_is_printed_literally(
     from newsmirror import cli
     from newsmirror.errors import ConfigError
     from newsmirror.model import ItemError, one_line
-    from newsmirror.pipeline import SourceReport, UpdateReport
+    from newsmirror.report import SourceReport, UpdateReport
 
     out = StringIO()
     fake = Console(file=out, force_terminal=tty, width=400, highlight=False, markup=False)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from newsmirror.pipeline import UpdateReport
 from newsmirror.render.markdown import join_lines, render_article
+from newsmirror.report import UpdateReport
 from newsmirror.sources.feed import parse_feed
 
 from .conftest import write_config

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from newsmirror.pipeline import UpdateReport
+from newsmirror.report import UpdateReport
 from newsmirror.sources import feed as feed_module
 
 from . import feeds

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from newsmirror.config import load
-from newsmirror.pipeline import UpdateReport
+from newsmirror.report import UpdateReport
 from newsmirror.store.catalog import Catalog
 from newsmirror.store.search import QueryError, SearchIndex, normalize, parse_query, snippet
 

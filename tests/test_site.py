@@ -17,9 +17,9 @@ import pytest
 from lxml import html as lhtml
 
 from newsmirror.config import Settings, load
-from newsmirror.pipeline import UpdateReport
 from newsmirror.publish.serve import make_server
 from newsmirror.publish.site import BuildReport, SiteBuilder
+from newsmirror.report import UpdateReport
 from newsmirror.store.catalog import Catalog
 from newsmirror.store.search import SearchIndex
 

@@ -40,9 +40,10 @@ from .errors import NewsmirrorError
 from .health import notify, problems
 from .init import write_initial_config
 from .model import clamp_ms, one_line, printable
-from .pipeline import SourceReport, StopFlag, Updater, UpdateReport, wall_clock_ms
+from .pipeline import StopFlag, Updater, wall_clock_ms
 from .publish.serve import make_server
 from .publish.site import BuildReport, SiteBuilder
+from .report import SourceReport, UpdateReport
 from .store.catalog import Catalog
 from .store.search import MAX_COUNT, Hit, SearchIndex, plain_text
 from .store.watch import Watchlist

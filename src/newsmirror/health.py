@@ -18,7 +18,7 @@ from . import __version__
 from .config import Settings
 from .errors import reason
 from .model import clamp_ms, printable
-from .pipeline import UpdateReport
+from .report import UpdateReport
 from .store.catalog import SourceState
 
 log = logging.getLogger(__name__)

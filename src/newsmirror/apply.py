@@ -1,0 +1,346 @@
+"""Applying what a source brought to the archive, in the order durability needs: files
+first (atomically, durable before they are named), then the catalog rows that name them,
+in one transaction per source; then the lists, the README and the change pages.
+
+The updater (``pipeline``) decides what to fetch and when; this module decides nothing
+about the network.  A storage back end other than SQLite plugs in here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import random
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from . import evidence
+from .config import Settings, SourceSettings
+from .decide import Changed, next_due, plan
+from .errors import NewsmirrorError
+from .model import Article, SourceResult
+from .publish import changes
+from .publish.lists import ReadmeSource, list_path, render_list, render_readme
+from .render.markdown import file_hash
+from .report import SourceReport
+from .store.catalog import Catalog
+from .store.files import ArchiveWriter, SyncBarrier
+from .store.watch import DISAPPEARANCE, EDIT, Watchlist
+from .transform.prepare import Prepared, prepare
+from .watch import edit_detail
+
+log = logging.getLogger(__name__)
+
+
+class Applier:
+    """Writes results into one archive and its catalog (one pass at a time)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        writer: ArchiveWriter,
+        *,
+        clock: Callable[[], int],
+        stop: Callable[[], bool],
+        rng: random.Random,
+    ) -> None:
+        self.settings = settings
+        self.root = settings.archive.path
+        self.writer = writer
+        self.clock = clock
+        self.stopped = stop
+        self.rng = rng
+        self.barrier: SyncBarrier | None = None  # set while a pass shares syncs
+
+    def failed(
+        self,
+        catalog: Catalog,
+        source: SourceSettings,
+        why: str,
+        result: SourceResult | None = None,
+    ) -> SourceReport:
+        """Record the source as failing for ``why`` (the report names it, once; the log
+        keeps it for -v); ``result`` brings its item errors and the server's Retry-After."""
+        log.debug("%s: %s", source.id, why)
+        r = SourceReport(
+            id=source.id,
+            name=source.name,
+            error=why,
+            item_errors=list(result.item_errors) if result else [],
+        )
+        state = catalog.source(source.id)
+        failures = state.failures if state else 0
+        r.newly_failing = failures == 0
+        with catalog.transaction():
+            catalog.record_failure(source.id, self.clock(), why, self.due(failures + 1, result))
+        return r
+
+    async def apply(
+        self,
+        catalog: Catalog,
+        source: SourceSettings,
+        result: SourceResult,
+        pool: ThreadPoolExecutor,
+    ) -> SourceReport:
+        """Write one source's files (in a worker thread), then commit its catalog rows."""
+        if result.error:
+            return self.failed(catalog, source, result.error, result)
+        r = SourceReport(id=source.id, name=source.name, item_errors=list(result.item_errors))
+        state = catalog.source(source.id)
+        assert state is not None  # ensure_source ran before any fetch
+        if result.not_modified:
+            r.not_modified = True
+            with catalog.transaction():
+                catalog.record_success(
+                    source.id,
+                    self.clock(),
+                    None,
+                    None,
+                    keep_validators=True,
+                    next_due_ms=self.due(0, result),
+                )
+            return r
+        prepared = prepare(self.settings, source, result.articles, catalog)
+        by_ident: dict[str, Prepared] = {x.given.ident: x for x in prepared}
+        articles = [x.article for x in prepared]
+        known = catalog.known(source.id, articles)
+        p = plan(
+            articles,
+            known,
+            layout=self.settings.archive.layout,
+            next_number=state.next_number,
+            render=lambda a, path: by_ident[a.ident].render(path),
+        )
+        r.unchanged = p.unchanged
+        groups = [[(nf.path, nf.data), *nf.extra] for nf in p.new]
+        groups += [[(ch.known.path, ch.data), *ch.extra] for ch in p.changed]
+        files = [f for g in groups for f in g]
+        handled = 0
+        try:
+            if self.settings.archive.fsync:
+                # The disk work happens in a worker thread while the next feed is parsed;
+                # new files become durable in a sync shared with the other sources
+                # (group commit), before the catalog rows that name them are committed.
+                written = await asyncio.get_running_loop().run_in_executor(
+                    pool,
+                    functools.partial(
+                        self.writer.write_batch, files, lambda: self.stopped(), defer_sync=True
+                    ),
+                )
+                if self.barrier is not None:
+                    await self.barrier.wait()
+            else:
+                # Nothing to wait for: a second thread would only contend for the GIL.
+                written = self.writer.write_batch(files, lambda: self.stopped())
+            handled = len(written)
+        except NewsmirrorError as e:
+            r.error = str(e)
+            log.debug("%s: %s", source.id, e)
+        done = 0  # articles whose files are all written
+        for g in groups:
+            if handled < len(g):
+                break
+            handled -= len(g)
+            done += 1
+        written_new = p.new[: min(done, len(p.new))]
+        written_changed = p.changed[: max(0, done - len(p.new))]
+        complete = r.error is None and done == len(groups)
+        retry = any(e.retry for e in result.item_errors)
+        edits = self._edits(catalog, by_ident, written_changed)
+        blobs: dict[int, bytes] = {}
+        now = self.clock()
+        watch = Watchlist(catalog)
+        with catalog.transaction():
+            for nf in written_new:
+                x = by_ident[nf.article.ident]
+                aid = catalog.add_article(
+                    x.given, nf.path, nf.number, nf.hash, now, x.alt_path(nf.path)
+                )
+                catalog.set_refs(aid, sorted(x.refs))
+                # Articles already linking here can now link to the copy.
+                catalog.add_pending([x.given.ident, f"url:{x.given.canonical}"])
+            for ch in written_changed:
+                x = by_ident[ch.article.ident]
+                catalog.update_article(ch.known, x.given, ch.hash, now, x.alt_path(ch.known.path))
+                catalog.set_refs(ch.known.article_id, sorted(x.refs))
+                if ch.known.article_id in edits:
+                    before_rev, detail = edits[ch.known.article_id]
+                    aid = ch.known.article_id
+                    rev = watch.latest_revision(aid)
+                    event = watch.add_event(aid, now, EDIT, detail, before_rev, rev)
+                    answer = result.answers.get(ch.article.ident) or result.answers.get("")
+                    if answer is not None:
+                        # One feed may hold several edits: its records are made once.
+                        blob = blobs.get(id(answer)) or blobs.setdefault(
+                            id(answer), evidence.records(answer, now)
+                        )
+                        watch.add_evidence(aid, event, now, answer.url, answer.status, blob)
+            for k, a in p.retagged:
+                catalog.take_over(k, a)
+            if self.settings.watch.enabled and result.listed and complete:
+                for aid in watch.left_listing(source.id, result.listed, now):
+                    # A weak signal: the page may still answer (the re-check says more).
+                    watch.add_event(aid, now, DISAPPEARANCE, "no longer in the feed")
+            if r.error:
+                r.newly_failing = state.failures == 0
+                catalog.record_failure(source.id, now, r.error, self.due(state.failures + 1))
+            else:
+                # Validators only once everything is in: otherwise a 304 next time would
+                # hide the items this pass did not finish.
+                catalog.record_success(
+                    source.id,
+                    now,
+                    result.etag,
+                    result.last_modified,
+                    keep_validators=not complete or retry,
+                    next_due_ms=self.due(0, result),
+                )
+            catalog.record_item_errors(
+                source.id, now, [(e.where, e.reason) for e in result.item_errors]
+            )
+            if written_new or written_changed:
+                numbers = [nf.number for nf in written_new if nf.number is not None]
+                next_number = min(numbers) - 1 if numbers else state.next_number
+                catalog.set_changed(source.id, now, next_number)
+        r.new, r.updated = len(written_new), len(written_changed)
+        for item in result.item_errors:
+            log.debug("%s: item %s: %s", source.id, item.where, item.reason)
+        return r
+
+    @staticmethod
+    def _edits(
+        catalog: Catalog, by_ident: dict[str, Prepared], changed: list[Changed]
+    ) -> dict[int, tuple[int | None, str]]:
+        """Of the rewritten articles, those whose outlet changed title, text or date (not
+        only white space or markup): article id -> (revision before, what changed)."""
+        if not changed:
+            return {}
+        watch = Watchlist(catalog)
+        before = {st.known.article_id: st.article for st in catalog.stored(
+            [ch.known.article_id for ch in changed])}  # fmt: skip
+        out = {}
+        for ch in changed:
+            old = before.get(ch.known.article_id)
+            detail = edit_detail(old, by_ident[ch.article.ident].given) if old else ""
+            if detail:
+                rev = watch.latest_revision(ch.known.article_id)
+                out[ch.known.article_id] = (rev, detail)
+        return out
+
+    def due(self, failures: int, result: SourceResult | None = None) -> int | None:
+        return next_due(
+            self.clock(),
+            failures=failures,
+            interval_s=self.settings.interval,
+            retry_after_s=result.retry_after if result else None,
+            max_age_s=result.max_age if result else None,
+            jitter=self.rng.uniform(0.9, 1.1),
+        )
+
+    async def store_edits(
+        self, catalog: Catalog, source: SourceSettings, articles: list[Article]
+    ) -> set[str]:
+        """Write edited versions of archived articles and their revisions; the idents
+        whose files were written (the rest are unchanged as files)."""
+        prepared = prepare(self.settings, source, articles, catalog)
+        by_ident = {x.given.ident: x for x in prepared}
+        state = catalog.source(source.id)
+        assert state is not None
+        p = plan(
+            [x.article for x in prepared],
+            catalog.known(source.id, [x.article for x in prepared]),
+            layout=self.settings.archive.layout,
+            next_number=state.next_number,
+            render=lambda a, path: by_ident[a.ident].render(path),
+        )
+        files = [f for ch in p.changed for f in [(ch.known.path, ch.data), *ch.extra]]
+        await asyncio.to_thread(self.writer.write_batch, files)  # durable on return
+        now = self.clock()
+        with catalog.transaction():
+            for ch in p.changed:
+                x = by_ident[ch.article.ident]
+                catalog.update_article(ch.known, x.given, ch.hash, now, x.alt_path(ch.known.path))
+                catalog.set_refs(ch.known.article_id, sorted(x.refs))
+        return {ch.article.ident for ch in p.changed}
+
+    def rerender(self, catalog: Catalog, article_ids: list[int]) -> int:
+        """Render these articles again from their stored revision with the current
+        settings; write and record those whose files change.  Returns how many did."""
+        by_id = {s.id: s for s in self.settings.sources}
+        count = 0
+        for i in range(0, len(article_ids), 200):
+            stored = [
+                st for st in catalog.stored(article_ids[i : i + 200]) if st.article.source in by_id
+            ]
+            files: list[tuple[str, bytes]] = []
+            updates: list[tuple[int, str, str | None, frozenset[str]]] = []
+            for source_id in dict.fromkeys(st.article.source for st in stored):
+                group = [st for st in stored if st.article.source == source_id]
+                prepared = prepare(
+                    self.settings, by_id[source_id], [st.article for st in group], catalog
+                )
+                for st, p in zip(group, prepared, strict=True):
+                    out = p.render(st.known.path)
+                    h, alt = file_hash(out[0][1]), p.alt_path(st.known.path)
+                    if h != st.known.content_hash or alt != st.alt_path:
+                        files.extend(out)
+                        updates.append((st.known.article_id, h, alt, p.refs))
+            self.writer.write_batch(files)
+            with catalog.transaction():
+                for article_id, h, alt, refs in updates:
+                    catalog.set_rendered(article_id, h, alt)
+                    catalog.set_refs(article_id, sorted(refs))
+            count += len(updates)
+        return count
+
+    def fix_up(self, catalog: Catalog) -> int:
+        """Render again the articles whose links or images became resolvable."""
+        keys = catalog.pending()
+        if not keys:
+            return 0
+        count = self.rerender(catalog, catalog.referrers(keys))
+        with catalog.transaction():
+            catalog.clear_pending(keys)
+        return count
+
+    def lists(self, catalog: Catalog) -> None:
+        """Regenerate every list and the README; unchanged bytes are not rewritten."""
+        by_number = self.settings.archive.layout == "duty-machine"
+        states = {s.id: s for s in catalog.sources()}
+        readme = []
+        files = []
+        for s in self.settings.sources:
+            st = states.get(s.id)
+            entries = catalog.list_entries(
+                s.id, self.settings.archive.list_size, by_number=by_number
+            )
+            if entries or (self.root / list_path(s.name)).exists():
+                files.append((list_path(s.name), render_list(s.name, entries)))
+            readme.append(
+                ReadmeSource(s.name, st.articles if st else 0, st.last_changed_ms if st else None)
+            )
+        files.append(("README.md", render_readme(readme)))
+        files += self._change_files(catalog)
+        self.writer.write_batch(files)
+
+    def _change_files(self, catalog: Catalog) -> list[tuple[str, bytes]]:
+        """``changes/{YYYY-MM}.md`` for every month with events, and each edit's diff page
+        not written yet (a diff compares two fixed revisions: written once)."""
+        watch = Watchlist(catalog)
+        names = {s.id: s.name for s in self.settings.sources}
+        files = []
+        for month in watch.months():
+            start, end = changes.month_bounds(month)
+            events = watch.events(since_ms=start, until_ms=end)
+            files.append((changes.month_path(month), changes.render_month(month, events, names)))
+            for e in events:
+                if e.kind != EDIT or e.before_rev is None or e.after_rev is None:
+                    continue
+                if (self.root / changes.diff_path(e)).exists():
+                    continue
+                before, after = watch.revision(e.before_rev), watch.revision(e.after_rev)
+                if before is not None and after is not None:
+                    page = changes.render_diff(e, before, after, names.get(e.source, e.source))
+                    files.append((changes.diff_path(e), page))
+        return files
