@@ -33,6 +33,8 @@ from rich.text import Text
 
 from . import __version__, evidence, opml
 from .actions import DEFAULT_PACKAGE, write_actions_files
+from .bundle import PERIODS, Pictures, in_script, select
+from .bundle import period as bundle_period
 from .config import DEFAULT_CONFIG_NAME, Settings, load, parse_duration, with_base_url
 from .diff import Piece, changed, fold, to_plain
 from .diff import diff as compare
@@ -43,6 +45,7 @@ from .model import clamp_ms, one_line, printable
 from .pipeline import StopFlag, Updater, wall_clock_ms
 from .publish.serve import make_server
 from .publish.site import BuildReport, SiteBuilder
+from .render.html import READER_TZ
 from .report import SourceReport, UpdateReport
 from .store.catalog import Catalog
 from .store.search import MAX_COUNT, Hit, SearchIndex, plain_text
@@ -563,6 +566,70 @@ def export_warc(
     finally:
         catalog.close()
     console.print(f"{count} fetch(es) written to {lit(output)}", markup=False)
+
+
+@main.command()
+@click.option(
+    "--period", "-p", type=click.Choice(PERIODS), default="day", show_default=True,
+    help="A day, a week (Monday on) or a month.",
+)  # fmt: skip
+@click.option("--date", "-d", "day", help="A day of the period (YYYY-MM-DD); default: yesterday.")
+@click.option("--source", "-s", "sources", multiple=True, help="Only this source (repeatable).")
+@click.option(
+    "--format", "-f", "formats", type=click.Choice(("epub", "html")), multiple=True,
+    help="epub, html (repeatable); default: both.",
+)  # fmt: skip
+@click.option("--script", type=click.Choice(("hans", "hant")), help="Convert the text to it.")
+@click.option(
+    "--output", "-o", type=click.Path(path_type=Path, file_okay=False), default=Path("."),
+    show_default=True, help="The folder the bundles go to.",
+)  # fmt: skip
+@click.option("--no-download", is_flag=True, help="Only pictures the archive holds copies of.")
+@click.pass_obj
+def bundle(
+    obj: _Obj,
+    period: str,
+    day: str | None,
+    sources: tuple[str, ...],
+    formats: tuple[str, ...],
+    script: str | None,
+    output: Path,
+    no_download: bool,
+) -> None:
+    """Write a period's articles as files to pass on: an EPUB e-book and a single HTML page
+    (pictures inside both; nothing is fetched when they are opened)."""
+    from .bundle import epub, single
+
+    settings, catalog = _open_catalog(obj)
+    try:
+        if day is None:
+            day = datetime.fromtimestamp(wall_clock_ms() / 1000 - 86400, READER_TZ).strftime(
+                "%Y-%m-%d"
+            )
+        start, end, label = bundle_period(period, day)
+        items = select(settings, catalog, start, end, sources)
+        if not items:
+            raise NewsmirrorError(f"no articles dated {label}")
+        wanted = script or (settings.script if settings.script in ("hans", "hant") else "")
+        items = in_script(items, wanted, settings.traditional)
+        pictures = Pictures(settings, catalog)
+        pictures.gather(items, download=not no_download)
+    except NewsmirrorError as e:
+        _fail(e)
+        return
+    finally:
+        catalog.close()
+    lang = {"hans": "zh-Hans", "hant": "zh-Hant"}.get(wanted, "zh")
+    name = "-".join(("newsmirror", label.replace(" – ", "_"), *sources))
+    output.mkdir(parents=True, exist_ok=True)
+    missing = sum(1 for p in pictures.found.values() if p is None)
+    for fmt in formats or ("epub", "html"):
+        writer = epub.write if fmt == "epub" else single.write
+        path = output / f"{name}.{fmt}"
+        size = writer(path, settings.site.title, label, items, pictures.found, lang)
+        console.print(f"{lit(path)}: {len(items)} articles, {size / 1e6:.1f} MB", markup=False)
+    if missing:
+        console.print(f"{missing} picture(s) could not be had: their text stands", markup=False)
 
 
 def _build(settings: Settings, *, search: bool, full: bool) -> BuildReport:

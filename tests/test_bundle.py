@@ -1,0 +1,108 @@
+"""Offline bundles: an EPUB that passes epubcheck and a single HTML page that opens with no
+request to anywhere, both holding every article and picture of the period."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import write_config
+from .fakeserver import Answer, FakeServer
+from .feeds import Item, dt, rss
+from .test_browser import browser  # noqa: F401 (the fixture)
+from .test_cli import nm
+
+
+def tiny_png(rgb: tuple[int, int, int]) -> bytes:
+    """A real 2x2 PNG (readers decode it)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    raw = b"".join(b"\x00" + bytes(rgb) * 2 for _ in range(2))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _archive(tmp_path: Path, server: FakeServer) -> Path:
+    for name, rgb in (("a", (200, 0, 0)), ("b", (0, 200, 0))):
+        server.routes[f"/img/{name}.png"] = lambda _r, d=tiny_png(rgb): Answer(
+            200, d, {"Content-Type": "image/png"}
+        )
+    items = [
+        Item(
+            "第一篇：法院开审",
+            "https://n.example.org/1",
+            f'<p>第一段。</p><img src="{server.url("/img/a.png")}" alt="法院外"><p>第二段。</p>'
+            '<iframe src="https://www.youtube.com/embed/x"></iframe>',
+            dt("2026-11-30T02:00:00Z"),
+        ),
+        Item(
+            "第二篇：气候谈判",
+            "https://n.example.org/2",
+            f'<p>谈判继续。</p><img src="{server.url("/img/b.png")}" width="100%">'
+            f'<p>图片不在了：</p><img src="{server.url("/img/gone.png")}" alt="已删除的图片">',
+            dt("2026-11-30T05:00:00Z"),
+        ),
+        Item("前一天的", "https://n.example.org/0", "<p>不在这一天。</p>", dt("2026-11-28T05:00Z")),
+    ]
+    server.routes["/f.xml"] = rss(items)
+    cfg = write_config(
+        tmp_path / "newsmirror.toml",
+        [{"id": "n", "name": "新闻", "url": server.url("/f.xml"), "images": "original"}],
+    )
+    assert nm(tmp_path, "update").returncode == 0
+    return cfg
+
+
+def test_a_day_as_epub_and_single_html(tmp_path: Path, server: FakeServer, browser: Any) -> None:  # noqa: F811
+    _archive(tmp_path, server)
+    r = nm(tmp_path, "bundle", "--period", "day", "--date", "2026-11-30", "-o", "out")
+    assert r.returncode == 0, r.stderr
+    assert "2 articles" in r.stdout and "1 picture(s) could not be had" in r.stdout
+    book = tmp_path / "out" / "newsmirror-2026-11-30.epub"
+    with zipfile.ZipFile(book) as z:
+        names = z.namelist()
+        assert names[0] == "mimetype" and z.read("mimetype") == b"application/epub+zip"
+        text = "".join(z.read(n).decode() for n in names if n.endswith(".xhtml"))
+        assert len([n for n in names if n.startswith("OEBPS/images/")]) == 2
+    assert "第一篇：法院开审" in text and "第二篇：气候谈判" in text and "前一天的" not in text
+    assert "127.0.0.1" not in text  # no remote picture left
+    assert "已删除的图片" in text  # a picture that could not be had is its text
+    checker = shutil.which("epubcheck")
+    if checker is None:
+        if os.environ.get("CI"):
+            pytest.fail("epubcheck is required under CI")
+        pytest.skip("epubcheck is not installed")
+    command = [checker]
+    if os.path.realpath(checker).endswith(".jar"):  # Debian's is the jar itself
+        command = [shutil.which("java") or "java", "-jar", os.path.realpath(checker)]
+    check = subprocess.run([*command, str(book)], capture_output=True, text=True, timeout=300)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "ERROR" not in check.stdout + check.stderr
+
+    page = tmp_path / "out" / "newsmirror-2026-11-30.html"
+    html = page.read_text(encoding="utf-8")
+    assert html.count("data:image/png;base64,") == 2 and "127.0.0.1" not in html
+    browser.get(page.as_uri())
+    titles = [e.text for e in browser.find_elements("css selector", "article h1")]
+    assert titles == ["第一篇：法院开审", "第二篇：气候谈判"]
+    loaded = browser.execute_script(
+        "return [...document.images].map(i => i.complete && i.naturalWidth > 0)"
+    )
+    assert loaded == [True, True]
+    fetched = browser.execute_script("return performance.getEntriesByType('resource').length")
+    assert fetched == 0
