@@ -39,9 +39,7 @@ def tiny_png(rgb: tuple[int, int, int]) -> bytes:
 
 def _archive(tmp_path: Path, server: FakeServer) -> Path:
     for name, rgb in (("a", (200, 0, 0)), ("b", (0, 200, 0))):
-        server.routes[f"/img/{name}.png"] = lambda _r, d=tiny_png(rgb): Answer(
-            200, d, {"Content-Type": "image/png"}
-        )
+        server.routes[f"/img/{name}.png"] = tiny_png(rgb)
     items = [
         Item(
             "第一篇：法院开审",
