@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from .conftest import write_config
-from .fakeserver import Answer, FakeServer
+from .fakeserver import FakeServer
 from .feeds import Item, dt, rss
 from .test_browser import browser  # noqa: F401 (the fixture)
 from .test_cli import nm
