@@ -104,3 +104,36 @@ def test_a_day_as_epub_and_single_html(tmp_path: Path, server: FakeServer, brows
     assert loaded == [True, True]
     fetched = browser.execute_script("return performance.getEntriesByType('resource').length")
     assert fetched == 0
+
+
+def test_a_bundle_over_its_size_is_cut_by_source_then_day() -> None:
+    from newsmirror.bundle import Item as BundleItem
+    from newsmirror.bundle import Picture, split
+
+    def item(source: str, day: int, pic: str) -> BundleItem:
+        ms = 1_795_000_000_000 + day * 86_400_000
+        body = f'<img src="{pic}">'
+        return BundleItem(source, source, "标题", ms, "https://x.example/", body, "p.md")
+
+    # Three different pictures of 3,000 bytes each.
+    pictures: dict[str, Picture | None] = {
+        f"/{n}.png": Picture(bytes([i]) * 3000, "image/png") for i, n in enumerate("abc")
+    }
+    items = [item("s1", 0, "/a.png"), item("s1", 1, "/b.png"), item("s2", 0, "/c.png")]
+    assert [(s, len(p)) for s, p in split(items, pictures, "epub", 100_000)] == [("", 3)]
+    parts = split(items, pictures, "epub", 5_000)
+    names = [s for s, _p in parts]
+    assert len(parts) == 3 and all(len(p) == 1 for _s, p in parts)
+    assert names[2] == "-s2" and names[0].startswith("-s1-2026-") and names[0] != names[1]
+    # A day of one source is not cut, whatever its size.
+    assert len(split(items[:1], pictures, "epub", 10)) == 1
+
+
+def test_sizes_are_read_as_people_write_them() -> None:
+    from newsmirror.bundle import BundleError, parse_size
+
+    assert parse_size("50MB") == 50_000_000 and parse_size("800kb") == 800_000
+    assert parse_size("1G") == 10**9 and parse_size("1234") == 1234
+    for bad in ("lots", "-5MB", "0", "MB"):
+        with pytest.raises(BundleError):
+            parse_size(bad)

@@ -33,7 +33,7 @@ from rich.text import Text
 
 from . import __version__, evidence, opml
 from .actions import DEFAULT_PACKAGE, write_actions_files
-from .bundle import PERIODS, Pictures, in_script, select
+from .bundle import PERIODS, Pictures, in_script, parse_size, select, split
 from .bundle import period as bundle_period
 from .config import DEFAULT_CONFIG_NAME, Settings, load, parse_duration, with_base_url
 from .diff import Piece, changed, fold, to_plain
@@ -585,6 +585,10 @@ def export_warc(
     show_default=True, help="The folder the bundles go to.",
 )  # fmt: skip
 @click.option("--no-download", is_flag=True, help="Only pictures the archive holds copies of.")
+@click.option(
+    "--max-size", default="100MB", show_default=True,
+    help="Past this, a bundle is cut by source, then by day.",
+)  # fmt: skip
 @click.pass_obj
 def bundle(
     obj: _Obj,
@@ -595,6 +599,7 @@ def bundle(
     script: str | None,
     output: Path,
     no_download: bool,
+    max_size: str,
 ) -> None:
     """Write a period's articles as files to pass on: an EPUB e-book and a single HTML page
     (pictures inside both; nothing is fetched when they are opened)."""
@@ -602,6 +607,7 @@ def bundle(
 
     settings, catalog = _open_catalog(obj)
     try:
+        cap = parse_size(max_size)
         if day is None:
             day = datetime.fromtimestamp(wall_clock_ms() / 1000 - 86400, READER_TZ).strftime(
                 "%Y-%m-%d"
@@ -625,9 +631,16 @@ def bundle(
     missing = sum(1 for p in pictures.found.values() if p is None)
     for fmt in formats or ("epub", "html"):
         writer = epub.write if fmt == "epub" else single.write
-        path = output / f"{name}.{fmt}"
-        size = writer(path, settings.site.title, label, items, pictures.found, lang)
-        console.print(f"{lit(path)}: {len(items)} articles, {size / 1e6:.1f} MB", markup=False)
+        parts = split(items, pictures.found, fmt, cap)
+        if len(parts) > 1:
+            console.print(f"{fmt}: over {max_size}, cut into {len(parts)} parts", markup=False)
+        for suffix, part in parts:
+            path = output / f"{name}{suffix}.{fmt}"
+            size = writer(path, settings.site.title, label, part, pictures.found, lang)
+            note = f" (over {max_size}: one source's day is not cut)" if size > cap else ""
+            console.print(
+                f"{lit(path)}: {len(part)} articles, {size / 1e6:.1f} MB{note}", markup=False
+            )
     if missing:
         console.print(f"{missing} picture(s) could not be had: their text stands", markup=False)
 

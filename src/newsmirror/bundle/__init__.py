@@ -24,7 +24,7 @@ from .. import urls
 from ..config import Settings
 from ..errors import NewsmirrorError, reason
 from ..fetch.http import Fetcher
-from ..render.html import READER_TZ
+from ..render.html import READER_TZ, day_of
 from ..render.markdown import parse_article_file
 from ..store.catalog import Catalog
 from ..transform.images import unproxy
@@ -73,6 +73,19 @@ class Picture:
             self.media_type, self.media_type.rsplit("/", 1)[-1]
         )
         return f"{hashlib.sha1(self.data).hexdigest()[:16]}.{ext}"
+
+
+def parse_size(text: str) -> int:
+    """Bytes of a size such as "50MB", "800KB", "1GB" or a plain number."""
+    t = text.strip().upper().removesuffix("B")
+    scale = {"K": 10**3, "M": 10**6, "G": 10**9}.get(t[-1:], 1)
+    try:
+        value = float(t[:-1] if scale > 1 else t)
+    except ValueError:
+        raise BundleError(f"{text!r}: not a size such as 50MB") from None
+    if not 0 < value * scale < 2**63:
+        raise BundleError(f"{text!r}: not a size such as 50MB")
+    return int(value * scale)
 
 
 def period(kind: str, day: str) -> tuple[int, int, str]:
@@ -147,6 +160,38 @@ def in_script(items: Iterable[Item], script: str, traditional: str) -> list[Item
             )
         )
     return out
+
+
+def estimate(items: Sequence[Item], pictures: dict[str, Picture | None], fmt: str) -> int:
+    """Roughly how many bytes a bundle of ``items`` takes (pictures once each; base64
+    in a single HTML page)."""
+    used: dict[str, int] = {}
+    for it in items:
+        for src in _sources(it.body):
+            p = pictures.get(src)
+            if p is not None:
+                used[p.name] = len(p.data)
+    factor = 4 / 3 if fmt == "html" else 1.0
+    return int(sum(len(it.body) + len(it.title) for it in items) + sum(used.values()) * factor)
+
+
+def split(
+    items: Sequence[Item], pictures: dict[str, Picture | None], fmt: str, cap: int
+) -> list[tuple[str, list[Item]]]:
+    """The bundle as parts of at most ``cap`` bytes where it can be cut: by source, then
+    by day.  Each part is (name suffix, items); a single day of one source is not cut."""
+    if estimate(items, pictures, fmt) <= cap:
+        return [("", list(items))]
+    for key in (lambda it: it.source_id, lambda it: day_of(it.date_ms)):
+        groups: dict[str, list[Item]] = {}
+        for it in items:
+            groups.setdefault(key(it), []).append(it)
+        if len(groups) > 1:
+            out = []
+            for name, group in groups.items():
+                out += [(f"-{name}{sub}", part) for sub, part in split(group, pictures, fmt, cap)]
+            return out
+    return [("", list(items))]
 
 
 def sniff(data: bytes) -> str | None:
