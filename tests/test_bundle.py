@@ -137,3 +137,46 @@ def test_sizes_are_read_as_people_write_them() -> None:
     for bad in ("lots", "-5MB", "0", "MB"):
         with pytest.raises(BundleError):
             parse_size(bad)
+
+
+def test_the_site_keeps_the_latest_bundles(tmp_path: Path, server: FakeServer) -> None:
+    from datetime import datetime
+
+    from newsmirror.config import load
+    from newsmirror.publish.site import SiteBuilder
+    from newsmirror.render.html import READER_TZ
+    from newsmirror.store.catalog import Catalog
+
+    cfg = _archive(tmp_path, server)
+    with cfg.open("a", encoding="utf-8") as f:
+        f.write('\n[site]\npath = "public"\npagefind = false\n')
+        f.write('\n[bundles]\nperiods = ["day", "week"]\nformats = ["epub", "html"]\n')
+    settings = load(cfg)
+
+    def build(day: str) -> tuple[int, set[str]]:
+        now = datetime.strptime(day, "%Y-%m-%d").replace(hour=9, tzinfo=READER_TZ)
+        catalog = Catalog(settings.catalog_path)
+        try:
+            builder = SiteBuilder(settings, catalog, now_ms=int(now.timestamp() * 1000))
+            report = builder.build()
+        finally:
+            catalog.close()
+        assert not report.errors
+        bundles = {p.name for p in (tmp_path / "public" / "bundles").glob("*")}
+        return report.written, bundles
+
+    written, bundles = build("2026-12-01")  # yesterday: 11-30; last week: 11-23 to 11-29
+    assert bundles == {
+        "newsmirror-day-2026-11-30.epub",
+        "newsmirror-day-2026-11-30.html",
+        "newsmirror-week-2026-11-23_2026-11-29.epub",
+        "newsmirror-week-2026-11-23_2026-11-29.html",
+    }
+    home = (tmp_path / "public" / "index.html").read_text(encoding="utf-8")
+    assert 'href="bundles/newsmirror-day-2026-11-30.epub"' in home and "昨日（2026-11-30）" in home
+    feeds_page = (tmp_path / "public" / "feeds" / "index.html").read_text(encoding="utf-8")
+    assert "bundles/newsmirror-week-2026-11-23_2026-11-29.html" in feeds_page
+    assert build("2026-12-01")[0] == 0  # nothing changed: nothing is made again
+    # A day later, yesterday is another day (with no articles): the old day's bundles go.
+    _written, bundles = build("2026-12-02")
+    assert not any(b.startswith("newsmirror-day-2026-11-30") for b in bundles)

@@ -211,6 +211,16 @@ class WatchSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class BundleSettings:
+    """Offline bundles the site keeps: the latest complete day/week/month of each period
+    named, in these formats, cut by source then day past ``max_size`` bytes."""
+
+    periods: tuple[str, ...] = ()
+    formats: tuple[str, ...] = ("epub", "html")
+    max_size: int = 100_000_000
+
+
+@dataclass(frozen=True, slots=True)
 class SourceSettings:
     """One outlet."""
 
@@ -247,6 +257,7 @@ class Settings:
     images: ImageSettings = ImageSettings()
     health: HealthSettings = HealthSettings()
     watch: WatchSettings = WatchSettings()
+    bundles: BundleSettings = BundleSettings()
     script: ScriptMode = "as-published"
     traditional: Traditional = "standard"
     links: LinkMode = "archive"
@@ -609,6 +620,23 @@ def parse_settings(data: dict[str, Any], path: Path) -> Settings:
     )
     w.done()
 
+    b = root.table("bundles")
+    periods = b.str_list("periods")
+    for i, kind in enumerate(periods):
+        if kind not in ("day", "week", "month"):
+            b.fail(f"periods[{i}]", f"{kind!r} is not one of day, week, month")
+    d_b = BundleSettings()
+    formats = b.str_list("formats") if "formats" in b.data else d_b.formats
+    for i, fmt in enumerate(formats):
+        if fmt not in ("epub", "html"):
+            b.fail(f"formats[{i}]", f"{fmt!r} is not one of epub, html")
+    bundles = BundleSettings(
+        periods=tuple(dict.fromkeys(periods)),
+        formats=tuple(dict.fromkeys(formats)),
+        max_size=b.number("max_size", d_b.max_size, minimum=10_000, maximum=2**62),
+    )
+    b.done()
+
     root.used.add("sources")
     raw_sources = data.get("sources", [])
     if not isinstance(raw_sources, list):
@@ -633,6 +661,7 @@ def parse_settings(data: dict[str, Any], path: Path) -> Settings:
         images=images_settings,
         health=health,
         watch=watch,
+        bundles=bundles,
         script=script,
         traditional=traditional,
         links=links,

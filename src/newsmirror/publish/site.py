@@ -31,6 +31,7 @@ import logging
 import os
 import secrets
 import shutil
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -61,6 +62,7 @@ from ..store.watch import Watchlist
 from ..transform.prepare import prepare
 from ..transform.script import LABELS, variant_script
 from .pagefind import PagefindError, build_bundles, fold_table
+from .site_bundles import BundlePages
 from .site_changes import ChangePages, Summary
 
 log = logging.getLogger(__name__)
@@ -133,7 +135,14 @@ def _newest(rows: Sequence[Row], n: int) -> list[Row]:
 class SiteBuilder:
     """Builds the site of ``settings`` from ``catalog`` into ``[site] path``."""
 
-    def __init__(self, settings: Settings, catalog: Catalog, *, pagefind: bool | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: Catalog,
+        *,
+        pagefind: bool | None = None,
+        now_ms: int | None = None,
+    ):
         self.settings = settings
         self.site = settings.site
         self.catalog = catalog
@@ -144,6 +153,8 @@ class SiteBuilder:
         self.plan: dict[str, tuple[str, Render]] = {}
         self._entries: dict[int, feeds.FeedEntry] = {}
         self.changes: dict[int, Summary] = {}
+        self.now_ms = now_ms if now_ms is not None else time.time_ns() // 1_000_000
+        self.bundles: list[tuple[str, str]] = []  # (label, page) of the offline bundles
 
     @staticmethod
     def pages_for(settings: Settings) -> Pages:
@@ -290,7 +301,7 @@ class SiteBuilder:
         tops = {sid: _newest(by_source.get(sid, []), n) for sid in self.names}
         counts = {sid: len(by_source.get(sid, [])) for sid in self.names}
         recent = [(d, f"days/{d}.html") for d in sorted(days, reverse=True)[:14]]
-        fp = _fp(*(self._entries_fp(t) for t in tops.values()), counts, recent)
+        fp = _fp(*(self._entries_fp(t) for t in tops.values()), counts, recent, self.bundles)
 
         def render() -> bytes:
             sources = [
@@ -302,7 +313,9 @@ class SiteBuilder:
                 }
                 for sid, name in self.names.items()
             ]
-            return self.pages.render("home.html", "index.html", sources=sources, days=recent)
+            return self.pages.render(
+                "home.html", "index.html", sources=sources, days=recent, bundles=self.bundles
+            )
 
         self._add("index.html", fp, render)
 
@@ -438,7 +451,7 @@ class SiteBuilder:
                 )
                 self._add(page, _fp(fp, ext), self._feed_render(info, entries, write))
         listing = [(g, self.site.title if g == "all" else self.names[g]) for g in groups]
-        self._add("feeds/index.html", _fp(*listing), self._feeds_index(listing))
+        self._add("feeds/index.html", _fp(*listing, self.bundles), self._feeds_index(listing))
 
     def _feed_render(
         self,
@@ -481,6 +494,9 @@ class SiteBuilder:
                 (name, [(ext.upper(), f"feeds/{gid}.{ext}") for ext in ("atom", "rss", "json")])
                 for gid, name in listing
             ]
+            groups.append(("修改与删除", [("Atom", "feeds/changes.atom")]))
+            if self.bundles:
+                groups.append(("离线合集（可转发）", self.bundles))
             return self.pages.render(
                 "groups.html", "feeds/index.html", heading="订阅", groups=groups
             )
@@ -533,6 +549,7 @@ class SiteBuilder:
         )
         self.changes = change_pages.article_summaries()
         change_pages.plan(self._add, _fp)
+        self.bundles = BundlePages(self.settings, self.catalog, self.now_ms).plan(self._add, _fp)
         self._plan_articles(rows)
         self._plan_sources(by_source)
         self._plan_days(by_day)
