@@ -165,7 +165,7 @@ def test_the_site_keeps_the_latest_bundles(tmp_path: Path, server: FakeServer) -
         bundles = {p.name for p in (tmp_path / "public" / "bundles").glob("*")}
         return report.written, bundles
 
-    written, bundles = build("2026-12-01")  # yesterday: 11-30; last week: 11-23 to 11-29
+    _written, bundles = build("2026-12-01")  # yesterday: 11-30; last week: 11-23 to 11-29
     assert bundles == {
         "newsmirror-day-2026-11-30.epub",
         "newsmirror-day-2026-11-30.html",
