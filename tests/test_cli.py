@@ -98,6 +98,13 @@ def test_init_update_status(tmp_path: Path, server: FakeServer) -> None:
     r = nm(tmp_path, "status")
     assert r.returncode == 0, r.stderr
     assert "rfa" in r.stdout and "cdt" in r.stdout and "dw-hant" in r.stdout and "│ 3" in r.stdout
+    # The archive's size: files on disk, git's objects, largest sources, growth per month.
+    on_disk = sum(p.stat().st_size for p in (tmp_path / "archive/articles").rglob("*.md"))
+    from newsmirror.sizes import human
+
+    assert f"size: 10 article files {human(on_disk)} · 0 image copies 0 B · git objects" in r.stdout
+    assert re.search(r"largest sources: rfa [\d.]+ [KM]?B · ", r.stdout), r.stdout
+    assert re.search(rf"growth per month: \d{{4}}-\d\d {re.escape(human(on_disk))}\n", r.stdout)
 
 
 def test_failed_source_gives_exit_2_and_names_it(tmp_path: Path, server: FakeServer) -> None:

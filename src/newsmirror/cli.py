@@ -31,7 +31,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from . import __version__, evidence, opml
+from . import __version__, evidence, opml, sizes
 from .actions import DEFAULT_PACKAGE, write_actions_files
 from .bundle import PERIODS, Pictures, in_script, parse_size, select, split
 from .bundle import period as bundle_period
@@ -357,6 +357,7 @@ def status(obj: _Obj) -> None:
         states = {s.id: s for s in catalog.sources()}
         errors = {s.id: catalog.item_errors(s.id) for s in settings.sources}
         uncopied = catalog.asset_failures()
+        size = sizes.measure(settings.archive.path, catalog)
     finally:
         catalog.close()
     table = Table(title=f"newsmirror · {settings.archive.path}")
@@ -389,11 +390,31 @@ def status(obj: _Obj) -> None:
             console.print(
                 f"  {lit(url)} ({attempts}×): {lit(error)}", markup=False, highlight=False
             )
+    _print_sizes(size)
     trouble = problems(settings, list(states.values()), now)
     for line in trouble:
         err_console.print(styled(("unhealthy:", "bold red"), " ", lit(line)), highlight=False)
     if trouble:
         sys.exit(3)
+
+
+def _print_sizes(s: sizes.Sizes) -> None:
+    """The archive's size, largest sources and growth per month (the last twelve)."""
+    h = sizes.human
+    git = f" · git objects {h(s.git_bytes)}" if s.git_bytes is not None else ""
+    console.print(
+        f"size: {s.article_files:,} article files {h(s.article_bytes)} · "
+        f"{s.asset_files:,} image copies {h(s.asset_bytes)}{git}",
+        markup=False,
+    )
+    if s.by_source:
+        top = " · ".join(f"{lit(k)} {h(v)}" for k, v in s.by_source.most_common(5))
+        console.print(f"largest sources: {top}", markup=False)
+    if s.by_month:
+        months = sorted(s.by_month.items())[-12:]
+        console.print(
+            "growth per month: " + " · ".join(f"{m} {h(v)}" for m, v in months), markup=False
+        )
 
 
 def _print_hit(n: int, hit: Hit) -> None:
