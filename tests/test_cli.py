@@ -283,7 +283,7 @@ def test_any_outside_text_is_printed_literally(
 
     from rich.console import Console
 
-    from newsmirror import cli
+    from newsmirror import cli, cli_common
     from newsmirror.errors import ConfigError
     from newsmirror.model import ItemError, one_line
     from newsmirror.report import SourceReport, UpdateReport
@@ -301,14 +301,17 @@ def test_any_outside_text_is_printed_literally(
         ],
         publish_errors={remote: error},
     )
-    saved = cli.console, cli.err_console
-    cli.console = cli.err_console = fake
+    modules = (cli, cli_common)  # each command module holds the consoles by name
+    saved = [(m.console, m.err_console) for m in modules]
+    for m in modules:
+        m.console = m.err_console = fake
     try:
         cli._print_report(report)
         with pytest.raises(SystemExit):
-            cli._fail(ConfigError(reason))
+            cli_common.fail(ConfigError(reason))
     finally:
-        cli.console, cli.err_console = saved
+        for m, (out_console, err) in zip(modules, saved, strict=True):
+            m.console, m.err_console = out_console, err
     text = re.sub(r"\x1b\[[0-9;]*m", "", out.getvalue())  # rich's own styling, on a terminal
     flat = " ".join(text.split())
     for value in (source, where, error, remote, reason):

@@ -1,4 +1,5 @@
-"""The ``newsmirror`` command: init, update, run, status, rewrite-images, search, build, serve.
+"""The ``newsmirror`` command: init, update, run, status, rewrite-images, search, build, serve,
+sources (and, in ``cli_archive``, diff, export-warc and bundle).
 
 On a terminal, progress and tables come from rich; otherwise (cron, CI, pipes) output is
 quiet, one line per event, so logs stay greppable.  Exit codes: 0 all well, 1 a fatal error
@@ -13,12 +14,10 @@ import random
 import signal
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
 import click
-from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import (
     BarColumn,
@@ -29,50 +28,22 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
-from rich.text import Text
 
-from . import __version__, evidence, opml, sizes
+from . import __version__, opml, sizes
 from .actions import DEFAULT_PACKAGE, write_actions_files
-from .bundle import PERIODS, Pictures, in_script, parse_size, select, split
-from .bundle import period as bundle_period
-from .config import DEFAULT_CONFIG_NAME, Settings, load, parse_duration, with_base_url
-from .diff import Piece, changed, fold, to_plain
-from .diff import diff as compare
+from .cli_archive import bundle, diff_command, export_warc
+from .cli_common import Obj, console, err_console, fail, fmt_time, lit, open_catalog, styled
+from .config import DEFAULT_CONFIG_NAME, Settings, parse_duration, with_base_url
 from .errors import NewsmirrorError
 from .health import notify, problems
 from .init import write_initial_config
-from .model import clamp_ms, one_line, printable
+from .model import printable
 from .pipeline import StopFlag, Updater, wall_clock_ms
 from .publish.serve import make_server
 from .publish.site import BuildReport, SiteBuilder
-from .render.html import READER_TZ
 from .report import SourceReport, UpdateReport
 from .store.catalog import Catalog
-from .store.search import MAX_COUNT, Hit, SearchIndex, plain_text
-from .store.watch import Watchlist
-
-# Off a terminal, never wrap: one event per line, whatever its length.
-# Markup is off unless a call asks for it, and then every value from outside goes through
-# `lit`: a feed URL, a guid, an error or a config value holding "[/b]" once crashed the
-# commands (rich's MarkupError), and an ESC in a title reached the terminal.
-console = Console(stderr=False, highlight=False, markup=False, soft_wrap=not sys.stdout.isatty())
-err_console = Console(stderr=True, highlight=False, markup=False, soft_wrap=not sys.stderr.isatty())
-
-
-def lit(value: object) -> str:
-    """A value from outside as printed: without control characters, on one line (off a
-    terminal each event is one line; a CR would let it overwrite what came before).
-
-    Values are never put into rich markup: rich's own escaping leaves a backslash before
-    a bracket to be read as markup (``\\[b]`` lost text, ``\\[/]`` raised).  Styled lines
-    are assembled from (text, style) pieces with :func:`styled` instead.
-    """
-    return one_line(str(value)).replace("\n", " ")
-
-
-def styled(*parts: str | tuple[str, str]) -> Text:
-    """A line of plain pieces and (text, style) pieces, none of them read as markup."""
-    return Text.assemble(*parts)
+from .store.search import MAX_COUNT, Hit, SearchIndex
 
 
 class _Printable(logging.Formatter):
@@ -101,14 +72,6 @@ def _setup_logging(verbose: bool) -> None:
     root.propagate = False
 
 
-class _Obj:
-    def __init__(self, config: Path) -> None:
-        self.config = config
-
-    def settings(self) -> Settings:
-        return load(self.config)
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
@@ -125,12 +88,7 @@ class _Obj:
 def main(ctx: click.Context, config: Path, verbose: bool) -> None:
     """Keep full-text mirrors of news sources in a git-published archive."""
     _setup_logging(verbose)
-    ctx.obj = _Obj(config)
-
-
-def _fail(e: NewsmirrorError) -> None:
-    err_console.print(styled(("error:", "bold red"), " ", lit(e)), highlight=False)
-    sys.exit(1)
+    ctx.obj = Obj(config)
 
 
 @main.command()
@@ -148,7 +106,7 @@ def _fail(e: NewsmirrorError) -> None:
     help="What the workflow installs (a version, or a git URL).",
 )
 @click.pass_obj
-def init(obj: _Obj, force: bool, github_actions: bool, package: str) -> None:
+def init(obj: Obj, force: bool, github_actions: bool, package: str) -> None:
     """Write a commented newsmirror.toml and create the archive folder."""
     try:
         settings = write_initial_config(obj.config, force=force, github_actions=github_actions)
@@ -156,7 +114,7 @@ def init(obj: _Obj, force: bool, github_actions: bool, package: str) -> None:
             write_actions_files(obj.config.parent, package, force=force) if github_actions else []
         )
     except NewsmirrorError as e:
-        _fail(e)
+        fail(e)
         return
     console.print(
         f"wrote {obj.config} with {len(settings.sources)} sources; "
@@ -180,7 +138,7 @@ def _print_report(report: UpdateReport) -> None:
     for s in report.sources:
         if s.skipped_until:
             console.print(
-                f"skipped {s.id}: not due before {_fmt(s.skipped_until)} "
+                f"skipped {s.id}: not due before {fmt_time(s.skipped_until)} "
                 "(backoff or the server's wish; --force to fetch anyway)"
             )
         if s.error:
@@ -244,14 +202,14 @@ def _exit_code(report: UpdateReport) -> int:
 @main.command()
 @click.option("--force", is_flag=True, help="Fetch sources that are backing off, too.")
 @click.pass_obj
-def update(obj: _Obj, force: bool) -> None:
+def update(obj: Obj, force: bool) -> None:
     """One pass over all sources: fetch, archive, commit and push."""
     stop = StopFlag()
     _install_stop(stop)
     try:
         report = _one_pass(obj.settings(), stop, force)
     except NewsmirrorError as e:
-        _fail(e)
+        fail(e)
         return
     _print_report(report)
     sys.exit(_exit_code(report))
@@ -259,7 +217,7 @@ def update(obj: _Obj, force: bool) -> None:
 
 @main.command("rewrite-images")
 @click.pass_obj
-def rewrite_images(obj: _Obj) -> None:
+def rewrite_images(obj: Obj) -> None:
     """Render the archive again with the current [images], [links] and [script] settings.
 
     When an image proxy gets blocked, put another one first in [images] proxies and run
@@ -269,7 +227,7 @@ def rewrite_images(obj: _Obj) -> None:
     try:
         report = Updater(obj.settings()).rewrite()
     except NewsmirrorError as e:
-        _fail(e)
+        fail(e)
         return
     console.print(f"{report.rerendered} articles rewritten", markup=False)
     if report.commit:
@@ -306,7 +264,7 @@ def _install_stop(stop: StopFlag) -> None:
     help="Random extra wait, as a fraction of the interval.",
 )
 @click.pass_obj
-def run(obj: _Obj, every: str | None, jitter: float) -> None:
+def run(obj: Obj, every: str | None, jitter: float) -> None:
     """Update, then repeat every interval (with jitter) until stopped."""
     stop = StopFlag()
     _install_stop(stop)
@@ -328,31 +286,15 @@ def run(obj: _Obj, every: str | None, jitter: float) -> None:
             time.sleep(min(1.0, deadline - time.monotonic()))
 
 
-def _open_catalog(obj: _Obj) -> tuple[Settings, Catalog]:
-    """Settings and the existing catalog, or exit 1 with the reason."""
-    try:
-        settings = obj.settings()
-        return settings, Catalog(settings.catalog_path, create=False)
-    except NewsmirrorError as e:
-        _fail(e)
-        raise  # not reached: _fail exits
-
-
-def _fmt(ms: int | None) -> str:
-    if ms is None:
-        return "—"
-    return datetime.fromtimestamp(clamp_ms(ms) / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
 @main.command()
 @click.pass_obj
-def status(obj: _Obj) -> None:
+def status(obj: Obj) -> None:
     """A table per source: last success, last error, articles, next due.
 
     Exits 3 when a source has been failing longer than [health] max_failing or nothing new
     was archived for [health] max_silence, so cron and CI notice.
     """
-    settings, catalog = _open_catalog(obj)
+    settings, catalog = open_catalog(obj)
     try:
         states = {s.id: s for s in catalog.sources()}
         errors = {s.id: catalog.item_errors(s.id) for s in settings.sources}
@@ -372,16 +314,16 @@ def status(obj: _Obj) -> None:
             continue
         err = "—"
         if st.last_error:
-            err = f"{_fmt(st.last_error_ms)} ({st.failures}×): {st.last_error}"
+            err = f"{fmt_time(st.last_error_ms)} ({st.failures}×): {st.last_error}"
         elif errors.get(src.id):
             err = f"{len(errors[src.id])} item(s) failed"
         due = st.next_due_ms or (st.last_attempt_ms or 0) + interval_ms
         table.add_row(
             src.id if src.enabled else f"{src.id} (disabled)",
             str(st.articles),
-            _fmt(st.last_success_ms),
+            fmt_time(st.last_success_ms),
             printable(err),
-            "now" if due <= now else _fmt(due),
+            "now" if due <= now else fmt_time(due),
         )
     console.print(table)
     if uncopied:
@@ -418,7 +360,7 @@ def _print_sizes(s: sizes.Sizes) -> None:
 
 
 def _print_hit(n: int, hit: Hit) -> None:
-    when = _fmt(hit.date_ms)
+    when = fmt_time(hit.date_ms)
     if console.is_terminal:
         snippet = styled(
             "   ",
@@ -446,7 +388,7 @@ def _print_hit(n: int, hit: Hit) -> None:
 @click.option("--limit", "-n", default=10, show_default=True, help="Results to show.")
 @click.option("--source", "-s", "sources", multiple=True, help="Only this source (repeatable).")
 @click.pass_obj
-def search(obj: _Obj, query: tuple[str, ...], limit: int, sources: tuple[str, ...]) -> None:
+def search(obj: Obj, query: tuple[str, ...], limit: int, sources: tuple[str, ...]) -> None:
     """Search the archived articles, best matches first, with snippets.
 
     Words must all match; "quoted phrases" match as written; OR between two words takes
@@ -454,19 +396,19 @@ def search(obj: _Obj, query: tuple[str, ...], limit: int, sources: tuple[str, ..
     对话 and 對話, and one-character words work too.
     """
     text = " ".join(query)
-    settings, catalog = _open_catalog(obj)
+    settings, catalog = open_catalog(obj)
     unknown = sorted(set(sources) - {s.id for s in settings.sources})
     if unknown:
         catalog.close()
         known = ", ".join(s.id for s in settings.sources) or "none"
-        _fail(NewsmirrorError(f"no source {unknown[0]!r} in the config (sources: {known})"))
+        fail(NewsmirrorError(f"no source {unknown[0]!r} in the config (sources: {known})"))
         return
     try:
         index = SearchIndex(catalog)
         index.sync()
         hits, total = index.search(text, limit=max(1, limit), sources=sources)
     except NewsmirrorError as e:
-        _fail(e)
+        fail(e)
         return
     finally:
         catalog.close()
@@ -477,193 +419,6 @@ def search(obj: _Obj, query: tuple[str, ...], limit: int, sources: tuple[str, ..
     console.print(f"{shown} articles match {text!r}", markup=False)
     for n, hit in enumerate(hits, 1):
         _print_hit(n, hit)
-
-
-def _print_diff(label: str, pieces: list[Piece]) -> None:
-    """One field's diff: coloured on a terminal, ``[-…-]{+…+}`` elsewhere."""
-    if not console.is_terminal:
-        console.print(f"{label}{printable(to_plain(pieces))}", markup=False, highlight=False)
-        return
-    parts: list[str | tuple[str, str]] = [label]
-    for p in fold(pieces):
-        if p is None:
-            parts.append((" … ", "dim"))
-        else:
-            style = {"=": "", "-": "red strike", "+": "bold green"}[p.op]
-            parts.append((printable(p.text), style) if style else printable(p.text))
-    console.print(styled(*parts), highlight=False)
-
-
-@main.command("diff")
-@click.argument("article")
-@click.argument("revisions", nargs=-1, type=int)
-@click.pass_obj
-def diff_command(obj: _Obj, article: str, revisions: tuple[int, ...]) -> None:
-    """What changed between two revisions of an archived article.
-
-    ARTICLE is its path in the archive, its URL or its catalog id.  Revisions are counted
-    from 1 (the first version archived); without any, the last two are compared; with one,
-    that one against the latest.  Chinese is compared by character, other text by word.
-    """
-    _settings, catalog = _open_catalog(obj)
-    try:
-        watch = Watchlist(catalog)
-        aid = watch.find_article(article)
-        if aid is None:
-            raise NewsmirrorError(f"no archived article {article!r} (give its path, URL or id)")
-        revs = watch.revisions(aid)
-        events = watch.events(article_id=aid)
-    except NewsmirrorError as e:
-        catalog.close()
-        _fail(e)
-        return
-    catalog.close()
-    for event in reversed(events):
-        console.print(f"{_fmt(event.at_ms)}  {event.kind}: {lit(event.detail)}", markup=False)
-    if len(revisions) > 2 or any(not 1 <= r <= len(revs) for r in revisions):
-        _fail(NewsmirrorError(f"revisions are numbered 1 to {len(revs)} for this article"))
-    if len(revs) < 2 and not revisions:
-        console.print(f"one revision only, archived {_fmt(revs[0].seen_ms)}", markup=False)
-        return
-    picked = list(revisions) or [len(revs) - 1, len(revs)]
-    if len(picked) == 1:
-        picked.append(len(revs))
-    a, b = revs[picked[0] - 1], revs[picked[1] - 1]
-    console.print(
-        f"revision {picked[0]} ({_fmt(a.seen_ms)}) → revision {picked[1]} ({_fmt(b.seen_ms)})",
-        markup=False,
-    )
-    title = compare(a.title, b.title)
-    if changed(title):
-        _print_diff("title: ", title)
-    if a.date_ms != b.date_ms:
-        console.print(f"date: {_fmt(a.date_ms)} → {_fmt(b.date_ms)}", markup=False)
-    text = compare(plain_text(a.body).strip(), plain_text(b.body).strip())
-    if changed(text):
-        _print_diff("", text)
-    elif not changed(title) and a.date_ms == b.date_ms:
-        console.print("no difference in title, date or text", markup=False)
-
-
-@main.command("export-warc")
-@click.argument("output", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--article", "-a", help="Only this article (path, URL or catalog id).")
-@click.option("--day", "-d", help="Only fetches of this day (YYYY-MM-DD, UTC).")
-@click.option("--source", "-s", help="Only this source.")
-@click.pass_obj
-def export_warc(
-    obj: _Obj, output: Path, article: str | None, day: str | None, source: str | None
-) -> None:
-    """Write the evidence of edits, removals and restorations as one WARC file.
-
-    Each re-check that found one is kept as the request and response records of its
-    fetch, with payload digests; open the file with warcio, pywb or any WARC reader.
-    """
-    settings, catalog = _open_catalog(obj)
-    try:
-        watch = Watchlist(catalog)
-        since = until = aid = None
-        if day is not None:
-            try:
-                start = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC)
-            except ValueError:
-                raise NewsmirrorError(f"--day {day!r}: not a date such as 2026-11-30") from None
-            since = int(start.timestamp() * 1000)
-            until = since + 86_400_000
-        if source is not None and source not in {s.id for s in settings.sources}:
-            raise NewsmirrorError(f"no source {source!r} in the config")
-        if article is not None:
-            aid = watch.find_article(article)
-            if aid is None:
-                raise NewsmirrorError(f"no archived article {article!r}")
-        blobs = watch.evidence(article_id=aid, source=source, since_ms=since, until_ms=until)
-        count = evidence.write_file(output, blobs)
-    except NewsmirrorError as e:
-        _fail(e)
-        return
-    except OSError as e:
-        _fail(NewsmirrorError(f"{output}: cannot write: {e.strerror}"))
-        return
-    finally:
-        catalog.close()
-    console.print(f"{count} fetch(es) written to {lit(output)}", markup=False)
-
-
-@main.command()
-@click.option(
-    "--period", "-p", type=click.Choice(PERIODS), default="day", show_default=True,
-    help="A day, a week (Monday on) or a month.",
-)  # fmt: skip
-@click.option("--date", "-d", "day", help="A day of the period (YYYY-MM-DD); default: yesterday.")
-@click.option("--source", "-s", "sources", multiple=True, help="Only this source (repeatable).")
-@click.option(
-    "--format", "-f", "formats", type=click.Choice(("epub", "html")), multiple=True,
-    help="epub, html (repeatable); default: both.",
-)  # fmt: skip
-@click.option("--script", type=click.Choice(("hans", "hant")), help="Convert the text to it.")
-@click.option(
-    "--output", "-o", type=click.Path(path_type=Path, file_okay=False), default=Path("."),
-    show_default=True, help="The folder the bundles go to.",
-)  # fmt: skip
-@click.option("--no-download", is_flag=True, help="Only pictures the archive holds copies of.")
-@click.option(
-    "--max-size", default="100MB", show_default=True,
-    help="Past this, a bundle is cut by source, then by day.",
-)  # fmt: skip
-@click.pass_obj
-def bundle(
-    obj: _Obj,
-    period: str,
-    day: str | None,
-    sources: tuple[str, ...],
-    formats: tuple[str, ...],
-    script: str | None,
-    output: Path,
-    no_download: bool,
-    max_size: str,
-) -> None:
-    """Write a period's articles as files to pass on: an EPUB e-book and a single HTML page
-    (pictures inside both; nothing is fetched when they are opened)."""
-    from .bundle import epub, single
-
-    settings, catalog = _open_catalog(obj)
-    try:
-        cap = parse_size(max_size)
-        if day is None:
-            day = datetime.fromtimestamp(wall_clock_ms() / 1000 - 86400, READER_TZ).strftime(
-                "%Y-%m-%d"
-            )
-        start, end, label = bundle_period(period, day)
-        items = select(settings, catalog, start, end, sources)
-        if not items:
-            raise NewsmirrorError(f"no articles dated {label}")
-        wanted = script or (settings.script if settings.script in ("hans", "hant") else "")
-        items = in_script(items, wanted, settings.traditional)
-        pictures = Pictures(settings, catalog)
-        pictures.gather(items, download=not no_download)
-    except NewsmirrorError as e:
-        _fail(e)
-        return
-    finally:
-        catalog.close()
-    lang = {"hans": "zh-Hans", "hant": "zh-Hant"}.get(wanted, "zh")
-    name = "-".join(("newsmirror", label.replace(" – ", "_"), *sources))
-    output.mkdir(parents=True, exist_ok=True)
-    missing = sum(1 for p in pictures.found.values() if p is None)
-    for fmt in formats or ("epub", "html"):
-        writer = epub.write if fmt == "epub" else single.write
-        parts = split(items, pictures.found, fmt, cap)
-        if len(parts) > 1:
-            console.print(f"{fmt}: over {max_size}, cut into {len(parts)} parts", markup=False)
-        for suffix, part in parts:
-            path = output / f"{name}{suffix}.{fmt}"
-            size = writer(path, settings.site.title, label, part, pictures.found, lang)
-            note = f" (over {max_size}: one source's day is not cut)" if size > cap else ""
-            console.print(
-                f"{lit(path)}: {len(part)} articles, {size / 1e6:.1f} MB{note}", markup=False
-            )
-    if missing:
-        console.print(f"{missing} picture(s) could not be had: their text stands", markup=False)
 
 
 def _build(settings: Settings, *, search: bool, full: bool) -> BuildReport:
@@ -706,7 +461,7 @@ def _print_build(settings: Settings, report: BuildReport) -> None:
     help="Where the site is published (overrides [site] base_url; CI knows it at run time).",
 )
 @click.pass_obj
-def build(obj: _Obj, no_search: bool, full: bool, base_url: str | None) -> None:
+def build(obj: Obj, no_search: bool, full: bool, base_url: str | None) -> None:
     """Render the archive as a static website with feeds and search, into [site] path.
 
     Only pages whose content changed are written again.  Exits 2 when some page could not
@@ -718,7 +473,7 @@ def build(obj: _Obj, no_search: bool, full: bool, base_url: str | None) -> None:
             settings = with_base_url(settings, base_url)
         report = _build(settings, search=not no_search, full=full)
     except NewsmirrorError as e:
-        _fail(e)
+        fail(e)
         return
     _print_build(settings, report)
     sys.exit(2 if report.errors else 0)
@@ -729,7 +484,7 @@ def build(obj: _Obj, no_search: bool, full: bool, base_url: str | None) -> None:
 @click.option("--port", "-p", default=8000, show_default=True, help="Port (0: any free one).")
 @click.option("--no-build", is_flag=True, help="Serve the site as it is, without building.")
 @click.pass_obj
-def serve(obj: _Obj, host: str, port: int, no_build: bool) -> None:
+def serve(obj: Obj, host: str, port: int, no_build: bool) -> None:
     """Build the site, then serve it with live search over the catalog."""
     try:
         settings = obj.settings()
@@ -738,7 +493,7 @@ def serve(obj: _Obj, host: str, port: int, no_build: bool) -> None:
         builder_pages = SiteBuilder.pages_for(settings)
         server, live = make_server(settings, builder_pages, host, port)
     except NewsmirrorError as e:
-        _fail(e)
+        fail(e)
         return
     except OSError as e:
         err_console.print(f"error: cannot listen on {host}:{port}: {e.strerror}", markup=False)
@@ -764,12 +519,12 @@ def sources() -> None:
     "--output", "-o", type=click.Path(path_type=Path), default=None, help="File (default: stdout)."
 )
 @click.pass_obj
-def sources_export(obj: _Obj, output: Path | None) -> None:
+def sources_export(obj: Obj, output: Path | None) -> None:
     """Write every configured source as OPML (newsmirror's settings in the nm: namespace)."""
     try:
         settings = obj.settings()
     except NewsmirrorError as e:
-        _fail(e)
+        fail(e)
         return
     document = opml.export(settings.sources, settings.site.title)
     if output is None:
@@ -782,15 +537,15 @@ def sources_export(obj: _Obj, output: Path | None) -> None:
 @sources.command("import")
 @click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.pass_obj
-def sources_import(obj: _Obj, file: Path) -> None:
+def sources_import(obj: Obj, file: Path) -> None:
     """Add the feeds of an OPML file (from any feed reader) to the config as sources."""
     try:
         done = opml.import_into(obj.config, file.read_bytes())
     except NewsmirrorError as e:
-        _fail(e)
+        fail(e)
         return
     except OSError as e:
-        _fail(NewsmirrorError(f"{file}: {e.strerror}"))
+        fail(NewsmirrorError(f"{file}: {e.strerror}"))
         return
     for url, why in done.skipped:
         console.print(f"skipped {url}: {why}", markup=False)
@@ -799,3 +554,7 @@ def sources_import(obj: _Obj, file: Path) -> None:
         + (f": {', '.join(done.added)}" if done.added else ""),
         markup=False,
     )
+
+
+for _command in (diff_command, export_warc, bundle):
+    main.add_command(_command)
