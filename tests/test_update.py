@@ -209,3 +209,25 @@ def test_malformed_feeds_keep_their_text(tmp_path: Path, server: FakeServer, run
     (f,) = (tmp_path / "site/articles").rglob("*.md")
     line = f.read_text().split("\n")[1]
     assert line == "[德国\xa0新闻 A & B](https://x.example/1?a=1&b=2)", line
+
+
+def test_a_stop_during_a_pass_ends_it_with_what_was_written(
+    tmp_path: Path, server: FakeServer, clock: Clock
+) -> None:
+    """The flag the command's signal handler sets reaches the pass (an unset flag is
+    falsy: it was once replaced by a fresh one, and Ctrl-C went unheard until the end)."""
+    from newsmirror.config import load
+    from newsmirror.pipeline import StopFlag, Updater
+
+    stop = StopFlag()
+
+    def slow_then_stop(_req: object) -> Answer:
+        stop.set()  # Ctrl-C while this source's feed is being fetched
+        return Answer(200, feeds.rss(feeds.items(2)), {"Content-Type": "application/rss+xml"})
+
+    server.routes["/slow.xml"] = slow_then_stop
+    cfg = write_config(tmp_path / "c.toml", [{"id": "slow", "url": server.url("/slow.xml")}])
+    report = Updater(load(cfg), clock=clock, stop=stop).run()
+    assert report.interrupted
+    assert report.new == 0  # fetched, but not applied: the stop came first
+    assert (tmp_path / "site" / "README.md").exists()  # lists and README still written

@@ -509,3 +509,36 @@ def test_an_edit_seen_in_a_feed_keeps_the_feed_as_evidence(
         ]
     assert response[0] == server.url("/f.xml")
     assert o.P2.encode() in response[1]
+
+
+def test_a_stop_leaves_the_remaining_rechecks_due(
+    tmp_path: Path, server: FakeServer, clock: Clock
+) -> None:
+    from newsmirror.pipeline import StopFlag, Updater
+
+    names = [f"n{i}" for i in range(8)]
+    outlet, cfg = _outlet(tmp_path, server, *names)
+    Updater(load(cfg), clock=clock).run()
+    stop = StopFlag()
+    pages = [f"/news/{n}.html" for n in names]
+    before = sum(len(server.hits(p)) for p in pages)
+
+    def stopping(path: str) -> Callable[[Request], Answer]:
+        def answer(req: Request) -> Answer:
+            stop.set()  # Ctrl-C while the first re-checks are under way
+            return outlet.answer(path, req)
+
+        return answer
+
+    for p in pages:
+        server.routes[p] = stopping(p)
+    clock.ms += HOUR + 1
+    report = Updater(load(cfg), clock=clock, stop=stop).run()
+    asked = sum(len(server.hits(p)) for p in pages) - before
+    assert report.interrupted and report.watch is not None
+    assert 1 <= asked <= 2 and report.watch.checked == asked and report.watch.failed == 0
+    # The next pass asks the others: nothing was pushed back by the stop.
+    for p in pages:
+        outlet.add(p, outlet.titles[p])
+    report = Updater(load(cfg), clock=clock).run()
+    assert report.watch is not None and report.watch.checked == len(pages) - asked

@@ -99,7 +99,7 @@ class Updater:
         self.settings = settings
         self.root = settings.archive.path
         self.clock = clock
-        self.stop = stop or StopFlag()
+        self.stop = stop if stop is not None else StopFlag()  # an unset flag is falsy
         self.on_source = on_source or (lambda _r: None)
         self.drivers = drivers()
         self.force = force
@@ -218,6 +218,7 @@ class Updater:
             ctx,
             lambda source, articles: self.applier.store_edits(catalog, source, articles),
             self.clock,
+            stopped=lambda: bool(self.stop),
         )
         return await checker.run(sources)
 

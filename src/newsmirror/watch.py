@@ -91,6 +91,7 @@ class Rechecker:
         ctx: Context,
         store_edits: StoreEdits,
         clock: Callable[[], int],
+        stopped: Callable[[], bool] = lambda: False,
     ) -> None:
         self.settings = settings
         self.watch = settings.watch
@@ -99,6 +100,7 @@ class Rechecker:
         self.ctx = ctx
         self.store_edits = store_edits
         self.clock = clock
+        self.stopped = stopped  # a stop request: looks not yet asked are left for later
         self.refusals: dict[str, int] = {}  # per server, this pass
         width = ctx.fetcher.network.per_host_concurrency
         self.slots: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(width))
@@ -124,7 +126,7 @@ class Rechecker:
         outcomes = await asyncio.gather(
             *(self._look(by_id[c.source], stored[c.article_id], c) for c in checks)
         )
-        report.checked = len(checks)
+        report.checked = sum(1 for o in outcomes if o.kind != "skipped")
         edited: dict[str, list[tuple[Check, Article, str]]] = {}
         for check, outcome in zip(checks, outcomes, strict=True):
             if outcome.kind == "content" and outcome.article is not None:
@@ -136,6 +138,8 @@ class Rechecker:
         now = self.clock()
         with self.catalog.transaction():
             for check, outcome in zip(checks, outcomes, strict=True):
+                if outcome.kind == "skipped":
+                    continue  # still due: the next pass asks
                 if check.article_id in unstored:
                     # Its validators must not be kept: a 304 next time would hide the edit.
                     outcome = Outcome("failed", "the edited version could not be stored")
@@ -164,6 +168,8 @@ class Rechecker:
         # Each look waits for the answers before it on its server (as many at once as the
         # per-host limit allows), so a refusal is counted before the next page is asked.
         async with self.slots[server]:
+            if self.stopped():
+                return Outcome("skipped", "the pass is stopping")
             if self.refusals.get(server, 0) >= MAX_REFUSALS:
                 why = f"not asked: {server} refused {MAX_REFUSALS} pages this pass"
                 return Outcome("failed", why)

@@ -27,7 +27,7 @@ from ..model import Article
 from . import Context
 from .fulltext import PAGE_ACCEPT, page_article
 
-Kind = Literal["same", "alive", "content", "gone", "failed"]
+Kind = Literal["same", "alive", "content", "gone", "failed", "skipped"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +37,8 @@ class Outcome:
     ``same``: 304, the copy stands.  ``alive``: the page answers (sources whose text does
     not come from the page).  ``content``: the page's article as it reads now (compare it
     with the archived one).  ``gone``: a take-down signal, ``detail`` says which.
-    ``failed``: no answer worth a conclusion, ``detail`` says why.
+    ``failed``: no answer worth a conclusion, ``detail`` says why.  ``skipped``: not
+    asked (the pass is stopping); the schedule stays as it was.
     """
 
     kind: Kind
