@@ -211,10 +211,17 @@ def one(n: int, workdir: str | None, pagefind: bool) -> None:
             f"p95 {p95:.1f} ms, max {lat[-1]:.1f} ms"
         )
         print("  matches: " + ", ".join(f"{q} {c}" for q, c in counts.items()))
+        try:  # where the bytes are, when SQLite has its dbstat table
+            tables = catalog.db.execute(
+                "SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC LIMIT 6"
+            ).fetchall()
+            print("  largest: " + ", ".join(f"{n} {b / 2**20:.0f} MiB" for n, b in tables))
+        except Exception as e:
+            print(f"  (no per-table sizes: {e})")
         catalog.close()
         db = settings.catalog_path.stat().st_size / 2**20
         print(
-            f"catalog size {db:.0f} MiB; peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+            f"catalog size {db:.0f} MiB ({db * 2**20 / n / 1000:.1f} KB per article); peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -189,3 +189,22 @@ def test_common_words_are_counted_to_a_cap_and_ranked_among_the_newest(
         catalog.close()
     assert total == 4  # MAX_COUNT + 1: "more than 3"
     assert {h.article_id for h in hits} == set(ids[-2:])  # ranked among the 2 newest
+
+
+def test_an_index_made_with_other_tokens_is_rebuilt(archive: Path) -> None:
+    """The index keeps no text: it can only remove what it is told the tokens were, so an
+    index made by another tokenizer version is rebuilt rather than patched."""
+    from newsmirror.store.search import TOKENS_KEY
+
+    before = _titles(archive, "对话")
+    catalog = Catalog(load(archive).catalog_path)
+    try:
+        index = SearchIndex(catalog)
+        index.sync()
+        with catalog.transaction():
+            catalog.set_site_state(TOKENS_KEY, "0")
+        assert index.sync() == index.count() == len(ARTICLES)
+        assert index.sync() == 0
+    finally:
+        catalog.close()
+    assert _titles(archive, "对话") == before

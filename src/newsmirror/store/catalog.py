@@ -132,7 +132,8 @@ _MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE TABLE site_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
     """,
-    # 5: re-checks of archived articles and what they found (see watch.py)
+    # 5: re-checks of archived articles and what they found (see watch.py); a search
+    # index without a copy of the text (contentless FTS5: the revisions hold the text)
     """
     ALTER TABLE articles ADD COLUMN unlisted_ms INTEGER;
     CREATE TABLE checks (
@@ -170,6 +171,17 @@ _MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX evidence_by_article ON evidence (article_id);
     CREATE INDEX evidence_by_time ON evidence (at_ms);
+    DROP TABLE search_fts;
+    DROP TABLE search_docs;
+    CREATE TABLE search_docs (
+        article_id INTEGER PRIMARY KEY REFERENCES articles(id),
+        hash TEXT NOT NULL,
+        revision_id INTEGER NOT NULL
+    );
+    CREATE VIRTUAL TABLE search_fts USING fts5 (
+        title, body, content = '',
+        tokenize = 'unicode61 remove_diacritics 2', prefix = '1'
+    );
     """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)

@@ -265,6 +265,11 @@ def snippet(text: str, needles: Sequence[str], width: int = 60) -> tuple[str, ..
 # -- the index ---------------------------------------------------------------------------------
 
 
+# Bump when tokens() or normalize() changes what a text is indexed as: the index is rebuilt.
+TOKENS_VERSION = "1"
+TOKENS_KEY = "search_tokens"
+
+
 class SearchIndex:
     """The FTS5 index in the catalog, kept in step with the articles' latest revisions."""
 
@@ -284,6 +289,13 @@ class SearchIndex:
 
     def sync(self, batch: int = 500) -> int:
         """Index every article that changed since it was last indexed; returns how many."""
+        if self.catalog.site_state(TOKENS_KEY) != TOKENS_VERSION:
+            # The index holds no text: removing a document means naming its tokens again.
+            # Tokens made otherwise than they were indexed would not match: start afresh.
+            with self.catalog.transaction():
+                self.db.execute("INSERT INTO search_fts (search_fts) VALUES ('delete-all')")
+                self.db.execute("DELETE FROM search_docs")
+                self.catalog.set_site_state(TOKENS_KEY, TOKENS_VERSION)
         ids = self.stale()
         for i in range(0, len(ids), batch):
             chunk = ids[i : i + batch]
@@ -291,28 +303,47 @@ class SearchIndex:
                 self._index(chunk)
         return len(ids)
 
+    @staticmethod
+    def _terms(title: str, body: str) -> tuple[str, str]:
+        return (
+            " ".join(tokens(normalize(title))),
+            " ".join(tokens(normalize(plain_text(body)))),
+        )
+
     def _index(self, ids: Sequence[int]) -> None:
-        olds = {
-            r[0]: r[1:]
+        # What each article was indexed as: its revision then (the text is there, not here).
+        indexed = {
+            r[0]: r[1]
             for r in self.catalog._rows_in(
-                "SELECT article_id, title, body FROM search_docs WHERE article_id IN (?)", ids
+                "SELECT article_id, revision_id FROM search_docs WHERE article_id IN (?)", ids
+            )
+        }
+        latest = {
+            r[0]: r[1]
+            for r in self.catalog._rows_in(
+                "SELECT article_id, max(id) FROM revisions WHERE article_id IN (?) "
+                "GROUP BY article_id",
+                ids,
             )
         }
         for st in self.catalog.stored(ids):
             aid = st.known.article_id
-            old = olds.get(aid)
-            if old is not None:
-                self.db.execute(
-                    "INSERT INTO search_fts (search_fts, rowid, title, body) "
-                    "VALUES ('delete', ?, ?, ?)",
-                    (aid, *old),
-                )
-            title = " ".join(tokens(normalize(st.article.title)))
-            body = " ".join(tokens(normalize(plain_text(st.article.body))))
+            old_rev = indexed.get(aid)
+            if old_rev is not None:
+                old = self.db.execute(
+                    "SELECT title, body FROM revisions WHERE id = ?", (old_rev,)
+                ).fetchone()
+                if old is not None:
+                    self.db.execute(
+                        "INSERT INTO search_fts (search_fts, rowid, title, body) "
+                        "VALUES ('delete', ?, ?, ?)",
+                        (aid, *self._terms(*old)),
+                    )
+            title, body = self._terms(st.article.title, st.article.body)
             self.db.execute(
-                "INSERT OR REPLACE INTO search_docs (article_id, hash, title, body) "
-                "VALUES (?, ?, ?, ?)",
-                (aid, st.known.content_hash, title, body),
+                "INSERT OR REPLACE INTO search_docs (article_id, hash, revision_id) "
+                "VALUES (?, ?, ?)",
+                (aid, st.known.content_hash, latest[aid]),
             )
             self.db.execute(
                 "INSERT INTO search_fts (rowid, title, body) VALUES (?, ?, ?)", (aid, title, body)
