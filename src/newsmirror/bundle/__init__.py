@@ -20,7 +20,6 @@ from datetime import datetime, timedelta
 from lxml import etree
 from lxml import html as lhtml
 
-from .. import urls
 from ..config import Settings
 from ..errors import NewsmirrorError, reason
 from ..fetch.http import Fetcher
@@ -335,11 +334,3 @@ def clean_body(body: str, picture_ref: dict[str, str]) -> str:
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def host_of(url: str) -> str:
-    """The host an article was published on, for its byline."""
-    try:
-        return str(urls.parse(url).hostname)
-    except urls.BadURLError:
-        return ""
