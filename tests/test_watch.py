@@ -73,7 +73,8 @@ class Outlet:
         paragraphs = list(TEXT)
         if state == "edited":
             paragraphs[1] = paragraphs[1].replace("公开帖文", "经过删节的帖文")
-        return Answer(200, page(self.titles[path], paragraphs), html)
+        title = self.titles[path] + ("（已更新标题）" if state == "retitled" else "")
+        return Answer(200, page(title, paragraphs), html)
 
     def feed(self, titles: dict[str, str] | None = None) -> None:
         items = [
@@ -542,3 +543,16 @@ def test_a_stop_leaves_the_remaining_rechecks_due(
         outlet.add(p, outlet.titles[p])
     report = Updater(load(cfg), clock=clock).run()
     assert report.watch is not None and report.watch.checked == len(pages) - asked
+
+
+def test_a_headline_changed_on_the_page_is_a_title_edit(
+    tmp_path: Path, server: FakeServer, clock: Clock, run_update
+) -> None:
+    """A page source's title comes from its feed; once the story has left the feed, only
+    the page shows a new headline — a change between two looks is an edit."""
+    outlet, cfg = _outlet(tmp_path, server, "a")
+    run_update(cfg)
+    _passes(outlet, cfg, clock, run_update, {}, {"/news/a.html": "retitled"})
+    assert [(k, d) for _n, k, d in _events(tmp_path)] == [("edit", "title")]
+    (path,) = (tmp_path / "site" / "articles").rglob("*.md")
+    assert "新闻 a（已更新标题）" in path.read_text(encoding="utf-8").splitlines()[1]

@@ -25,7 +25,7 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import evidence
 from .config import Settings, SourceSettings, WatchSettings
@@ -128,11 +128,18 @@ class Rechecker:
         )
         report.checked = sum(1 for o in outcomes if o.kind != "skipped")
         edited: dict[str, list[tuple[Check, Article, str]]] = {}
-        for check, outcome in zip(checks, outcomes, strict=True):
-            if outcome.kind == "content" and outcome.article is not None:
-                detail = edit_detail(stored[check.article_id], outcome.article)
-                if detail:
-                    edited.setdefault(check.source, []).append((check, outcome.article, detail))
+        for i, (check, outcome) in enumerate(zip(checks, outcomes, strict=True)):
+            new = outcome.article
+            if outcome.kind != "content" or new is None:
+                continue
+            if outcome.page_title and check.page_title not in (None, outcome.page_title):
+                # The page's headline changed since the last look: the outlet retitled the
+                # story (the feed it came from may no longer list it).
+                new = replace(new, title=outcome.page_title)
+                outcomes[i] = replace(outcome, article=new)
+            detail = edit_detail(stored[check.article_id], new)
+            if detail:
+                edited.setdefault(check.source, []).append((check, new, detail))
         written = await self._store(by_id, edited)
         unstored = {c.article_id for items in edited.values() for c, _a, _d in items} - set(written)
         now = self.clock()
@@ -293,4 +300,5 @@ class Rechecker:
             keep_validators=False,
             etag=outcome.etag,
             last_modified=outcome.last_modified,
+            page_title=outcome.page_title or None,
         )

@@ -113,6 +113,13 @@ async def page_article(
     Only the feed's identity, title and date stand; an undated item (dated "now" by the
     feed reader) takes the page's date.
     """
+    return (await read_page(source, a, response, ctx))[0]
+
+
+async def read_page(
+    source: SourceSettings, a: Article, response: Response, ctx: Context
+) -> tuple[Article, str]:
+    """:func:`page_article`, and the headline the page itself shows ("" if none)."""
     name = extractor_name(source, response.url)
     page = await asyncio.to_thread(
         extract, response.content, response.url, response.content_type, name
@@ -122,13 +129,14 @@ async def page_article(
         date_ms = page.modified_ms or page.published_ms or a.date_ms
     authors = page.authors or a.authors
     body = render_body(page, page.published_ms or date_ms, authors)
-    return replace(
+    article = replace(
         a,
         title=a.title if a.title != a.url else (page.title or a.title),
         date_ms=date_ms,
         body=sanitize(body, response.url, ctx.iframe_hosts),
         authors=authors,
     )
+    return article, " ".join((page.title or "").split())
 
 
 def server_of(url: str) -> str:

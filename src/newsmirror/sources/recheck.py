@@ -25,7 +25,7 @@ from ..extract.document import decode_html
 from ..fetch.http import Response
 from ..model import Article
 from . import Context
-from .fulltext import PAGE_ACCEPT, page_article
+from .fulltext import PAGE_ACCEPT, read_page
 
 Kind = Literal["same", "alive", "content", "gone", "failed", "skipped"]
 
@@ -48,6 +48,7 @@ class Outcome:
     last_modified: str | None = None
     status: int | None = None
     response: Response | None = None  # the answer, kept as evidence of what was found
+    page_title: str = ""  # the headline the page shows (pages whose text we read)
 
 
 # What outlets' not-found pages say, in their title, first heading or (short pages) text.
@@ -145,7 +146,7 @@ async def _judge(
             response=response,
         )
     try:
-        article = await page_article(source, stored, response, ctx)
+        article, page_title = await read_page(source, stored, response, ctx)
     except ExtractError as e:
         return Outcome("failed", str(e), status=response.status)
     return Outcome(
@@ -155,6 +156,7 @@ async def _judge(
         etag=etag,
         last_modified=last_modified,
         response=response,
+        page_title=page_title,
     )
 
 

@@ -146,7 +146,8 @@ _MIGRATIONS: tuple[str, ...] = (
         misses INTEGER NOT NULL DEFAULT 0,
         failures INTEGER NOT NULL DEFAULT 0,
         last_ms INTEGER,
-        last_result TEXT
+        last_result TEXT,
+        page_title TEXT
     );
     CREATE INDEX checks_by_due ON checks (due_ms) WHERE due_ms IS NOT NULL;
     CREATE TABLE events (

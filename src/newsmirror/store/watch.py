@@ -31,6 +31,7 @@ class Check:
     state: str  # live | suspect | removed
     misses: int
     failures: int
+    page_title: str | None  # the page's headline at the last look that read the page
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +88,7 @@ class Watchlist:
         marks = ",".join("?" * len(sources))
         rows = self.db.execute(
             "SELECT c.article_id, a.source, a.url, a.first_seen_ms, c.step, c.etag, "
-            "c.last_modified, c.state, c.misses, c.failures FROM checks c "
+            "c.last_modified, c.state, c.misses, c.failures, c.page_title FROM checks c "
             f"JOIN articles a ON a.id = c.article_id WHERE c.due_ms <= ? AND a.source IN ({marks}) "
             "ORDER BY c.due_ms, c.article_id LIMIT ?",
             (now_ms, *sources, limit),
@@ -108,11 +109,13 @@ class Watchlist:
         etag: str | None = None,
         last_modified: str | None = None,
         keep_validators: bool = True,
+        page_title: str | None = None,
     ) -> None:
         """What one re-check found and when the next is due (``None``: never again)."""
         self.db.execute(
             "UPDATE checks SET step = ?, due_ms = ?, state = ?, misses = ?, failures = ?, "
-            "etag = ?, last_modified = ?, last_ms = ?, last_result = ? WHERE article_id = ?",
+            "etag = ?, last_modified = ?, last_ms = ?, last_result = ?, "
+            "page_title = coalesce(?, page_title) WHERE article_id = ?",
             (
                 check.step if step is None else step,
                 due_ms,
@@ -123,6 +126,7 @@ class Watchlist:
                 check.last_modified if keep_validators and last_modified is None else last_modified,
                 now_ms,
                 result,
+                page_title,
                 check.article_id,
             ),
         )
