@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from . import evidence
 from .config import Settings, SourceSettings
-from .decide import Changed, next_due, plan
+from .decide import Changed, Plan, next_due, plan
 from .errors import NewsmirrorError
 from .model import Article, SourceResult
 from .publish import changes
@@ -52,6 +52,21 @@ class Applier:
         self.stopped = stop
         self.rng = rng
         self.barrier: SyncBarrier | None = None  # set while a pass shares syncs
+
+    def _plan(
+        self, catalog: Catalog, source: SourceSettings, articles: list[Article], next_number: int
+    ) -> tuple[dict[str, Prepared], Plan]:
+        """The articles prepared for the archive (by ident) and what to write for them."""
+        prepared = prepare(self.settings, source, articles, catalog)
+        by_ident = {x.given.ident: x for x in prepared}
+        ready = [x.article for x in prepared]
+        return by_ident, plan(
+            ready,
+            catalog.known(source.id, ready),
+            layout=self.settings.archive.layout,
+            next_number=next_number,
+            render=lambda a, path: by_ident[a.ident].render(path),
+        )
 
     def failed(
         self,
@@ -101,17 +116,7 @@ class Applier:
                     next_due_ms=self.due(0, result),
                 )
             return r
-        prepared = prepare(self.settings, source, result.articles, catalog)
-        by_ident: dict[str, Prepared] = {x.given.ident: x for x in prepared}
-        articles = [x.article for x in prepared]
-        known = catalog.known(source.id, articles)
-        p = plan(
-            articles,
-            known,
-            layout=self.settings.archive.layout,
-            next_number=state.next_number,
-            render=lambda a, path: by_ident[a.ident].render(path),
-        )
+        by_ident, p = self._plan(catalog, source, result.articles, state.next_number)
         r.unchanged = p.unchanged
         groups = [[(nf.path, nf.data), *nf.extra] for nf in p.new]
         groups += [[(ch.known.path, ch.data), *ch.extra] for ch in p.changed]
@@ -125,14 +130,14 @@ class Applier:
                 written = await asyncio.get_running_loop().run_in_executor(
                     pool,
                     functools.partial(
-                        self.writer.write_batch, files, lambda: self.stopped(), defer_sync=True
+                        self.writer.write_batch, files, self.stopped, defer_sync=True
                     ),
                 )
                 if self.barrier is not None:
                     await self.barrier.wait()
             else:
                 # Nothing to wait for: a second thread would only contend for the GIL.
-                written = self.writer.write_batch(files, lambda: self.stopped())
+                written = self.writer.write_batch(files, self.stopped)
             handled = len(written)
         except NewsmirrorError as e:
             r.error = str(e)
@@ -243,17 +248,9 @@ class Applier:
     ) -> set[str]:
         """Write edited versions of archived articles and their revisions; the idents
         whose files were written (the rest are unchanged as files)."""
-        prepared = prepare(self.settings, source, articles, catalog)
-        by_ident = {x.given.ident: x for x in prepared}
         state = catalog.source(source.id)
         assert state is not None
-        p = plan(
-            [x.article for x in prepared],
-            catalog.known(source.id, [x.article for x in prepared]),
-            layout=self.settings.archive.layout,
-            next_number=state.next_number,
-            render=lambda a, path: by_ident[a.ident].render(path),
-        )
+        by_ident, p = self._plan(catalog, source, articles, state.next_number)
         files = [f for ch in p.changed for f in [(ch.known.path, ch.data), *ch.extra]]
         await asyncio.to_thread(self.writer.write_batch, files)  # durable on return
         now = self.clock()
