@@ -13,12 +13,11 @@ from .bundle import PERIODS, Pictures, in_script, parse_size, select, split
 from .bundle import period as bundle_period
 from .cli_common import Obj, console, fail, fmt_time, lit, open_catalog, styled
 from .diff import Piece, changed, fold, to_plain
-from .diff import diff as compare
 from .errors import NewsmirrorError
 from .model import printable
 from .pipeline import wall_clock_ms
+from .publish.changes import compare
 from .render.html import READER_TZ
-from .store.search import plain_text
 from .store.watch import Watchlist
 
 
@@ -77,12 +76,11 @@ def diff_command(obj: Obj, article: str, revisions: tuple[int, ...]) -> None:
         f"revision {picked[1]} ({fmt_time(b.seen_ms)})",
         markup=False,
     )
-    title = compare(a.title, b.title)
+    title, text = compare(a, b)
     if changed(title):
         _print_diff("title: ", title)
     if a.date_ms != b.date_ms:
         console.print(f"date: {fmt_time(a.date_ms)} → {fmt_time(b.date_ms)}", markup=False)
-    text = compare(plain_text(a.body).strip(), plain_text(b.body).strip())
     if changed(text):
         _print_diff("", text)
     elif not changed(title) and a.date_ms == b.date_ms:

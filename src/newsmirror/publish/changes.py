@@ -77,10 +77,18 @@ def render_month(month: str, events: Sequence[Event], source_names: Mapping[str,
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
+def compare(before: Revision, after: Revision) -> tuple[list[diff.Piece], list[diff.Piece]]:
+    """What changed between two revisions: the title's pieces and the text's (the body's
+    blocks as lines, without markup), as every view of an edit shows them."""
+    return (
+        diff.diff(before.title, after.title),
+        diff.diff(plain_text(before.body).strip(), plain_text(after.body).strip()),
+    )
+
+
 def render_diff(event: Event, before: Revision, after: Revision, source_name: str) -> bytes:
     """An edit's diff page."""
-    title = diff.diff(before.title, after.title)
-    text = diff.diff(plain_text(before.body).strip(), plain_text(after.body).strip())
+    title, text = compare(before, after)
     lines = [
         f"# 修改对比：{escape_link_text(after.title)}",
         "",

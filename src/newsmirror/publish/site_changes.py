@@ -17,9 +17,8 @@ from .. import diff
 from ..render import feeds
 from ..render.html import Pages, md_to_html, when
 from ..render.markdown import relative as rel
-from ..store.search import plain_text
 from ..store.watch import DISAPPEARANCE, EDIT, REMOVAL, RESTORATION, Event, Watchlist
-from .changes import KIND_LABEL, detail_label
+from .changes import KIND_LABEL, compare, detail_label
 
 Render = Callable[[], bytes]
 Add = Callable[[str, str, Render], None]
@@ -122,8 +121,7 @@ class ChangePages:
         after = self.watch.revision(e.after_rev or 0)
         if before is None or after is None:
             return {"title": "", "date": "", "text": ""}
-        title = diff.diff(before.title, after.title)
-        text = diff.diff(plain_text(before.body).strip(), plain_text(after.body).strip())
+        title, text = compare(before, after)
         return {
             "title": diff.to_html(title) if diff.changed(title) else "",
             "date": (
