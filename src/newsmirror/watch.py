@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -32,7 +31,7 @@ from .config import Settings, SourceSettings, WatchSettings
 from .errors import is_fatal, reason
 from .model import Article
 from .sources import Context
-from .sources.fulltext import MAX_REFUSALS, server_of
+from .sources.fulltext import Refusals, server_of
 from .sources.recheck import Outcome, look
 from .store.catalog import Catalog
 from .store.search import plain_text
@@ -101,9 +100,7 @@ class Rechecker:
         self.store_edits = store_edits
         self.clock = clock
         self.stopped = stopped  # a stop request: looks not yet asked are left for later
-        self.refusals: dict[str, int] = {}  # per server, this pass
-        width = ctx.fetcher.network.per_host_concurrency
-        self.slots: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(width))
+        self.refusals = Refusals(ctx.fetcher.network.per_host_concurrency)
         self.to_save: list[str] = []  # pages to ask Save Page Now for
 
     async def run(self, sources: Sequence[SourceSettings]) -> WatchReport:
@@ -172,13 +169,10 @@ class Rechecker:
 
     async def _look(self, source: SourceSettings, stored: Article, check: Check) -> Outcome:
         server = server_of(stored.url)
-        # Each look waits for the answers before it on its server (as many at once as the
-        # per-host limit allows), so a refusal is counted before the next page is asked.
-        async with self.slots[server]:
+        async with self.refusals.slots[server]:
             if self.stopped():
                 return Outcome("skipped", "the pass is stopping")
-            if self.refusals.get(server, 0) >= MAX_REFUSALS:
-                why = f"not asked: {server} refused {MAX_REFUSALS} pages this pass"
+            if why := self.refusals.why_not(server):
                 return Outcome("failed", why)
             try:
                 outcome = await look(source, stored, check.etag, check.last_modified, self.ctx)
@@ -186,8 +180,8 @@ class Rechecker:
                 if is_fatal(e):
                     raise
                 return Outcome("failed", reason(e))
-            if outcome.kind == "failed" and outcome.status in (403, 429):
-                self.refusals[server] = self.refusals.get(server, 0) + 1
+            if outcome.kind == "failed":
+                self.refusals.note(server, outcome.status)
             return outcome
 
     async def _store(

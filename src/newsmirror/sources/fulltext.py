@@ -61,6 +61,27 @@ def extractor_name(source: SourceSettings, page_url: str) -> str:
 MAX_REFUSALS = 3
 
 
+class Refusals:
+    """Per server, for one pass: how many pages may be asked at once, and how many it
+    refused.  The fetcher limits requests per host too; this also makes each page wait for
+    the answers before it, so a refusal is counted before the next page is asked."""
+
+    def __init__(self, width: int) -> None:
+        self.slots: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(width))
+        self.counts: dict[str, int] = {}
+
+    def why_not(self, server: str) -> str:
+        """Why no more pages are asked of ``server`` this pass ("" while they are)."""
+        if self.counts.get(server, 0) >= MAX_REFUSALS:
+            return f"not asked: {server} refused {MAX_REFUSALS} pages this pass"
+        return ""
+
+    def note(self, server: str, status: int | None) -> None:
+        """Count an answer that refused a page (403, 429)."""
+        if status in (403, 429):
+            self.counts[server] = self.counts.get(server, 0) + 1
+
+
 class _Pass:
     """The pages of one source in one pass, with a per-server count of refusals."""
 
@@ -69,11 +90,7 @@ class _Pass:
         self.ctx = ctx
         self.keep = keep  # idents whose page answers are kept (archived ones: maybe edits)
         self.answers: dict[str, Response] = {}
-        self.refusals: dict[str, int] = {}
-        # The fetcher limits requests per host too; this one also makes each page wait
-        # for the answers before it, so a refusal is counted before the next is asked.
-        width = ctx.fetcher.network.per_host_concurrency
-        self.slots: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(width))
+        self.refusals = Refusals(ctx.fetcher.network.per_host_concurrency)
 
     def _error(self, a: Article, reason: str, retry: bool = True) -> ItemError:
         return ItemError(source=self.source.id, where=a.url, reason=reason, retry=retry)
@@ -87,14 +104,13 @@ class _Pass:
 
     async def _complete(self, a: Article) -> Article | ItemError:
         server = server_of(a.url)
-        async with self.slots[server]:
-            if self.refusals.get(server, 0) >= MAX_REFUSALS:
-                return self._error(a, f"not asked: {server} refused {MAX_REFUSALS} pages this pass")
+        async with self.refusals.slots[server]:
+            if why := self.refusals.why_not(server):
+                return self._error(a, why)
             try:
                 response = await self.ctx.fetcher.get_retrying(a.url, accept=PAGE_ACCEPT)
             except FetchError as e:
-                if e.status in (403, 429):
-                    self.refusals[server] = self.refusals.get(server, 0) + 1
+                self.refusals.note(server, e.status)
                 return self._error(a, str(e), retry=not e.too_large)
         if a.ident in self.keep:
             self.answers[a.ident] = response
