@@ -556,3 +556,17 @@ def test_a_headline_changed_on_the_page_is_a_title_edit(
     assert [(k, d) for _n, k, d in _events(tmp_path)] == [("edit", "title")]
     (path,) = (tmp_path / "site" / "articles").rglob("*.md")
     assert "新闻 a（已更新标题）" in path.read_text(encoding="utf-8").splitlines()[1]
+
+
+def test_an_outlets_words_in_a_change_list_stay_text() -> None:
+    """A removal's detail quotes the outlet's not-found page: it never becomes a link or
+    markup in the archive's Markdown."""
+    from newsmirror.publish.changes import render_month
+    from newsmirror.store.watch import Event
+
+    hostile = "the page says '[找不到该页面](javascript:alert(1)) <img src=x onerror=1>'"
+    event = Event(1, 1, 1_700_000_000_000, "removal", hostile, 1, None, "s", "a/b.md", "T", "u")
+    text = render_month("2023-11", [event], {"s": "S"}).decode()
+    assert not re.search(r"(?<!\\)\]\(javascript:", text)  # only an escaped bracket
+    assert not re.search(r"(?<!\\)<img", text)
+    assert "\\[找不到该页面\\](javascript:alert(1)) \\<img src=x onerror=1\\>" in text

@@ -70,7 +70,9 @@ def render_month(month: str, events: Sequence[Event], source_names: Mapping[str,
     for e in events:
         name = source_names.get(e.source, e.source)
         link = f"[{escape_link_text(e.title)}]({link_destination('../' + e.path)})"
-        line = f"- {_when(e.at_ms)} · {name} · **{KIND_LABEL[e.kind]}**（{detail_label(e)}）{link}"
+        # A removal's detail may quote the outlet's page: as text, never as Markdown.
+        detail = escape_link_text(detail_label(e))
+        line = f"- {_when(e.at_ms)} · {name} · **{KIND_LABEL[e.kind]}**（{detail}）{link}"
         if e.kind == EDIT and e.after_rev is not None:
             line += f" · [对比]({link_destination(diff_path(e).removeprefix('changes/'))})"
         lines.append(line)
