@@ -570,3 +570,24 @@ def test_an_outlets_words_in_a_change_list_stay_text() -> None:
     assert not re.search(r"(?<!\\)\]\(javascript:", text)  # only an escaped bracket
     assert not re.search(r"(?<!\\)<img", text)
     assert "\\[找不到该页面\\](javascript:alert(1)) \\<img src=x onerror=1\\>" in text
+
+
+def test_evidence_that_cannot_be_made_costs_only_the_evidence(
+    tmp_path: Path, server: FakeServer, clock: Clock, run_update, monkeypatch
+) -> None:
+    from newsmirror import evidence
+
+    item = Item("标题", server.url("/a/1.html"), f"<p>{o.P1}</p>", dt("2022-11-24T08:00:00Z"))
+    server.routes["/f.xml"] = rss([item])
+    cfg = write_config(tmp_path / "c.toml", [{"id": "f", "url": server.url("/f.xml")}])
+    run_update(cfg)
+
+    def broken(*_a: object) -> bytes:
+        raise ValueError("no records today")
+
+    monkeypatch.setattr(evidence, "records", broken)
+    server.routes["/f.xml"] = rss([Item(item.title, item.link, f"<p>{o.P2}</p>", item.date)])
+    clock.ms += HOUR
+    report = run_update(cfg)
+    assert report.updated == 1 and not report.failed
+    assert [(k, d) for _n, k, d in _events(tmp_path)] == [("edit", "text")]

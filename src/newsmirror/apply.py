@@ -14,11 +14,12 @@ import logging
 import random
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from . import evidence
 from .config import Settings, SourceSettings
 from .decide import Changed, Plan, next_due, plan
-from .errors import NewsmirrorError
+from .errors import NewsmirrorError, reason
 from .model import Article, SourceResult
 from .publish import changes
 from .publish.lists import ReadmeSource, list_path, render_list, render_readme
@@ -31,6 +32,16 @@ from .transform.prepare import Prepared, prepare
 from .watch import edit_detail
 
 log = logging.getLogger(__name__)
+
+
+def _records(answer: Any, now_ms: int) -> bytes | None:
+    """The WARC records of an answer, or None (logged): evidence that cannot be made costs
+    the event its evidence, never the source its articles."""
+    try:
+        return evidence.records(answer, now_ms)
+    except Exception as e:
+        log.error("evidence of %s: %s", getattr(answer, "url", "?"), reason(e))
+        return None
 
 
 class Applier:
@@ -153,7 +164,7 @@ class Applier:
         complete = r.error is None and done == len(groups)
         retry = any(e.retry for e in result.item_errors)
         edits = self._edits(catalog, by_ident, written_changed)
-        blobs: dict[int, bytes] = {}
+        blobs: dict[int, bytes | None] = {}
         now = self.clock()
         watch = Watchlist(catalog)
         with catalog.transaction():
@@ -177,10 +188,11 @@ class Applier:
                     answer = result.answers.get(ch.article.ident) or result.answers.get("")
                     if answer is not None:
                         # One feed may hold several edits: its records are made once.
-                        blob = blobs.get(id(answer)) or blobs.setdefault(
-                            id(answer), evidence.records(answer, now)
-                        )
-                        watch.add_evidence(aid, event, now, answer.url, answer.status, blob)
+                        if id(answer) not in blobs:
+                            blobs[id(answer)] = _records(answer, now)
+                        blob = blobs[id(answer)]
+                        if blob is not None:
+                            watch.add_evidence(aid, event, now, answer.url, answer.status, blob)
             for k, a in p.retagged:
                 catalog.take_over(k, a)
             if self.settings.watch.enabled and result.listed and complete:
