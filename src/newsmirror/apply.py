@@ -21,12 +21,14 @@ from .config import Settings, SourceSettings
 from .decide import Changed, Plan, next_due, plan
 from .errors import NewsmirrorError, reason
 from .model import Article, SourceResult
+from .placement import Placement
 from .publish import changes
-from .publish.lists import ReadmeSource, list_path, render_list, render_readme
-from .render.markdown import file_hash
+from .publish.lists import Elsewhere, ReadmeSource, list_path, render_list, render_readme
+from .render.markdown import Away, away_url, file_hash
 from .report import SourceReport
-from .store.catalog import Catalog
+from .store.catalog import Catalog, ListEntry
 from .store.files import ArchiveWriter, SyncBarrier
+from .store.rotation import Homes
 from .store.watch import DISAPPEARANCE, EDIT, Watchlist
 from .transform.prepare import Prepared, prepare
 from .watch import edit_detail
@@ -64,11 +66,17 @@ class Applier:
         self.rng = rng
         self.barrier: SyncBarrier | None = None  # set while a pass shares syncs
 
+    def _away(self, catalog: Catalog) -> Away | None:
+        """Links into period repositories, once the archive is rotated (see ``rotate``)."""
+        if not self.settings.rotate.enabled:
+            return None
+        return Placement(self.settings.rotate, catalog).away
+
     def _plan(
         self, catalog: Catalog, source: SourceSettings, articles: list[Article], next_number: int
     ) -> tuple[dict[str, Prepared], Plan]:
         """The articles prepared for the archive (by ident) and what to write for them."""
-        prepared = prepare(self.settings, source, articles, catalog)
+        prepared = prepare(self.settings, source, articles, catalog, self._away(catalog))
         by_ident = {x.given.ident: x for x in prepared}
         ready = [x.article for x in prepared]
         return by_ident, plan(
@@ -278,6 +286,7 @@ class Applier:
         settings; write and record those whose files change.  Returns how many did."""
         by_id = {s.id: s for s in self.settings.sources}
         count = 0
+        away = self._away(catalog)
         for i in range(0, len(article_ids), 200):
             stored = [
                 st for st in catalog.stored(article_ids[i : i + 200]) if st.article.source in by_id
@@ -287,7 +296,7 @@ class Applier:
             for source_id in dict.fromkeys(st.article.source for st in stored):
                 group = [st for st in stored if st.article.source == source_id]
                 prepared = prepare(
-                    self.settings, by_id[source_id], [st.article for st in group], catalog
+                    self.settings, by_id[source_id], [st.article for st in group], catalog, away
                 )
                 for st, p in zip(group, prepared, strict=True):
                     out = p.render(st.known.path)
@@ -317,6 +326,12 @@ class Applier:
         """Regenerate every list and the README; unchanged bytes are not rewritten."""
         by_number = self.settings.archive.layout == "duty-machine"
         states = {s.id: s for s in catalog.sources()}
+        rotate = self.settings.rotate
+        older = [
+            Elsewhere(period, n, rotate.url_of(period) + "README.md")
+            for period, n in sorted(Homes(catalog).counts().items(), reverse=True)
+        ]
+        moved = Homes(catalog).moved_by_source() if older else {}
         readme = []
         files = []
         for s in self.settings.sources:
@@ -325,13 +340,18 @@ class Applier:
                 s.id, self.settings.archive.list_size, by_number=by_number
             )
             if entries or (self.root / list_path(s.name)).exists():
-                files.append((list_path(s.name), render_list(s.name, entries)))
-            readme.append(
-                ReadmeSource(s.name, st.articles if st else 0, st.last_changed_ms if st else None)
-            )
-        files.append(("README.md", render_readme(readme)))
+                files.append((list_path(s.name), render_list(s.name, entries, self._link)))
+            here = (st.articles if st else 0) - moved.get(s.id, 0)
+            readme.append(ReadmeSource(s.name, here, st.last_changed_ms if st else None))
+        files.append(("README.md", render_readme(readme, older)))
         files += self._change_files(catalog)
         self.writer.write_batch(files)
+
+    def _link(self, entry: ListEntry) -> str:
+        """A list entry's link: its path in the archive, or its URL in a period's."""
+        if entry.home is None:
+            return "/" + entry.path
+        return away_url(self.settings.rotate.url_of(entry.home), entry.path)
 
     def _change_files(self, catalog: Catalog) -> list[tuple[str, bytes]]:
         """``changes/{YYYY-MM}.md`` for every month with events, and each edit's diff page
@@ -339,10 +359,16 @@ class Applier:
         watch = Watchlist(catalog)
         names = {s.id: s.name for s in self.settings.sources}
         files = []
+        placed = self._away(catalog)
+
+        def away(path: str) -> str | None:  # change pages are in the archive itself
+            return placed(path, "changes/") if placed is not None else None
+
         for month in watch.months():
             start, end = changes.month_bounds(month)
             events = watch.events(since_ms=start, until_ms=end)
-            files.append((changes.month_path(month), changes.render_month(month, events, names)))
+            page = changes.render_month(month, events, names, away)
+            files.append((changes.month_path(month), page))
             for e in events:
                 if e.kind != EDIT or e.before_rev is None or e.after_rev is None:
                     continue
@@ -350,6 +376,7 @@ class Applier:
                     continue
                 before, after = watch.revision(e.before_rev), watch.revision(e.after_rev)
                 if before is not None and after is not None:
-                    page = changes.render_diff(e, before, after, names.get(e.source, e.source))
+                    name = names.get(e.source, e.source)
+                    page = changes.render_diff(e, before, after, name, away)
                     files.append((changes.diff_path(e), page))
         return files

@@ -89,7 +89,13 @@ class AssetFetcher:
 
     async def fetch(self, urls: Iterable[str]) -> None:
         """Download those of ``urls`` that are due, and record every outcome."""
-        wanted = self.catalog.assets_to_fetch(list(urls), self.clock(), self.settings.max_attempts)
+        urls = list(urls)
+        wanted = self.catalog.assets_to_fetch(urls, self.clock(), self.settings.max_attempts)
+        # A copy that left the archive with the articles showing it (a rotation) is
+        # fetched again when an article of the archive shows it.
+        for url, path in self.catalog.asset_paths(urls).items():
+            if url not in wanted and not (self.writer.root / path).exists():
+                wanted.append(url)
         for url in wanted:
             if url not in self._tasks:
                 self._tasks[url] = asyncio.create_task(self._download(url))

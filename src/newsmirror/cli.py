@@ -1,5 +1,5 @@
 """The ``newsmirror`` command: init, update, run, status, rewrite-images, search, build, serve,
-sources (and, in ``cli_archive``, diff, export-warc and bundle).
+sources (and, in ``cli_archive``, diff, export-warc, bundle and rotate).
 
 On a terminal, progress and tables come from rich; otherwise (cron, CI, pipes) output is
 quiet, one line per event, so logs stay greppable.  Exit codes: 0 all well, 1 a fatal error
@@ -31,7 +31,7 @@ from rich.table import Table
 
 from . import __version__, opml, sizes
 from .actions import DEFAULT_PACKAGE, write_actions_files
-from .cli_archive import bundle, diff_command, export_warc
+from .cli_archive import bundle, diff_command, export_warc, rotate
 from .cli_common import Obj, console, err_console, fail, fmt_time, lit, open_catalog, styled
 from .config import DEFAULT_CONFIG_NAME, Settings, parse_duration, with_base_url
 from .errors import NewsmirrorError
@@ -556,5 +556,5 @@ def sources_import(obj: Obj, file: Path) -> None:
     )
 
 
-for _command in (diff_command, export_warc, bundle):
+for _command in (diff_command, export_warc, bundle, rotate):
     main.add_command(_command)

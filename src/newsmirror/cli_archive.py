@@ -1,8 +1,10 @@
 """Commands about what the archive holds over time: ``diff`` (an article's revisions),
-``export-warc`` (the evidence of edits and take-downs), ``bundle`` (offline files)."""
+``export-warc`` (the evidence of edits and take-downs), ``bundle`` (offline files),
+``rotate`` (old articles to period repositories)."""
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,11 +13,11 @@ import click
 from . import evidence
 from .bundle import PERIODS, Pictures, in_script, parse_size, select, split
 from .bundle import period as bundle_period
-from .cli_common import Obj, console, fail, fmt_time, lit, open_catalog, styled
+from .cli_common import Obj, console, err_console, fail, fmt_time, lit, open_catalog, styled
 from .diff import Piece, changed, fold, to_plain
 from .errors import NewsmirrorError
 from .model import printable
-from .pipeline import wall_clock_ms
+from .pipeline import Updater, wall_clock_ms
 from .publish.changes import compare
 from .render.html import READER_TZ
 from .store.watch import Watchlist
@@ -206,3 +208,36 @@ def bundle(
             )
     if missing:
         console.print(f"{missing} picture(s) could not be had: their text stands", markup=False)
+
+
+@click.command("rotate")
+@click.pass_obj
+def rotate(obj: Obj) -> None:
+    """Move articles older than [rotate] keep_months to per-period repositories.
+
+    Each period (a year, or a month) gets its own repository beside the archive, with the
+    articles, their pictures, full lists and a README; the archive's lists, README and
+    bodies link there.  Repeatable: a rotation that was interrupted is finished by the
+    next run, and a run with nothing due changes nothing.
+    """
+    settings = obj.settings()
+    if not settings.rotate.enabled:
+        fail(NewsmirrorError("[rotate] is not enabled in the config (see README, Rotation)"))
+        return
+    try:
+        report = Updater(settings).rotate()
+    except NewsmirrorError as e:
+        fail(e)
+        return
+    for period, n in sorted(report.placed.items()):
+        console.print(f"{period}: {n} articles assigned", markup=False)
+    for period, n in sorted(report.settled.items()):
+        folder = settings.rotate.folder_of(period)
+        console.print(f"{period}: {n} articles moved to {folder}", markup=False)
+    if report.removed:
+        console.print(f"{report.removed} files removed from the archive", markup=False)
+    if not report.placed and not report.settled:
+        console.print("nothing to rotate", markup=False)
+    for where, why in report.errors.items():
+        err_console.print(f"rotation not finished ({where}): {why}", markup=False)
+    sys.exit(2 if report.errors else 0)

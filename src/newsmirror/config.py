@@ -96,6 +96,40 @@ class ArchiveSettings:
     fsync: bool = True
 
 
+RotatePeriod = Literal["year", "month"]
+ROTATE_PERIODS: tuple[RotatePeriod, ...] = ("year", "month")
+HistoryMode = Literal["squash", "keep"]
+HISTORY_MODES: tuple[HistoryMode, ...] = ("squash", "keep")
+
+
+@dataclass(frozen=True, slots=True)
+class RotateSettings:
+    """Moving old articles out of the archive into per-period repositories (``rotate.py``).
+
+    Templates take ``{period}`` (``2024`` or ``2024-05``): ``folder`` is where a period's
+    work tree is (relative to the config file), ``url`` how a reader reaches a file there
+    (``…/blob/main/``), ``remote`` where it is pushed.  ``front_url`` is the same for the
+    archive itself, which period repositories link back to.
+    """
+
+    enabled: bool = False
+    keep_months: int = 6
+    period: RotatePeriod = "year"
+    folder: str = ""
+    url: str = ""
+    front_url: str = ""
+    remote: str = ""
+    history: HistoryMode = "squash"
+
+    def folder_of(self, period: str) -> Path:
+        """The work tree of one period's repository."""
+        return Path(self.folder.replace("{period}", period))
+
+    def url_of(self, period: str | None) -> str:
+        """Where readers find the files of ``period`` (None: the archive itself)."""
+        return self.front_url if period is None else self.url.replace("{period}", period)
+
+
 @dataclass(frozen=True, slots=True)
 class NetworkSettings:
     """Limits and politeness for every request."""
@@ -258,6 +292,7 @@ class Settings:
     health: HealthSettings = HealthSettings()
     watch: WatchSettings = WatchSettings()
     bundles: BundleSettings = BundleSettings()
+    rotate: RotateSettings = RotateSettings()
     script: ScriptMode = "as-published"
     traditional: Traditional = "standard"
     links: LinkMode = "archive"
@@ -271,6 +306,11 @@ class Settings:
     def catalog_path(self) -> Path:
         """The embedded SQLite catalog lives inside the archive, out of git's sight."""
         return self.archive.path / ".newsmirror" / "catalog.sqlite"
+
+    def repository(self, home: str | None) -> Path:
+        """The work tree holding the files of ``home``: a period repository of a rotated
+        archive, or (None) the archive itself."""
+        return self.archive.path if home is None else self.rotate.folder_of(home)
 
     def image_mode(self, source: SourceSettings) -> ImageMode:
         """A source's own image mode wins over the archive-wide one."""
@@ -409,6 +449,47 @@ def _http_url(t: _Table, key: str, value: str) -> str:
     if not value.lower().startswith(("http://", "https://")):
         t.fail(key, f"{value!r} must be an http or https URL")
     return value
+
+
+def _rotate(t: _Table, archive: Path, base: Path) -> RotateSettings:
+    """``[rotate]``: off unless asked; the URLs are required (links must lead somewhere)."""
+    enabled = t.flag("enabled", False)
+    default_folder = str(archive.parent / f"{archive.name}-{{period}}")
+    folder = t.text("folder", default_folder)
+    if "{period}" not in folder:
+        t.fail("folder", "must contain {period} (one repository per period)")
+    url, front_url = t.text("url", ""), t.text("front_url", "")
+    examples = {
+        "url": "https://github.com/you/news-{period}/blob/main/",
+        "front_url": "https://github.com/you/news/blob/main/",
+    }
+    for key, value in (("url", url), ("front_url", front_url)):
+        if enabled and not value:
+            t.fail(key, f"is required to rotate: where readers find files, e.g. {examples[key]}")
+    resolved = (base / folder).resolve()
+    if resolved.is_relative_to(archive):
+        t.fail("folder", f"{folder!r} is inside the archive: period repositories sit beside it")
+    if enabled or url:
+        url = _http_url(t, "url", url)
+        if "{period}" not in url:
+            t.fail("url", "must contain {period} (one repository per period)")
+    if enabled or front_url:
+        front_url = _http_url(t, "front_url", front_url)
+    remote = t.text("remote", "")
+    if remote and "{period}" not in remote:
+        t.fail("remote", "must contain {period} (one repository per period)")
+    out = RotateSettings(
+        enabled=enabled,
+        keep_months=t.number("keep_months", 6, minimum=1, maximum=1200),
+        period=t.choice("period", ROTATE_PERIODS, "year"),
+        folder=str(resolved),
+        url=url.rstrip("/") + "/" if url else "",
+        front_url=front_url.rstrip("/") + "/" if front_url else "",
+        remote=remote,
+        history=t.choice("history", HISTORY_MODES, "squash"),
+    )
+    t.done()
+    return out
 
 
 def with_base_url(settings: Settings, url: str) -> Settings:
@@ -637,6 +718,8 @@ def parse_settings(data: dict[str, Any], path: Path) -> Settings:
     )
     b.done()
 
+    rotate = _rotate(root.table("rotate"), archive.path, base)
+
     root.used.add("sources")
     raw_sources = data.get("sources", [])
     if not isinstance(raw_sources, list):
@@ -662,6 +745,7 @@ def parse_settings(data: dict[str, Any], path: Path) -> Settings:
         health=health,
         watch=watch,
         bundles=bundles,
+        rotate=rotate,
         script=script,
         traditional=traditional,
         links=links,

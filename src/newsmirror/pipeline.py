@@ -34,6 +34,7 @@ from .model import Article, SourceResult
 from .publish import git as git_publish
 from .publish.lists import readme_times
 from .report import SourceReport, UpdateReport
+from .rotate import Mover, RotateReport
 from .sources import Context, drivers
 from .store import adopt
 from .store.catalog import Catalog
@@ -121,6 +122,10 @@ class Updater:
             catalog = Catalog(self.settings.catalog_path)
             try:
                 report = asyncio.run(self._sources(catalog))
+                if self.settings.rotate.enabled and not self.stop:
+                    # Edits of rotated articles were written here: they go to their period.
+                    report.rotation = RotateReport()
+                    self._mover().settle(catalog, report.rotation)
                 # The search index is not touched here: its readers (search, serve, build)
                 # bring it up to date first.  Indexing in the pass tripled the time of a
                 # large first import (bench/pipeline.py: 743 instead of ~3,000 articles/s).
@@ -147,6 +152,40 @@ class Updater:
                 catalog.close()
             if self.settings.git.enabled and report.rerendered:
                 self._publish(report, f"Rewrite images and links: {report.rerendered} articles\n")
+        return report
+
+    def _mover(self) -> Mover:
+        return Mover(self.settings, self.writer, clock=self.clock)
+
+    def rotate(self) -> RotateReport:
+        """Move the articles older than ``[rotate] keep_months`` to their period
+        repositories and commit everything (see ``rotate``); repeatable, and a killed run
+        is finished by the next."""
+        with archive_lock(self.root):
+            self.writer.clear_temps()
+            catalog = Catalog(self.settings.catalog_path, create=False)
+            report = RotateReport()
+            try:
+                mover = self._mover()
+                mover.place(catalog, report)
+                self.applier.fix_up(catalog)  # links into the period repositories
+                mover.settle(catalog, report)
+                self.applier.lists(catalog)
+                if self.settings.git.enabled and not report.errors:
+                    update = UpdateReport()
+                    self._publish(update, _rotation_message(report), push=False)
+                    if update.publish_errors:
+                        report.errors.update(update.publish_errors)
+                        return report
+                if not report.errors:
+                    mover.squash(catalog, report)
+                if self.settings.git.enabled:
+                    update = UpdateReport()
+                    self._publish(update, _rotation_message(report))
+                    report.errors.update(update.publish_errors)
+                    report.pushed["archive"] = update.pushed
+            finally:
+                catalog.close()
         return report
 
     async def _copy_stored(self, catalog: Catalog, article_ids: list[int]) -> None:
@@ -300,12 +339,14 @@ class Updater:
         self.on_source(r)
         return r
 
-    def _publish(self, report: UpdateReport, message: str | None = None) -> None:
+    def _publish(
+        self, report: UpdateReport, message: str | None = None, *, push: bool = True
+    ) -> None:
         try:
             result = git_publish.publish(
                 self.root,
                 message or report.commit_message(),
-                self.settings.git.remotes,
+                self.settings.git.remotes if push else (),
                 self.settings.git.branch,
                 paths=self.writer.written_paths(),
             )
@@ -318,3 +359,11 @@ class Updater:
         report.publish_errors.update(result.failed)
         for remote, why in result.failed.items():
             log.error("push to %s failed (will retry next run): %s", remote, why)
+
+
+def _rotation_message(report: RotateReport) -> str:
+    """The archive's commit message for a rotation."""
+    moved = sum(report.settled.values())
+    lines = [f"Rotate: {moved} articles moved to period repositories", ""]
+    lines += [f"{period}: {n}" for period, n in sorted(report.settled.items())]
+    return "\n".join(lines).rstrip() + "\n"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .model import ItemError
+from .rotate import RotateReport
 from .watch import WatchReport
 
 
@@ -36,6 +37,7 @@ class UpdateReport:
     interrupted: bool = False
     rerendered: int = 0  # files rendered again: links now resolvable, images now copied
     watch: WatchReport | None = None  # what re-checks of archived articles found
+    rotation: RotateReport | None = None  # edits of rotated articles moved to their period
 
     @property
     def new(self) -> int:

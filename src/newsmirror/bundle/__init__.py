@@ -26,6 +26,7 @@ from ..fetch.http import Fetcher
 from ..render.html import READER_TZ, day_of
 from ..render.markdown import parse_article_file
 from ..store.catalog import Catalog
+from ..store.rotation import Homes
 from ..transform.images import unproxy
 from ..transform.script import config_for, convert_html
 
@@ -121,13 +122,13 @@ def select(
     items = []
     marks = ",".join("?" * len(wanted))
     rows = catalog.db.execute(
-        f"SELECT source, path FROM articles WHERE source IN ({marks}) AND date_ms >= ? "
+        f"SELECT source, path, home FROM articles WHERE source IN ({marks}) AND date_ms >= ? "
         "AND date_ms < ? ORDER BY source, date_ms, id",
         (*wanted, start_ms, end_ms),
     )
-    for sid, path in rows:
+    for sid, path, home in rows:
         try:
-            parsed = parse_article_file((settings.archive.path / path).read_bytes())
+            parsed = parse_article_file((settings.repository(home) / path).read_bytes())
         except OSError as e:
             log.warning("bundle: %s: %s", path, e.strerror)
             continue
@@ -213,6 +214,10 @@ class Pictures:
         self.settings = settings
         self.catalog = catalog
         self.found: dict[str, Picture | None] = {}  # by src as the article file has it
+        # A rotated article's pictures are in its period repository.
+        self.repositories = [settings.archive.path] + [
+            settings.repository(period) for period in Homes(catalog).counts()
+        ]
 
     def gather(self, items: Sequence[Item], download: bool = True) -> None:
         """Find every picture of ``items`` (one download per picture, concurrently)."""
@@ -245,9 +250,13 @@ class Pictures:
     def _read(self, path: str) -> Picture | None:
         if path.startswith(("/", "..")):
             return None
-        try:
-            data = (self.settings.archive.path / path).read_bytes()
-        except OSError:
+        for repo in self.repositories:
+            try:
+                data = (repo / path).read_bytes()
+                break
+            except OSError:
+                continue
+        else:
             return None
         kind = sniff(data)
         return Picture(data, kind) if kind else None

@@ -11,7 +11,7 @@ article's text is taken for Markdown.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from .. import diff
@@ -63,13 +63,27 @@ def detail_label(event: Event) -> str:
     return event.detail
 
 
-def render_month(month: str, events: Sequence[Event], source_names: Mapping[str, str]) -> bytes:
+# An article's absolute URL when its file is in another repository (rotated), else None.
+Elsewhere = Callable[[str], str | None]
+
+
+def _nowhere(_path: str) -> str | None:
+    return None
+
+
+def render_month(
+    month: str,
+    events: Sequence[Event],
+    source_names: Mapping[str, str],
+    away: Elsewhere = _nowhere,
+) -> bytes:
     """One month's change list (``events`` newest first)."""
     year, mon = month.split("-")
     lines = [f"# {year}年{int(mon)}月：修改与删除", "", f"共 {len(events)} 条记录，最新在前。", ""]
     for e in events:
         name = source_names.get(e.source, e.source)
-        link = f"[{escape_link_text(e.title)}]({link_destination('../' + e.path)})"
+        href = away(e.path) or "../" + e.path
+        link = f"[{escape_link_text(e.title)}]({link_destination(href)})"
         # A removal's detail may quote the outlet's page: as text, never as Markdown.
         detail = escape_link_text(detail_label(e))
         line = f"- {_when(e.at_ms)} · {name} · **{KIND_LABEL[e.kind]}**（{detail}）{link}"
@@ -88,13 +102,20 @@ def compare(before: Revision, after: Revision) -> tuple[list[diff.Piece], list[d
     )
 
 
-def render_diff(event: Event, before: Revision, after: Revision, source_name: str) -> bytes:
+def render_diff(
+    event: Event,
+    before: Revision,
+    after: Revision,
+    source_name: str,
+    away: Elsewhere = _nowhere,
+) -> bytes:
     """An edit's diff page."""
     title, text = compare(before, after)
+    href = away(event.path) or "../../" + event.path
     lines = [
         f"# 修改对比：{escape_link_text(after.title)}",
         "",
-        f"{source_name} · [存档]({link_destination('../../' + event.path)}) · "
+        f"{source_name} · [存档]({link_destination(href)}) · "
         f"{_when(before.seen_ms)} → {_when(after.seen_ms)}（{detail_label(event)}）",
         "",
     ]

@@ -116,16 +116,29 @@ class GitRepo:
             self.run("add", "-A")
         else:
             present = [p for p in paths if os.path.lexists(self.path / p)]
-            if not present:
+            gone = [p for p in paths if not os.path.lexists(self.path / p)]
+            if not present and not gone:
                 return None
             # Literal pathspecs: a file named '*' or ':x' is that file, not a pattern.
-            self.run(
-                "--literal-pathspecs",
-                "add",
-                "--pathspec-from-file=-",
-                "--pathspec-file-nul",
-                stdin="\0".join(present) + "\0",
-            )
+            if present:
+                self.run(
+                    "--literal-pathspecs",
+                    "add",
+                    "--pathspec-from-file=-",
+                    "--pathspec-file-nul",
+                    stdin="\0".join(present) + "\0",
+                )
+            if gone:  # removed files (a rotation): their removal is staged
+                self.run(
+                    "--literal-pathspecs",
+                    "rm",
+                    "-q",
+                    "--cached",
+                    "--ignore-unmatch",
+                    "--pathspec-from-file=-",
+                    "--pathspec-file-nul",
+                    stdin="\0".join(gone) + "\0",
+                )
         tree = self.run("write-tree").strip()
         if head and tree == self.run("rev-parse", f"{head}^{{tree}}").strip():
             return None
@@ -158,10 +171,34 @@ class GitRepo:
         ).strip()
         return head != tracked
 
+    def squash(self, message: str, keep: str) -> str | None:
+        """Start the branch again from one commit of its current tree; the history before
+        stays reachable at ref ``keep`` (outside ``refs/heads`` and ``refs/tags``, so a
+        clone never downloads it).  None when the branch is one commit already."""
+        head = self.run("rev-parse", "-q", "--verify", "HEAD", check=False).strip()
+        if not head or not self.run("rev-list", "--max-count=1", "--skip=1", head).strip():
+            return None
+        self.run("update-ref", "-m", "rotation: history before", keep, head)
+        tree = self.run("rev-parse", f"{head}^{{tree}}").strip()
+        commit = self.run(*self._identity(), "commit-tree", tree, "-F", "-", stdin=message).strip()
+        self.run("update-ref", "-m", "rotation: squashed", "HEAD", commit, head)
+        return commit
+
     def push(self, remote: str, branch: str) -> None:
-        """Push ``HEAD`` to ``remote``'s ``branch`` and record it in the tracking ref."""
+        """Push ``HEAD`` to ``remote``'s ``branch`` and record it in the tracking ref.
+
+        After a squash (``rotate``) the branch no longer descends from what was pushed:
+        it is forced, but only over exactly that (``--force-with-lease``), never over
+        commits someone else pushed.
+        """
+        tracked = self.run(
+            "rev-parse", "-q", "--verify", f"refs/remotes/{remote}/{branch}", check=False
+        ).strip()
+        force: tuple[str, ...] = ()
+        if tracked and self.run("merge-base", tracked, "HEAD", check=False).strip() != tracked:
+            force = (f"--force-with-lease=refs/heads/{branch}:{tracked}",)
         # "--": a remote named like an option ("--receive-pack=…") is never read as one.
-        self.run("push", "-q", "--", remote, f"HEAD:refs/heads/{branch}")
+        self.run("push", "-q", *force, "--", remote, f"HEAD:refs/heads/{branch}")
         # Remotes without a fetch refspec do not update tracking refs on push; do it here so
         # the next run knows this commit is out.
         self.run("update-ref", f"refs/remotes/{remote}/{branch}", "HEAD")

@@ -58,6 +58,7 @@ from ..render.markdown import localize, parse_article_file
 from ..render.markdown import relative as rel
 from ..store.catalog import Catalog
 from ..store.files import ArchiveWriter
+from ..store.rotation import Homes
 from ..store.watch import Watchlist
 from ..transform.prepare import prepare
 from ..transform.script import LABELS, variant_script
@@ -89,6 +90,7 @@ class Row:
     content_hash: str
     revisions: int
     page: str  # the article's page on the site
+    home: str | None = None  # the period repository holding its file (rotated)
 
     @property
     def alt_page(self) -> str | None:
@@ -155,6 +157,10 @@ class SiteBuilder:
         self.changes: dict[int, Summary] = {}
         self.now_ms = now_ms if now_ms is not None else time.time_ns() // 1_000_000
         self.bundles: list[tuple[str, str]] = []  # (label, page) of the offline bundles
+        # Where files are: the archive, then the period repositories of a rotated one.
+        self._repositories = [settings.archive.path] + [
+            settings.repository(period) for period in Homes(catalog).counts()
+        ]
 
     @staticmethod
     def pages_for(settings: Settings) -> Pages:
@@ -182,7 +188,7 @@ class SiteBuilder:
             "SELECT a.id, a.source, a.path, a.alt_path, a.title, a.url, a.date_ms, "
             "a.content_hash, coalesce(n.revisions, 1), "
             "CASE WHEN a.path LIKE '%.md' THEN substr(a.path, 1, length(a.path) - 3) || '.html' "
-            "ELSE a.path END FROM articles a LEFT JOIN "
+            "ELSE a.path END, a.home FROM articles a LEFT JOIN "
             "(SELECT article_id, count(*) AS revisions FROM revisions GROUP BY article_id) n "
             "ON n.article_id = a.id ORDER BY a.id"
         )
@@ -353,7 +359,7 @@ class SiteBuilder:
         """The page of an article file (its primary or its second-script file)."""
         page = md_to_html(md_path)
         try:
-            data = (self.settings.archive.path / md_path).read_bytes()
+            data = (self.settings.repository(r.home) / md_path).read_bytes()
         except OSError as e:
             raise ArchiveError(f"{md_path}: cannot read the article file: {e.strerror}") from e
         parsed = parse_article_file(data)
@@ -472,7 +478,7 @@ class SiteBuilder:
         return entry
 
     def _make_feed_entry(self, r: Row) -> feeds.FeedEntry:
-        data = (self.settings.archive.path / r.path).read_bytes()
+        data = (self.settings.repository(r.home) / r.path).read_bytes()
         parsed = parse_article_file(data)
         body = site_body(parsed[3].removesuffix("\n")) if parsed else ""
         page_url = self.site.base_url + r.page if self.site.base_url else ""
@@ -605,14 +611,16 @@ class SiteBuilder:
         for path in self.catalog.copied_assets():
             if known.get(path) == "asset":
                 continue
-            src, dst = self.settings.archive.path / path, self.root / path
+            # A rotated article's pictures may be in its period repository only.
+            repo = next(
+                (f for f in self._repositories if (f / path).exists()), self.settings.archive.path
+            )
+            src, dst = repo / path, self.root / path
             try:
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 # Never through a symbolic link: a link planted in the archive (or the
                 # site) must not put a file from elsewhere on the machine into the site.
-                if not _inside(src, self.settings.archive.path) or not _inside(
-                    dst.parent, self.root
-                ):
+                if not _inside(src, repo) or not _inside(dst.parent, self.root):
                     log.warning("not putting %s into the site: a symbolic link leads out", path)
                     continue
                 if not dst.exists():

@@ -13,8 +13,11 @@ space, which is what the original tooling used) and the lines joined with nothin
 from __future__ import annotations
 
 import hashlib
+import html
 import posixpath
 import re
+from collections.abc import Callable
+from urllib.parse import quote
 
 from ..model import ARCHIVE_REF, Article, one_line
 
@@ -73,27 +76,44 @@ def relative(target: str, path: str) -> str:
     return posixpath.relpath(target, posixpath.dirname(path) or ".")
 
 
-def localize(body: str, path: str | None) -> str:
+# Where a target lives when it is not in the repository of the file linking to it:
+# ``away(target, origin)`` -> the target's absolute URL, or None when both are together.
+Away = Callable[[str, str], str | None]
+
+
+def localize(body: str, path: str | None, away: Away | None = None) -> str:
     """Archive references in ``body`` made relative to the file at ``path``.
 
     Relative links work wherever the archive is put: GitHub, a static site under any
-    prefix, a folder on a USB stick.
+    prefix, a folder on a USB stick.  A target in another repository (a rotated archive's
+    period repositories, see ``rotate.py``) gets the absolute URL ``away`` gives.
     """
     if ARCHIVE_REF not in body:
         return body
     if path is None:
         raise ValueError("a body with archive references needs its file's path to render")
-    return _REF.sub(lambda m: relative(m.group(1), path), body)
+
+    def ref(m: re.Match[str]) -> str:
+        target = m.group(1)
+        url = away(html.unescape(target), path) if away is not None else None
+        return html.escape(url) if url else relative(target, path)
+
+    return _REF.sub(ref, body)
 
 
-def render_article(article: Article, path: str | None = None) -> bytes:
+def away_url(base: str, target: str) -> str:
+    """``target`` (an archive path) under the URL ``base`` ends with a slash."""
+    return base + quote(target, safe="/")
+
+
+def render_article(article: Article, path: str | None = None, away: Away | None = None) -> bytes:
     """The complete file for one article, to be written at archive path ``path``."""
     title = escape_link_text(clean_title(article.title))
     text = (
         f"<!--{article.date_ms}-->\n"
         f"[{title}]({link_destination(article.url)})\n"
         "------\n\n"
-        f"{join_lines(localize(article.body, path))}\n"
+        f"{join_lines(localize(article.body, path, away))}\n"
     )
     return text.encode("utf-8")
 

@@ -12,16 +12,38 @@ from __future__ import annotations
 
 import logging
 import os
+import posixpath
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import urls
-from ..model import Article
+from ..model import ARCHIVE_REF, Article
 from ..render.markdown import file_hash, parse_article_file
 from ..transform.sanitize import sanitize
 from ..transform.script import is_variant, strip_cross_link
 
 log = logging.getLogger(__name__)
+
+_RELATIVE = re.compile(r'(\s(?:src|href)=")([^":#?/][^":#?]*)"')
+# Relative references stand in for archive references while the body is sanitized (which
+# resolves relative URLs against the article's link).
+_STAND_IN = "https://archive.invalid/"
+
+
+def _archive_refs(body: str, path: str) -> str:
+    """Relative links and pictures of a file the archive wrote (image copies, links to
+    other copies) turned back into archive references, so rendering the article again,
+    anywhere (a rotation), keeps them working."""
+    folder = posixpath.dirname(path)
+
+    def ref(m: re.Match[str]) -> str:
+        target = posixpath.normpath(posixpath.join(folder, m.group(2)))
+        if target.startswith("../") or target in (".", ".."):
+            return m.group(0)
+        return f'{m.group(1)}{_STAND_IN}{target}"'
+
+    return _RELATIVE.sub(ref, body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +80,9 @@ def read_article_file(data: bytes, source: str, path: str) -> ExistingFile | Non
         date_ms=date_ms,
         # Files written by another tool are published again (site, feeds): they pass the
         # same allow-list as everything fetched.
-        body=sanitize(strip_cross_link(text.removesuffix("\n")), link.absolute),
+        body=sanitize(
+            _archive_refs(strip_cross_link(text.removesuffix("\n")), path), link.absolute
+        ).replace(_STAND_IN, ARCHIVE_REF),
         canonical=link.canonical,
     )
     return ExistingFile(path, int(name) if name.isdigit() else None, article, file_hash(data), text)

@@ -20,6 +20,7 @@ from typing import Any
 
 from ..errors import CatalogError
 from ..model import Article
+from ..transform.links import path_keys
 from .adopt import ExistingFile
 
 APPLICATION_ID = 0x4E4D4952  # "NMIR"
@@ -184,6 +185,12 @@ _MIGRATIONS: tuple[str, ...] = (
         tokenize = 'unicode61 remove_diacritics 2', prefix = '1'
     );
     """,
+    # 6: rotation (see store/rotation.py): which repository holds each article's file
+    """
+    ALTER TABLE articles ADD COLUMN home TEXT;
+    CREATE INDEX articles_by_home ON articles (home);
+    CREATE INDEX articles_by_alt_path ON articles (alt_path);
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -236,6 +243,7 @@ class ListEntry:
     title: str
     date_ms: int
     number: int | None
+    home: str | None = None  # the period repository holding it (rotated), None: here
 
 
 class Catalog:
@@ -505,7 +513,8 @@ class Catalog:
                 (sid, f.article.ident, f.path),
             ).fetchone()
             if not exists:
-                self.add_article(f.article, f.path, f.number, f.hash, now_ms)
+                aid = self.add_article(f.article, f.path, f.number, f.hash, now_ms)
+                self.set_refs(aid, sorted(path_keys(f.article.body)))
                 added += 1
         return added
 
@@ -579,7 +588,7 @@ class Catalog:
         return [
             ListEntry(*row)
             for row in self.db.execute(
-                f"SELECT path, title, date_ms, number FROM articles WHERE source = ? "
+                f"SELECT path, title, date_ms, number, home FROM articles WHERE source = ? "
                 f"ORDER BY {order} LIMIT ?",
                 (sid, limit),
             )

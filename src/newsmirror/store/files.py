@@ -203,6 +203,40 @@ class ArchiveWriter:
                     _fsync_dir(folder)
         return written
 
+    def remove(self, relpaths: Sequence[str]) -> int:
+        """Delete these files (named in the journal first, so their removal is committed
+        even after a kill), then every folder this leaves empty; returns how many were
+        there.  Only called once the files are safe elsewhere (a rotation)."""
+        present = [p for p in relpaths if os.path.lexists(self.target(p))]
+        self._log(present)
+        folders: set[str] = set()
+        try:
+            for relpath in present:
+                target = self.target(relpath)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(target)
+                folders.add(os.path.dirname(target))
+            for folder in sorted(folders, key=len, reverse=True):
+                self._prune(folder)
+        except OSError as e:
+            raise ArchiveError(f"cannot remove {e.filename or self.root}: {e.strerror}") from e
+        return len(present)
+
+    def _prune(self, folder: str) -> None:
+        """Remove ``folder`` and its parents while they are empty (never the root)."""
+        root = os.path.normpath(self.root)
+        while os.path.normpath(folder) != root and folder.startswith(root):
+            try:
+                os.rmdir(folder)
+            except OSError:
+                break  # not empty (or gone): its parents are not empty either
+            with self._lock:
+                self._safe_dirs.discard(folder)
+            parent = os.path.dirname(folder)
+            if self.fsync:
+                _fsync_dir(parent)
+            folder = parent
+
     def _log(self, relpaths: list[str]) -> None:
         """Name these paths in the journal (one append; its loss costs only a late commit)."""
         if self.journal is None or not relpaths:

@@ -54,6 +54,18 @@ def keys_in(body: str) -> set[str]:
     return {k for href in _hrefs(body) for k in link_keys(href)}
 
 
+_ARCHIVE_LINK = re.compile(re.escape(ARCHIVE_REF) + r"(articles/[^\s\"'<>]*)")
+
+
+def path_keys(body: str) -> set[str]:
+    """``path:<archive path>`` of every article a body already links to by its archive
+    path (a body read back from an archive file, see ``store.adopt``): what its rendering
+    depends on when that file moves (a rotation)."""
+    if ARCHIVE_REF not in body:
+        return set()
+    return {f"path:{html.unescape(m.group(1))}" for m in _ARCHIVE_LINK.finditer(body)}
+
+
 def _outlet_form(url: str, keep_tracking: bool) -> str:
     """The link as published, minus tracking parameters; otherwise byte for byte."""
     if keep_tracking or "?" not in url:

@@ -18,7 +18,7 @@ from typing import Protocol
 
 from ..config import Settings, SourceSettings
 from ..model import ARCHIVE_REF, Article
-from ..render.markdown import render_article
+from ..render.markdown import Away, render_article
 from . import links, script
 from .images import ImageRewriter, image_sources
 
@@ -40,16 +40,21 @@ class Prepared:
     refs: frozenset[str]  # link keys and ``img:`` URLs (re-render when those change)
     variant: Article | None = None  # the second script, for script = "both"
     variant_script: script.Script | None = None
+    away: Away | None = None  # links into other repositories (a rotated archive)
 
     def render(self, path: str) -> list[tuple[str, bytes]]:
         """The file(s) for this article at ``path``: the article, then its second script."""
+        away = self.away
         if self.variant is None or self.variant_script is None:
-            return [(path, render_article(self.article, path))]
+            return [(path, render_article(self.article, path, away))]
         other = script.variant_path(path, self.variant_script)
         first: script.Script = "hans" if self.variant_script == "hant" else "hant"
         return [
-            (path, render_article(_cross_linked(self.article, other, self.variant_script), path)),
-            (other, render_article(_cross_linked(self.variant, path, first), other)),
+            (
+                path,
+                render_article(_cross_linked(self.article, other, self.variant_script), path, away),
+            ),
+            (other, render_article(_cross_linked(self.variant, path, first), other, away)),
         ]
 
     def alt_path(self, path: str) -> str | None:
@@ -65,9 +70,14 @@ def _cross_linked(article: Article, to: str, label: script.Script) -> Article:
 
 
 def prepare(
-    settings: Settings, source: SourceSettings, articles: Sequence[Article], lookups: Lookups
+    settings: Settings,
+    source: SourceSettings,
+    articles: Sequence[Article],
+    lookups: Lookups,
+    away: Away | None = None,
 ) -> list[Prepared]:
-    """Apply the images, links and script settings of ``source`` to ``articles``."""
+    """Apply the images, links and script settings of ``source`` to ``articles``;
+    ``away`` places links to files of other repositories (see ``render.markdown``)."""
     templates = settings.image_proxies(source)
     copy = settings.image_mode(source) == "copy"
     images: dict[str, list[str]] = {}
@@ -98,5 +108,6 @@ def prepare(
             other = "hant" if script.detect(a.title + a.body) == "hans" else "hans"
             variant = script.convert_article(done, other, traditional)
         refs = keys.get(a.ident, set()) | {f"img:{u}" for u in images.get(a.ident, ())}
-        out.append(Prepared(done, a, frozenset(refs), variant, other))
+        refs |= links.path_keys(a.body)
+        out.append(Prepared(done, a, frozenset(refs), variant, other, away))
     return out
