@@ -10,7 +10,8 @@ from newsmirror.store.adopt import read_article_file
 
 from . import feeds
 from .conftest import Clock, snapshot, write_config
-from .fakeserver import FakeServer
+from .fakeserver import Answer, FakeServer
+from .test_cli import nm
 
 
 def _existing_repo(site: Path, shared: Path) -> None:
@@ -110,3 +111,34 @@ def test_reading_article_files() -> None:
     assert (f.article.title, f.article.ident, f.article.date_ms) == ("a ] b", "id:a-1", 5)
     for bad in (b"", b"<!--x-->\n[a](b)\n------\n\n", b"<!--1-->\n[a](not a url)\n------\n\nx"):
         assert read_article_file(bad, "dw", "p.md") is None
+
+
+def test_adopted_files_keep_their_image_copies_and_links(
+    server: FakeServer, tmp_path: Path, run_update
+) -> None:
+    """A lost catalog (a fresh clone) rebuilt from files the archive wrote in copy mode:
+    rendering them again keeps the relative pictures and links (they used to be resolved
+    against the outlet's URL, and a later rewrite put broken outlet URLs in the files)."""
+    its = feeds.items(3, prefix="https://s.example/n/")
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(200))
+    server.routes["/img.png"] = lambda _req: Answer(200, png, {"Content-Type": "image/png"})
+    its[0].body += f'<img src="{server.url("/img.png")}"><a href="{its[1].link}">前一条</a>'
+    server.routes["/f.xml"] = feeds.rss(its)
+    cfg = write_config(tmp_path / "newsmirror.toml", [{"id": "s", "url": server.url("/f.xml")}])
+    cfg.write_text(cfg.read_text() + '\n[images]\nmode = "copy"\n')
+    assert not run_update(cfg).failed
+    site = tmp_path / "site"
+    before = snapshot(site)
+    newest = next(p for p in (site / "articles").rglob("*.md") if "前一条" in p.read_text())
+    text = newest.read_text()
+    assert 'src="../../../assets/' in text and '.md">前一条' in text
+
+    shutil.rmtree(site / ".newsmirror")
+    assert not run_update(cfg).failed  # adopts the files
+    assert nm(tmp_path, "rewrite-images").returncode == 0
+    after = snapshot(site)
+    assert {k: v[0] for k, v in after.items()} == {k: v[0] for k, v in before.items()}
+    catalog = sqlite3.connect(site / ".newsmirror/catalog.sqlite")
+    keys = [r[0] for r in catalog.execute("SELECT key FROM refs WHERE key LIKE 'path:%'")]
+    catalog.close()
+    assert len(keys) == 1 and keys[0].startswith("path:articles/s/")

@@ -211,6 +211,29 @@ def test_rotation_moves_old_articles_and_every_link_still_leads_somewhere(
     for folder in homes.values():
         assert git(folder, "status", "--porcelain") == ""
 
+    # The site and the bundles find the moved files where they are now, and the site
+    # links to its own pages and pictures, never to the git host.
+    from newsmirror.publish.site import SiteBuilder
+
+    catalog = Catalog(settings.catalog_path)
+    try:
+        SiteBuilder(settings, catalog, pagefind=False).build()
+    finally:
+        catalog.close()
+    pages = tmp_path / "public"
+    old_page = pages / old.replace(".md", ".html")
+    html = old_page.read_text(encoding="utf-8")
+    assert "example.org/news" not in html
+    for ref in re.findall(r'(?:src|href)="([^":#]+)"', html):
+        assert (old_page.parent / ref).resolve().is_file(), ref
+    month = old.split("/")[2][:7]
+    r = nm(tmp_path, "bundle", "--period", "month", "--date", month + "-01", "--format", "html")
+    assert r.returncode == 0, r.stderr
+    bundled = next((tmp_path).glob(f"newsmirror-{month}*.html")).read_text(encoding="utf-8")
+    in_month = [p for p in placed["2025"] if p.split("/")[2].startswith(month)]
+    assert bundled.count("<article") == len(in_month) > 0
+    assert "127.0.0.1" not in bundled and "data:image/png;base64," in bundled
+
     # Again: nothing to do, nothing committed.
     heads = {h: git(f, "rev-parse", "HEAD") for h, f in homes.items()}
     again = Updater(settings, clock=clock).rotate()
@@ -323,3 +346,44 @@ def test_killed_rotations_converge_to_the_uninterrupted_repositories(
     assert check_links(killed) > 1000
     for folder in repos(killed).values():
         assert git(folder, "status", "--porcelain") == ""
+
+
+def test_image_copies_in_their_own_repository(tmp_path: Path, server: FakeServer) -> None:
+    """The largest part of an archive kept apart: articles link to the image repository,
+    the archive holds no picture, the site still serves its own copies."""
+    three_years(server, sources=1, per_source=6)
+    cfg = config(tmp_path, server, 1)
+    text = cfg.read_text().replace("enabled = true\nkeep_months", "enabled = false\nkeep_months")
+    images_url = "https://raw.example.org/news-images/main/"
+    text = text.replace(
+        '[images]\nmode = "copy"\n',
+        f'[images]\nmode = "copy"\nrepository = "images"\nrepository_url = "{images_url}"\n',
+    )
+    cfg.write_text(text)
+    settings = load(cfg)
+    assert not Updater(settings, clock=Clock(NOW)).run().failed
+    site, images = tmp_path / "site", tmp_path / "images"
+    assert not (site / "assets").exists()
+    copies = {p.relative_to(images).as_posix() for p in (images / "assets").rglob("*.png")}
+    assert len(copies) == 3  # two of their own, one shared
+    shown = set()
+    for f in (site / "articles").rglob("*.md"):
+        srcs = re.findall(r'<img src="([^"]+)"', f.read_text(encoding="utf-8"))
+        assert srcs and all(s.startswith(images_url) for s in srcs), srcs
+        shown |= {s.removeprefix(images_url) for s in srcs}
+    assert shown == copies
+    assert git(images, "ls-files").split() == sorted(copies)  # committed there
+    assert not git(site, "ls-files", "assets")
+
+    from newsmirror.publish.site import SiteBuilder
+
+    catalog = Catalog(settings.catalog_path)
+    try:
+        SiteBuilder(settings, catalog, pagefind=False).build()
+    finally:
+        catalog.close()
+    for page in (tmp_path / "public" / "articles").rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        assert "raw.example.org" not in html
+        for src in re.findall(r'<img src="([^"]+)"', html):
+            assert (page.parent / src).resolve().is_file(), src

@@ -68,9 +68,9 @@ class Applier:
 
     def _away(self, catalog: Catalog) -> Away | None:
         """Links into period repositories, once the archive is rotated (see ``rotate``)."""
-        if not self.settings.rotate.enabled:
+        if not self.settings.rotate.enabled and self.settings.images.repository is None:
             return None
-        return Placement(self.settings.rotate, catalog).away
+        return Placement(self.settings, catalog).away
 
     def _plan(
         self, catalog: Catalog, source: SourceSettings, articles: list[Article], next_number: int

@@ -185,6 +185,10 @@ class ImageSettings:
     max_bytes: int = 10 * 1024 * 1024
     types: tuple[str, ...] = IMAGE_TYPES
     max_attempts: int = 8
+    # Copies in a repository of their own (the largest part of an archive), reached by
+    # readers at ``repository_url`` (e.g. raw.githubusercontent.com/…/main/).
+    repository: Path | None = None
+    repository_url: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -624,7 +628,14 @@ def parse_settings(data: dict[str, Any], path: Path) -> Settings:
         max_bytes=im.number("max_bytes", d_im.max_bytes, minimum=1024),
         types=types,
         max_attempts=im.number("max_attempts", d_im.max_attempts, minimum=1),
+        repository=(base / im.text("repository")).resolve() if im.text("repository") else None,
+        repository_url=im.text("repository_url"),
     )
+    if images_settings.repository is not None:
+        if images_settings.repository.is_relative_to(archive.path):
+            im.fail("repository", "is inside the archive: the image repository sits beside it")
+        url = _http_url(im, "repository_url", images_settings.repository_url)
+        images_settings = replace(images_settings, repository_url=url.rstrip("/") + "/")
     if images_settings.mode == "proxy" and not proxies:
         im.fail("proxies", 'is empty, but mode = "proxy" needs at least one template')
     im.done()

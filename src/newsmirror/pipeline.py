@@ -113,6 +113,13 @@ class Updater:
         )
         self._writing: set[str] = set()
         self.assets: AssetFetcher | None = None
+        # Image copies go to their own repository when [images] repository says so.
+        images = settings.images.repository
+        self.image_writer = (
+            self.writer
+            if images is None
+            else ArchiveWriter(images, fsync=settings.archive.fsync, journal=settings.git.enabled)
+        )
 
     def run(self) -> UpdateReport:
         """The whole pass, synchronously (the event loop lives inside)."""
@@ -264,9 +271,12 @@ class Updater:
     def _asset_fetcher(self, fetcher: Fetcher, catalog: Catalog) -> AssetFetcher | None:
         if not any(self.settings.image_mode(s) == "copy" for s in self.settings.sources):
             return None
+        if self.image_writer is not self.writer:
+            self.image_writer.root.mkdir(parents=True, exist_ok=True)
+            self.image_writer.clear_temps()
         return AssetFetcher(
             fetcher,
-            self.writer,
+            self.image_writer,
             catalog,
             self.settings.images,
             clock=self.clock,
@@ -342,6 +352,23 @@ class Updater:
     def _publish(
         self, report: UpdateReport, message: str | None = None, *, push: bool = True
     ) -> None:
+        if self.image_writer is not self.writer and self.image_writer.written_paths():
+            # The pictures first: an article is never published before what it shows.
+            try:
+                images = git_publish.publish(
+                    self.image_writer.root,
+                    "Image copies\n",
+                    ("origin",) if push and _has_origin(self.image_writer.root) else (),
+                    self.settings.git.branch,
+                    paths=self.image_writer.written_paths(),
+                )
+            except NewsmirrorError as e:
+                report.publish_errors["images"] = str(e)
+                log.error("publish images: %s", e)
+                return
+            self.image_writer.forget_written()
+            for remote, why in images.failed.items():
+                report.publish_errors[f"images {remote}"] = why
         try:
             result = git_publish.publish(
                 self.root,
@@ -359,6 +386,14 @@ class Updater:
         report.publish_errors.update(result.failed)
         for remote, why in result.failed.items():
             log.error("push to %s failed (will retry next run): %s", remote, why)
+
+
+def _has_origin(folder: Path) -> bool:
+    """Whether a repository we made has a remote to push to (the operator adds it)."""
+    try:
+        return "origin" in git_publish.GitRepo(folder).run("remote").split()
+    except NewsmirrorError:
+        return False
 
 
 def _rotation_message(report: RotateReport) -> str:

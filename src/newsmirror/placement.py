@@ -4,14 +4,16 @@ Bodies keep archive references (``model.ARCHIVE_REF``) to other articles and to 
 copies; rendering makes them relative to the file.  Once old articles have moved to period
 repositories (``rotate.py``) a relative link works only inside one repository: a link from
 one repository to another becomes the target's absolute URL there.  Image copies travel
-with their articles, so they are always in the linking file's repository.
+with their articles, so they are always in the linking file's repository, unless they
+live in a repository of their own (``[images] repository``): then every picture is an
+absolute link to it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .config import RotateSettings
+from .config import Settings
 from .render.markdown import away_url
 from .store.catalog import Catalog
 from .store.rotation import Homes
@@ -21,8 +23,10 @@ class Placement:
     """Answers ``away(target, origin)`` (see ``render.markdown.Away``) from the catalog;
     one instance per batch of renderings (it caches what it asked)."""
 
-    def __init__(self, rotate: RotateSettings, catalog: Catalog) -> None:
-        self.rotate = rotate
+    def __init__(self, settings: Settings, catalog: Catalog) -> None:
+        self.rotate = settings.rotate
+        # Image copies in a repository of their own: always an absolute link.
+        self.images = settings.images.repository_url if settings.images.repository else ""
         self.homes = Homes(catalog)
         self.known: dict[str, str | None] = {}
 
@@ -40,6 +44,10 @@ class Placement:
     def away(self, target: str, origin: str) -> str | None:
         """The absolute URL of ``target`` when it is not in ``origin``'s repository."""
         if not target.startswith("articles/"):
+            if self.images and target.startswith("assets/"):
+                return away_url(self.images, target)
+            return None
+        if not self.rotate.enabled:
             return None
         there = self.home(target)
         if there == self.home(origin):

@@ -175,7 +175,7 @@ class Mover:
         returns those pictures."""
         by_id = {s.id: s for s in self.settings.sources}
         writer = self.writer_of(period)
-        placement = Placement(self.rotate, catalog)
+        placement = Placement(self.settings, catalog)
         pictures: set[str] = set()
         for i in range(0, len(placed), 200):
             chunk = {p.article_id: p for p in placed[i : i + 200]}

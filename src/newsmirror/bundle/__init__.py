@@ -218,6 +218,10 @@ class Pictures:
         self.repositories = [settings.archive.path] + [
             settings.repository(period) for period in Homes(catalog).counts()
         ]
+        images = settings.images
+        if images.repository is not None:
+            self.repositories.append(images.repository)
+        self.own_url = images.repository_url if images.repository is not None else ""
 
     def gather(self, items: Sequence[Item], download: bool = True) -> None:
         """Find every picture of ``items`` (one download per picture, concurrently)."""
@@ -227,7 +231,9 @@ class Pictures:
             for src in _sources(it.body):
                 if src in wanted or src in self.found:
                     continue
-                if "://" not in src:  # a copy in the archive, relative to the article file
+                if self.own_url and src.startswith(self.own_url):  # the image repository
+                    wanted[src] = src[len(self.own_url) :]
+                elif "://" not in src:  # a copy in the archive, relative to the article file
                     wanted[src] = posixpath.normpath(
                         posixpath.join(posixpath.dirname(it.path), src)
                     )

@@ -29,6 +29,7 @@ import heapq
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
 import time
@@ -38,6 +39,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from html import escape
 from pathlib import Path
+from urllib.parse import unquote
 
 from .. import __version__
 from ..config import Settings
@@ -74,6 +76,19 @@ _TEMPLATES = (
     *("base.html", "list.html", "entries.html", "home.html", "groups.html"),
     *("article.html", "search.html", "style.css", "search.js", "changes.html", "diff.html"),
 )
+
+
+def _own_urls(settings: Settings) -> re.Pattern[str] | None:
+    """Links and pictures at our own repositories' URLs (see ``placement``), if any."""
+    bases = []
+    if settings.rotate.enabled:
+        bases.append(re.escape(settings.rotate.front_url))
+        bases.append(re.escape(settings.rotate.url).replace(re.escape("{period}"), "[0-9-]+"))
+    if settings.images.repository is not None:
+        bases.append(re.escape(settings.images.repository_url))
+    if not bases:
+        return None
+    return re.compile(r'(\s(?:href|src)=")(?:' + "|".join(bases) + r')((?:articles|assets)/[^"]*)"')
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +176,21 @@ class SiteBuilder:
         self._repositories = [settings.archive.path] + [
             settings.repository(period) for period in Homes(catalog).counts()
         ]
+        if settings.images.repository is not None:
+            self._repositories.append(settings.images.repository)
+        self._own = _own_urls(settings)
+
+    def _here(self, body: str, page: str) -> str:
+        """Links to our own repositories' files (a rotated archive's periods, the image
+        repository) pointed at the site's copies instead: the site needs no git host."""
+        if self._own is None:
+            return body
+
+        def local(m: re.Match[str]) -> str:
+            target = md_to_html(unquote(m.group(2)))
+            return f'{m.group(1)}{escape(rel(target, page))}"'
+
+        return self._own.sub(local, body)
 
     @staticmethod
     def pages_for(settings: Settings) -> Pages:
@@ -379,7 +409,7 @@ class SiteBuilder:
             authors=self._authors(r.id) or dateline_authors,
             source_id=r.source,
             source_name=self.names[r.source],
-            body=site_body(body),
+            body=site_body(self._here(body, page)),
             alt_href=rel(md_to_html(other), page) if other else None,
             alt_label=_other_label(r, primary),
             revisions=self._revision_links(r, page) if r.revisions > 1 else [],
@@ -414,7 +444,7 @@ class SiteBuilder:
             source = next(s for s in self.settings.sources if s.id == r.source)
             prepared = prepare(self.settings, source, [rev], self.catalog)[0]
             body, dateline_authors = without_dateline(localize(prepared.article.body, r.path))
-            body = site_body(body)
+            body = site_body(self._here(body, page))
             iso, shown = when(rev.date_ms)
             return self.pages.render(
                 "article.html",
