@@ -253,6 +253,17 @@ def test_rotation_moves_old_articles_and_every_link_still_leads_somewhere(
     assert len(edited) == 1
     assert edited[0] not in articles_in(site)
     assert check_links(tmp_path) > 300
+
+    # A new article showing a picture whose copy left with the old articles: fetched again.
+    gone = png(1 * 10_000 + 0)
+    assert not any(p.read_bytes() == gone for p in (site / "assets").rglob("*.png"))
+    fresh = feeds.Item("源1 新的", "https://s1.example/n/new", "", feeds.dt(NOW))
+    fresh.body = f'<p>新</p><img src="{server.url("/img/1-0.png")}">'
+    server.routes["/f1.xml"] = feeds.rss([fresh])
+    clock.ms += 3_600_000
+    assert not Updater(settings, clock=clock, force=True).run().failed
+    assert any(p.read_bytes() == gone for p in (site / "assets").rglob("*.png"))
+    assert check_links(tmp_path) > 300
     for folder in homes.values():
         assert git(folder, "status", "--porcelain") == ""
 
