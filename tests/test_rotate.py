@@ -234,6 +234,10 @@ def test_rotation_moves_old_articles_and_every_link_still_leads_somewhere(
     assert bundled.count("<article") == len(in_month) > 0
     assert "127.0.0.1" not in bundled and "data:image/png;base64," in bundled
 
+    status = nm(tmp_path, "status").stdout
+    assert f"moved to period repositories: 2023 {len(placed['2023'])}" in status
+    assert f"size: {len(placed[None])} article files" in status
+
     # Again: nothing to do, nothing committed.
     heads = {h: git(f, "rev-parse", "HEAD") for h, f in homes.items()}
     again = Updater(settings, clock=clock).rotate()

@@ -299,7 +299,7 @@ def status(obj: Obj) -> None:
         states = {s.id: s for s in catalog.sources()}
         errors = {s.id: catalog.item_errors(s.id) for s in settings.sources}
         uncopied = catalog.asset_failures()
-        size = sizes.measure(settings.archive.path, catalog)
+        size = sizes.measure(settings, catalog)
     finally:
         catalog.close()
     table = Table(title=f"newsmirror · {settings.archive.path}")
@@ -352,6 +352,12 @@ def _print_sizes(s: sizes.Sizes) -> None:
     if s.by_source:
         top = " · ".join(f"{lit(k)} {h(v)}" for k, v in s.by_source.most_common(5))
         console.print(f"largest sources: {top}", markup=False)
+    if s.periods:
+        parts = []
+        for period, n in sorted(s.periods.items()):
+            git_size = s.period_git.get(period)
+            parts.append(f"{period} {n:,}" + (f" ({h(git_size)})" if git_size else ""))
+        console.print("moved to period repositories: " + " · ".join(parts), markup=False)
     if s.by_month:
         months = sorted(s.by_month.items())[-12:]
         console.print(

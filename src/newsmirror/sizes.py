@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .config import Settings
 from .errors import PublishError
 from .model import clamp_ms
 from .publish.git import GitRepo
@@ -31,6 +32,9 @@ class Sizes:
     git_bytes: int | None = None  # objects, loose and packed; None without a repository
     by_source: Counter[str] = field(default_factory=Counter)  # article bytes
     by_month: Counter[str] = field(default_factory=Counter)  # articles + images first seen
+    # A rotated archive's period repositories: articles moved there, their git objects.
+    periods: Counter[str] = field(default_factory=Counter)
+    period_git: dict[str, int | None] = field(default_factory=dict)
 
 
 def _month(ms: int) -> str:
@@ -44,12 +48,17 @@ def _size(path: Path) -> int:
         return 0
 
 
-def measure(root: Path, catalog: Catalog) -> Sizes:
-    """The sizes of the archive at ``root`` as its catalog knows it."""
+def measure(settings: Settings, catalog: Catalog) -> Sizes:
+    """The sizes of the archive (and of its period and image repositories) as its catalog
+    knows it."""
     s = Sizes()
-    for source, path, alt, first in catalog.db.execute(
-        "SELECT source, path, alt_path, first_seen_ms FROM articles"
+    root = settings.archive.path
+    for source, path, alt, first, home in catalog.db.execute(
+        "SELECT source, path, alt_path, first_seen_ms, home FROM articles"
     ):
+        if home is not None:
+            s.periods[home] += 1
+            continue
         for p in (path, alt):
             if p:
                 n = _size(root / p)
@@ -57,22 +66,33 @@ def measure(root: Path, catalog: Catalog) -> Sizes:
                 s.article_bytes += n
                 s.by_source[source] += n
                 s.by_month[_month(first)] += n
+    images = settings.images.repository or root
     for path, first in catalog.db.execute(
         "SELECT path, first_ms FROM assets WHERE status = 'ok' AND path IS NOT NULL"
     ):
-        n = _size(root / path)
-        s.asset_files += 1
-        s.asset_bytes += n
-        s.by_month[_month(first)] += n
-    if (root / ".git").is_dir():
-        try:
-            out = GitRepo(root).run("count-objects", "-v", timeout=120)
-        except PublishError:
-            out = ""
-        fields = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
-        if fields:
-            s.git_bytes = 1024 * (int(fields.get("size", 0)) + int(fields.get("size-pack", 0)))
+        n = _size(images / path)
+        if n:  # not a copy that left with rotated articles
+            s.asset_files += 1
+            s.asset_bytes += n
+            s.by_month[_month(first)] += n
+    s.git_bytes = git_bytes(root)
+    for period in s.periods:
+        s.period_git[period] = git_bytes(settings.repository(period))
     return s
+
+
+def git_bytes(root: Path) -> int | None:
+    """The size of a repository's objects (loose and packed); None without one."""
+    if not (root / ".git").is_dir():
+        return None
+    try:
+        out = GitRepo(root).run("count-objects", "-v", timeout=120)
+    except PublishError:
+        return None
+    fields = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
+    if not fields:
+        return None
+    return 1024 * (int(fields.get("size", 0)) + int(fields.get("size-pack", 0)))
 
 
 def human(n: int) -> str:
