@@ -1,7 +1,8 @@
 """A static feed server for benchmarks, run in its own process so it does not share our core.
 
 Serves every file of a folder with a strong ETag and answers conditional requests with 304.
-Files added after the start are served too (read once, on their first request).
+Files added after the start are served too, and a file rewritten since it was read is
+read again (a stat per request): benches that replay months of a feed rewrite it.
 """
 
 from __future__ import annotations
@@ -18,10 +19,23 @@ class _Server(ThreadingHTTPServer):
 
 
 def serve(folder: Path, port_file: Path) -> None:
-    cache: dict[str, tuple[bytes, str]] = {}
+    cache: dict[str, tuple[bytes, str, int]] = {}
+
+    def load(path: str) -> tuple[bytes, str, int] | None:
+        if "/" in path[1:]:
+            return None
+        try:
+            mtime = (folder / path[1:]).stat().st_mtime_ns
+        except OSError:
+            return None
+        hit = cache.get(path)
+        if hit is None or hit[2] != mtime:
+            data = (folder / path[1:]).read_bytes()
+            hit = cache[path] = (data, '"' + hashlib.sha1(data).hexdigest()[:16] + '"', mtime)
+        return hit
+
     for p in folder.iterdir():
-        data = p.read_bytes()
-        cache["/" + p.name] = (data, '"' + hashlib.sha1(data).hexdigest()[:16] + '"')
+        load("/" + p.name)
 
     class H(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -31,16 +45,13 @@ def serve(folder: Path, port_file: Path) -> None:
             pass
 
         def do_GET(self) -> None:
-            hit = cache.get(self.path)
-            if hit is None and "/" not in self.path[1:] and (folder / self.path[1:]).is_file():
-                data = (folder / self.path[1:]).read_bytes()
-                hit = cache[self.path] = (data, '"' + hashlib.sha1(data).hexdigest()[:16] + '"')
+            hit = load(self.path)
             if hit is None:
                 self.send_response(404)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
-            data, etag = hit
+            data, etag, _ = hit
             if self.headers.get("If-None-Match") == etag:
                 self.send_response(304)
                 self.send_header("ETag", etag)

@@ -354,46 +354,35 @@ class Updater:
     ) -> None:
         if self.image_writer is not self.writer and self.image_writer.written_paths():
             # The pictures first: an article is never published before what it shows.
+            root = self.image_writer.root
             try:
-                images = git_publish.publish(
-                    self.image_writer.root,
+                images = git_publish.publish_written(
+                    self.image_writer,
                     "Image copies\n",
-                    ("origin",) if push and _has_origin(self.image_writer.root) else (),
+                    ("origin",) if push and git_publish.has_remote(root, "origin") else (),
                     self.settings.git.branch,
-                    paths=self.image_writer.written_paths(),
                 )
             except NewsmirrorError as e:
                 report.publish_errors["images"] = str(e)
                 log.error("publish images: %s", e)
                 return
-            self.image_writer.forget_written()
             for remote, why in images.failed.items():
                 report.publish_errors[f"images {remote}"] = why
         try:
-            result = git_publish.publish(
-                self.root,
+            result = git_publish.publish_written(
+                self.writer,
                 message or report.commit_message(),
                 self.settings.git.remotes if push else (),
                 self.settings.git.branch,
-                paths=self.writer.written_paths(),
             )
         except NewsmirrorError as e:
             report.publish_errors["git"] = str(e)
             log.error("publish: %s", e)
             return
-        self.writer.forget_written()
         report.commit, report.pushed = result.commit, result.pushed
         report.publish_errors.update(result.failed)
         for remote, why in result.failed.items():
             log.error("push to %s failed (will retry next run): %s", remote, why)
-
-
-def _has_origin(folder: Path) -> bool:
-    """Whether a repository we made has a remote to push to (the operator adds it)."""
-    try:
-        return "origin" in git_publish.GitRepo(folder).run("remote").split()
-    except NewsmirrorError:
-        return False
 
 
 def _rotation_message(report: RotateReport) -> str:

@@ -234,24 +234,14 @@ class Mover:
         """Commit the period's repository (when the archive is a git repository) and push."""
         if not self.settings.git.enabled:
             return
-        writer = self.writer_of(period)
-        folder = writer.root
-        repo = git_publish.GitRepo(folder)
-        repo.ensure()
-        remotes: tuple[str, ...] = ()
-        if self.rotate.remote:
-            url = self.rotate.remote.replace("{period}", period)
-            if "origin" not in repo.run("remote").split():
-                repo.run("remote", "add", "--", "origin", url)
-            remotes = ("origin",)
-        result = git_publish.publish(
-            folder,
+        url = self.rotate.remote.replace("{period}", period) if self.rotate.remote else None
+        result = git_publish.publish_written(
+            self.writer_of(period),
             f"Rotate: articles of {period}\n",
-            remotes,
+            ("origin",) if url else (),
             self.settings.git.branch,
-            paths=writer.written_paths(),
+            origin=url,
         )
-        writer.forget_written()
         if result.commit:
             report.commits[period] = result.commit
         report.pushed[period] = result.pushed

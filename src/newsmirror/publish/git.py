@@ -20,6 +20,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from ..errors import PublishError
 
@@ -231,3 +232,41 @@ def publish(
         except PublishError as e:
             result.failed[remote] = str(e)
     return result
+
+
+class Journal(Protocol):
+    """What names the files to commit: an archive writer's journal (``store.files``)."""
+
+    root: Path
+
+    def written_paths(self) -> list[str]: ...
+
+    def forget_written(self) -> None: ...
+
+
+def publish_written(
+    journal: Journal,
+    message: str,
+    remotes: tuple[str, ...],
+    branch: str | None = None,
+    origin: str | None = None,
+) -> PublishResult:
+    """Commit the files ``journal`` names in its repository (made if needed) and push;
+    the journal is emptied once they are committed.  ``origin``: the URL of a remote
+    named ``origin`` to add when the repository has none (a repository newsmirror makes)."""
+    if origin is not None:
+        repo = GitRepo(journal.root)
+        repo.ensure()
+        if "origin" not in repo.run("remote").split():
+            repo.run("remote", "add", "--", "origin", origin)
+    result = publish(journal.root, message, remotes, branch, paths=journal.written_paths())
+    journal.forget_written()
+    return result
+
+
+def has_remote(path: Path, name: str) -> bool:
+    """Whether the repository at ``path`` has a remote called ``name``."""
+    try:
+        return name in GitRepo(path).run("remote").split()
+    except PublishError:
+        return False
