@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -233,6 +234,19 @@ def test_rotation_moves_old_articles_and_every_link_still_leads_somewhere(
     in_month = [p for p in placed["2025"] if p.split("/")[2].startswith(month)]
     assert bundled.count("<article") == len(in_month) > 0
     assert "127.0.0.1" not in bundled and "data:image/png;base64," in bundled
+    # The month's site as a zip for a USB stick: every page and picture it links to is in.
+    r = nm(tmp_path, "bundle", "-p", "month", "-d", month + "-01", "-f", "zip", "-o", "usb")
+    assert r.returncode == 0, r.stderr
+    with zipfile.ZipFile(next((tmp_path / "usb").glob("*.zip"))) as z:
+        z.extractall(tmp_path / "usb")
+    top = next(p for p in (tmp_path / "usb").iterdir() if p.is_dir())
+    shown = list((top / "articles").rglob("*.html"))
+    assert len(shown) == len(in_month)
+    for page in [top / "index.html", *shown]:
+        for ref in re.findall(r'(?:src|href)="([^":#]+)"', page.read_text(encoding="utf-8")):
+            if not ref.endswith(("changes.html", "search.html")):
+                assert (page.parent / ref).resolve().is_file(), (page, ref)
+    assert len(list((top / "assets").rglob("*.png"))) >= len(in_month) // 3
 
     status = nm(tmp_path, "status").stdout
     assert f"moved to period repositories: 2023 {len(placed['2023'])}" in status

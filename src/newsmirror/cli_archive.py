@@ -141,8 +141,9 @@ def export_warc(
 @click.option("--date", "-d", "day", help="A day of the period (YYYY-MM-DD); default: yesterday.")
 @click.option("--source", "-s", "sources", multiple=True, help="Only this source (repeatable).")
 @click.option(
-    "--format", "-f", "formats", type=click.Choice(("epub", "html")), multiple=True,
-    help="epub, html (repeatable); default: both.",
+    "--format", "-f", "formats", type=click.Choice(("epub", "html", "zip")), multiple=True,
+    help="epub, html, zip (the period's static site, for a USB stick; repeatable); "
+    "default: epub and html.",
 )  # fmt: skip
 @click.option("--script", type=click.Choice(("hans", "hant")), help="Convert the text to it.")
 @click.option(
@@ -194,7 +195,9 @@ def bundle(
     name = "-".join(("newsmirror", label.replace(" – ", "_"), *sources))
     output.mkdir(parents=True, exist_ok=True)
     missing = sum(1 for p in pictures.found.values() if p is None)
-    for fmt in formats or ("epub", "html"):
+    if "zip" in formats:
+        _site_zip(obj, output / f"{name}.zip", start, end, sources)
+    for fmt in [f for f in formats or ("epub", "html") if f != "zip"]:
         writer = epub.write if fmt == "epub" else single.write
         parts = split(items, pictures.found, fmt, cap)
         if len(parts) > 1:
@@ -208,6 +211,21 @@ def bundle(
             )
     if missing:
         console.print(f"{missing} picture(s) could not be had: their text stands", markup=False)
+
+
+def _site_zip(obj: Obj, path: Path, start: int, end: int, sources: tuple[str, ...]) -> None:
+    """The period's static site as a zip (see ``publish.site_zip``)."""
+    from .publish import site_zip
+
+    settings, catalog = open_catalog(obj)
+    try:
+        size = site_zip.write(path, settings, catalog, start, end, sources)
+    except NewsmirrorError as e:
+        fail(e)
+        return
+    finally:
+        catalog.close()
+    console.print(f"{lit(path)}: the period's site, {size / 1e6:.1f} MB", markup=False)
 
 
 @click.command("rotate")

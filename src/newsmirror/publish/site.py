@@ -159,12 +159,17 @@ class SiteBuilder:
         *,
         pagefind: bool | None = None,
         now_ms: int | None = None,
+        only: Callable[[Row], bool] | None = None,
     ):
+        """``only``: a snapshot of these articles (a period's site to pass on): the pages
+        are all written, and the catalog does not remember them (it keeps the real site's
+        state); no bundles."""
         self.settings = settings
         self.site = settings.site
         self.catalog = catalog
         self.root = settings.site.path
         self.pagefind = self.site.pagefind if pagefind is None else pagefind
+        self.only = only
         self.names = {s.id: s.name for s in settings.sources}
         self.pages = self.pages_for(settings)
         self.plan: dict[str, tuple[str, Render]] = {}
@@ -223,7 +228,8 @@ class SiteBuilder:
             "ON n.article_id = a.id ORDER BY a.id"
         )
         names = self.names
-        return [Row(*r) for r in self.catalog.db.execute(sql) if r[1] in names]
+        rows = [Row(*r) for r in self.catalog.db.execute(sql) if r[1] in names]
+        return rows if self.only is None else [r for r in rows if self.only(r)]
 
     # -- the plan: every page with its fingerprint and how to render it -----------------------
 
@@ -568,7 +574,11 @@ class SiteBuilder:
         generation = self.generation()
         build_id = self._build_id()
         known = self.catalog.site_pages()
-        if self.catalog.site_state("generation") != generation or build_id is None:
+        if (
+            self.catalog.site_state("generation") != generation
+            or build_id is None
+            or self.only is not None
+        ):
             known, report.full = {}, True
         rows = self._load_rows()
         by_source: dict[str, list[Row]] = defaultdict(list)
@@ -585,7 +595,10 @@ class SiteBuilder:
         )
         self.changes = change_pages.article_summaries()
         change_pages.plan(self._add, _fp)
-        self.bundles = BundlePages(self.settings, self.catalog, self.now_ms).plan(self._add, _fp)
+        if self.only is None:
+            self.bundles = BundlePages(self.settings, self.catalog, self.now_ms).plan(
+                self._add, _fp
+            )
         self._plan_articles(rows)
         self._plan_sources(by_source)
         self._plan_days(by_day)
@@ -616,6 +629,8 @@ class SiteBuilder:
         assets = self._link_assets(known)
         if self.pagefind:
             report.bundles = self._search_bundles(by_day, known, done, report)
+        if self.only is not None:
+            return report
         with self.catalog.transaction():
             self.catalog.set_site_pages({**done, **assets}, gone)
             self.catalog.set_site_state("generation", generation)
