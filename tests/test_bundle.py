@@ -180,3 +180,43 @@ def test_the_site_keeps_the_latest_bundles(tmp_path: Path, server: FakeServer) -
     # A day later, yesterday is another day (with no articles): the old day's bundles go.
     _written, bundles = build("2026-12-02")
     assert not any(b.startswith("newsmirror-day-2026-11-30") for b in bundles)
+
+
+def test_the_archive_keeps_the_latest_bundles_when_asked(
+    tmp_path: Path, server: FakeServer
+) -> None:
+    from datetime import datetime
+
+    from newsmirror.config import load
+    from newsmirror.pipeline import Updater
+    from newsmirror.render.html import READER_TZ
+
+    from .conftest import git
+
+    cfg = _archive(tmp_path, server)
+    text = cfg.read_text(encoding="utf-8").replace("enabled = false", "enabled = true", 1)
+    cfg.write_text(text + '\n[bundles]\nperiods = ["day"]\nformats = ["epub"]\narchive = true\n')
+    settings = load(cfg)
+    site = tmp_path / "site"
+
+    def update(day: str) -> set[str]:
+        now = datetime.strptime(day, "%Y-%m-%d").replace(hour=9, tzinfo=READER_TZ)
+        assert not Updater(settings, clock=lambda: int(now.timestamp() * 1000)).run().failed
+        return (
+            {p.name for p in (site / "bundles").glob("*")} if (site / "bundles").exists() else set()
+        )
+
+    assert update("2026-12-01") == {"newsmirror-day-2026-11-30.epub"}
+    book = site / "bundles" / "newsmirror-day-2026-11-30.epub"
+    with zipfile.ZipFile(book) as z:
+        text = "".join(z.read(n).decode() for n in z.namelist() if n.endswith(".xhtml"))
+    assert "第一篇：法院开审" in text and "第二篇：气候谈判" in text
+    readme = (site / "README.md").read_text(encoding="utf-8")
+    assert "(bundles/newsmirror-day-2026-11-30.epub)" in readme
+    assert "bundles/newsmirror-day-2026-11-30.epub" in git(site, "ls-files")
+    made = book.stat().st_mtime_ns
+    assert update("2026-12-01") == {"newsmirror-day-2026-11-30.epub"}
+    assert book.stat().st_mtime_ns == made  # nothing changed: not made again
+    assert update("2026-12-02") == set()  # yesterday has no articles: the old day's goes
+    assert "bundles/" not in git(site, "ls-files")
+    assert "Offline bundles" not in (site / "README.md").read_text(encoding="utf-8")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
+import json
 import logging
 import random
 from collections.abc import Callable
@@ -24,6 +26,7 @@ from .model import Article, SourceResult
 from .placement import Placement
 from .publish import changes
 from .publish.lists import Elsewhere, ReadmeSource, list_path, render_list, render_readme
+from .publish.site_bundles import BundlePages
 from .render.markdown import Away, away_url, file_hash
 from .report import SourceReport
 from .store.catalog import Catalog, ListEntry
@@ -34,6 +37,12 @@ from .transform.prepare import Prepared, prepare
 from .watch import edit_detail
 
 log = logging.getLogger(__name__)
+
+ARCHIVE_BUNDLES = "archive_bundles"  # site_state: bundle path -> what it was made of
+
+
+def _fingerprint(*parts: object) -> str:
+    return hashlib.sha1("\0".join(map(str, parts)).encode("utf-8")).hexdigest()
 
 
 def _records(answer: Any, now_ms: int) -> bytes | None:
@@ -343,9 +352,34 @@ class Applier:
                 files.append((list_path(s.name), render_list(s.name, entries, self._link)))
             here = (st.articles if st else 0) - moved.get(s.id, 0)
             readme.append(ReadmeSource(s.name, here, st.last_changed_ms if st else None))
-        files.append(("README.md", render_readme(readme, older)))
+        bundles = self._bundles(catalog) if self.settings.bundles.archive else []
+        files.append(("README.md", render_readme(readme, older, bundles=bundles)))
         files += self._change_files(catalog)
         self.writer.write_batch(files)
+
+    def _bundles(self, catalog: Catalog) -> list[tuple[str, str]]:
+        """``[bundles] archive``: the latest bundles kept in the archive's ``bundles/``,
+        made again only when what they hold changes; returns (label, path) for the README.
+        A bundle that cannot be made costs that bundle, never the pass."""
+        planned: dict[str, tuple[str, Callable[[], bytes]]] = {}
+        links = BundlePages(self.settings, catalog, self.clock()).plan(
+            lambda page, fp, render: planned.__setitem__(page, (fp, render)), _fingerprint
+        )
+        known: dict[str, str] = json.loads(catalog.site_state(ARCHIVE_BUNDLES) or "{}")
+        made: dict[str, str] = {}
+        for page, (fp, render) in planned.items():
+            if known.get(page) == fp and (self.root / page).exists():
+                made[page] = fp
+                continue
+            try:
+                self.writer.write_batch([(page, render())])
+                made[page] = fp
+            except Exception as e:
+                log.error("bundle %s: %s", page, reason(e))
+        self.writer.remove([p for p in known if p not in planned])
+        with catalog.transaction():
+            catalog.set_site_state(ARCHIVE_BUNDLES, json.dumps(made, sort_keys=True))
+        return [(label, page) for label, page in links if page in made]
 
     def _link(self, entry: ListEntry) -> str:
         """A list entry's link: its path in the archive, or its URL in a period's."""

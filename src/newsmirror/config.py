@@ -256,6 +256,7 @@ class BundleSettings:
     periods: tuple[str, ...] = ()
     formats: tuple[str, ...] = ("epub", "html")
     max_size: int = 100_000_000
+    archive: bool = False  # kept in the archive too (``bundles/``), by ``update``
 
 
 @dataclass(frozen=True, slots=True)
@@ -726,6 +727,7 @@ def parse_settings(data: dict[str, Any], path: Path) -> Settings:
         periods=tuple(dict.fromkeys(periods)),
         formats=tuple(dict.fromkeys(formats)),
         max_size=b.number("max_size", d_b.max_size, minimum=10_000, maximum=2**62),
+        archive=b.flag("archive", False),
     )
     b.done()
 

@@ -79,6 +79,7 @@ def render_readme(
     *,
     period: str | None = None,
     newer: Elsewhere | None = None,
+    bundles: Sequence[tuple[str, str]] = (),
 ) -> bytes:
     """The archive's front page: every source's list and when it last got new articles;
     then, once rotated, the period repositories holding the older ones.  A period's
@@ -114,6 +115,11 @@ def render_readme(
         lines.append(
             f"| [{escape_link_text(s.name)}]({link}) | {s.articles} | {_when(s.last_changed_ms)} |"
         )
+    if bundles:
+        lines += ["", "## 离线合集 · Offline bundles", ""]
+        lines += [
+            f"- [{escape_link_text(label)}]({link_destination(path)})" for label, path in bundles
+        ]
     if older:
         lines += [
             "",
