@@ -115,9 +115,7 @@ class Mover:
         by_period: dict[str, list[int]] = defaultdict(list)
         for article_id, date_ms in due:
             by_period[period_of(date_ms, self.rotate.period)].append(article_id)
-        ids = [i for i, _ in due]
-        keys = [k for st in catalog.stored(ids) for k in (
-            st.article.ident, f"url:{st.article.canonical}", f"path:{st.known.path}")]  # fmt: skip
+        keys = homes.link_keys([i for i, _ in due])
         with catalog.transaction():
             for period, article_ids in sorted(by_period.items()):
                 homes.set_home(article_ids, period)

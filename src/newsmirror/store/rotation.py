@@ -43,6 +43,14 @@ class Homes:
         )
         return sorted(((r[0], r[1]) for r in rows), key=lambda r: (r[1], r[0]))
 
+    def link_keys(self, article_ids: Sequence[int]) -> list[str]:
+        """Every key a link to these articles is known by (``transform.links``): what
+        renderings linking to them depend on."""
+        rows = self.catalog._rows_in(
+            "SELECT ident, canonical, path FROM articles WHERE id IN (?)", article_ids
+        )
+        return [k for ident, canon, path in rows for k in (ident, f"url:{canon}", f"path:{path}")]
+
     def set_home(self, article_ids: Sequence[int], home: str) -> None:
         """These articles now belong to ``home`` (in the caller's transaction)."""
         self.db.executemany(
