@@ -283,6 +283,17 @@ def test_rotation_moves_old_articles_and_every_link_still_leads_somewhere(
     assert not Updater(settings, clock=clock, force=True).run().failed
     assert any(p.read_bytes() == gone for p in (site / "assets").rglob("*.png"))
     assert check_links(tmp_path) > 300
+
+    # Rendering everything again (other link settings) rewrites moved articles where
+    # they are now, never back into the archive.
+    cfg.write_text(cfg.read_text() + '\n[links]\nmode = "as-published"\n')
+    report = Updater(load(cfg), clock=clock).rewrite()
+    assert report.rerendered > 40
+    assert not articles_in(site) & (placed["2024"] | placed["2025"])
+    assert "前一条" in (homes["2024"] / sorted(placed["2024"])[-1]).read_text()
+    assert 'href="https://s' in (homes["2024"] / sorted(placed["2024"])[-1]).read_text()
+    for folder in homes.values():
+        assert git(folder, "status", "--porcelain") == ""
     for folder in homes.values():
         assert git(folder, "status", "--porcelain") == ""
 

@@ -155,6 +155,9 @@ class Updater:
                 ids = catalog.article_ids([s.id for s in self.settings.sources])
                 asyncio.run(self._copy_stored(catalog, ids))
                 report = UpdateReport(rerendered=self.applier.rerender(catalog, ids))
+                if self.settings.rotate.enabled:  # rotated articles go back to their period
+                    report.rotation = RotateReport()
+                    self._mover().settle(catalog, report.rotation)
             finally:
                 catalog.close()
             if self.settings.git.enabled and report.rerendered:
