@@ -10,6 +10,7 @@ the fresh clone's size again (the issue's target: under 300 MB), the period repo
 sizes, and the time of a pass after the rotation.  Prints figures; asserts nothing.
 
     python bench/growth.py [--articles 100000] [--sources 10] [--workdir /work]
+                           [--keep DIR]   # generate once into DIR, reuse it next time
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -86,6 +88,92 @@ def mb(n: int) -> str:
     return f"{n / 1e6:,.1f} MB"
 
 
+def generate(work: Path, served: Path, port: int, args: argparse.Namespace) -> Path:
+    """Archive ``--months`` of generated feeds, one pass per month; returns the config."""
+    rng = random.Random(42)
+    cfg = write_config(work / "archive", port, args.sources, fsync=False)
+    text = cfg.read_text(encoding="utf-8").replace(
+        "[publish.git]\nenabled = false", "[publish.git]\nenabled = true"
+    )
+    text += (
+        '\n[images]\nmode = "copy"\n'
+        "\n[rotate]\nenabled = true\nkeep_months = 6\n"
+        'url = "https://example.org/news-{period}/blob/main/"\n'
+        'front_url = "https://example.org/news/blob/main/"\n'
+    )
+    cfg.write_text(text, encoding="utf-8")
+    settings = load(cfg)
+    first = month_start(datetime.now(UTC), -args.months)
+    per_feed = args.articles // (args.months * args.sources)
+    n = pictures = 0
+    t_all = time.perf_counter()
+    for m in range(args.months):
+        start = month_start(first, m)
+        span = (month_start(first, m + 1) - start).total_seconds()
+        for s in range(args.sources):
+            items = []
+            for _ in range(per_feed):
+                n += 1
+                body = article_html(rng, 3000).replace(REMOTE_PICTURE, "")
+                if n % args.picture_every == 0:
+                    name = f"img-{n}.png"
+                    data = b"\x89PNG\r\n\x1a\n" + rng.randbytes(args.picture_kb * 1024)
+                    (served / name).write_bytes(data)
+                    body += f'<img src="http://127.0.0.1:{port}/{name}">'
+                    pictures += 1
+                date = start + timedelta(seconds=rng.uniform(0, span))
+                items.append((n, date, body))
+            (served / f"feed{s}.xml").write_bytes(feed(s, items, port))
+        end = month_start(first, m + 1) - timedelta(minutes=1)
+        clock_ms = int(end.timestamp() * 1000)
+        report = Updater(settings, clock=lambda c=clock_ms: c, force=True).run()
+        assert not report.failed, [r.error for r in report.failed]
+        for p in served.glob("img-*.png"):
+            p.unlink()  # the server keeps what it read; the disk need not
+    print(
+        f"archived {n:,} articles ({pictures:,} pictures of {args.picture_kb} KB) "
+        f"from {args.sources} sources over {args.months} months in "
+        f"{time.perf_counter() - t_all:.0f} s"
+    )
+    return cfg
+
+
+def measure(cfg: Path, work: Path) -> None:
+    """Clone, rotate, clone again, print the figures."""
+    settings = load(cfg)
+    site = settings.archive.path
+    before = clone_size(site, work / "clone")
+    print(
+        f"fresh clone before rotation: .git {mb(before[0])}, work tree "
+        f"{mb(before[1])} ({before[2]:.0f} s)"
+    )
+    now_ms = int(time.time() * 1000)
+    t = time.perf_counter()
+    rotated = Updater(settings, clock=lambda: now_ms).rotate()
+    took = time.perf_counter() - t
+    moved = sum(rotated.settled.values())
+    print(
+        f"rotation: {moved:,} articles to {len(rotated.settled)} period repositories, "
+        f"{rotated.removed:,} files removed from the archive, in {took:.0f} s"
+        + (f"; errors: {rotated.errors}" if rotated.errors else "")
+    )
+    after = clone_size(site, work / "clone")
+    print(
+        f"fresh clone after rotation: .git {mb(after[0])}, work tree "
+        f"{mb(after[1])} ({after[2]:.0f} s)"
+    )
+    for period in sorted(rotated.settled):
+        folder = settings.repository(period)
+        tree = tree_bytes(folder) - tree_bytes(folder / ".git")
+        print(f"  period {period}: work tree {mb(tree)}")
+    t = time.perf_counter()
+    Updater(settings, clock=lambda: now_ms).rotate()
+    print(f"rotation again (nothing due): {time.perf_counter() - t:.1f} s")
+    t = time.perf_counter()
+    Updater(settings, clock=lambda: now_ms + 3_600_000, force=True).run()
+    print(f"a pass after the rotation (feeds unchanged): {time.perf_counter() - t:.1f} s")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--articles", type=int, default=100_000)
@@ -94,12 +182,13 @@ def main() -> None:
     ap.add_argument("--picture-kb", type=int, default=20)
     ap.add_argument("--picture-every", type=int, default=2)
     ap.add_argument("--workdir", help="where the archive goes (default: the temp dir)")
+    ap.add_argument("--keep", type=Path, help="generate into this folder once; reuse it")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="nm-growth-", dir=args.workdir))
-    rng = random.Random(42)
+    pristine = args.keep or work / "pristine"
     try:
-        served = work / "served"
-        served.mkdir()
+        served = pristine / "served"
+        served.mkdir(parents=True, exist_ok=True)
         port_file = work / "port"
         server = subprocess.Popen(
             [sys.executable, str(HERE / "_server.py"), str(served), str(port_file)]
@@ -108,84 +197,18 @@ def main() -> None:
             while not port_file.exists() or not port_file.read_text():
                 time.sleep(0.05)
             port = int(port_file.read_text())
-            cfg = write_config(work / "archive", port, args.sources, fsync=False)
-            text = cfg.read_text(encoding="utf-8").replace(
-                "[publish.git]\nenabled = false", "[publish.git]\nenabled = true"
-            )
-            text += (
-                '\n[images]\nmode = "copy"\n'
-                "\n[rotate]\nenabled = true\nkeep_months = 6\n"
-                'url = "https://example.org/news-{period}/blob/main/"\n'
-                'front_url = "https://example.org/news/blob/main/"\n'
-            )
+            cfg = pristine / "archive" / "newsmirror.toml"
+            if not (pristine / "done").exists():
+                generate(pristine, served, port, args)
+                (pristine / "done").write_text("")
+            else:
+                print(f"reusing the archive generated in {pristine}")
+            # Rotate a copy, so a kept archive can be measured again.
+            subprocess.run(["cp", "-a", str(pristine / "archive"), str(work / "run")], check=True)
+            cfg = work / "run" / "newsmirror.toml"
+            text = re.sub(r"127\.0\.0\.1:\d+", f"127.0.0.1:{port}", cfg.read_text())
             cfg.write_text(text, encoding="utf-8")
-            settings = load(cfg)
-            now = datetime.now(UTC)
-            first = month_start(now, -args.months)
-            per_feed = args.articles // (args.months * args.sources)
-            n = 0
-            pictures = 0
-            t_all = time.perf_counter()
-            for m in range(args.months):
-                start = month_start(first, m)
-                span = (month_start(first, m + 1) - start).total_seconds()
-                for s in range(args.sources):
-                    items = []
-                    for _ in range(per_feed):
-                        n += 1
-                        body = article_html(rng, 3000).replace(REMOTE_PICTURE, "")
-                        if n % args.picture_every == 0:
-                            name = f"img-{n}.png"
-                            data = b"\x89PNG\r\n\x1a\n" + rng.randbytes(args.picture_kb * 1024)
-                            (served / name).write_bytes(data)
-                            body += f'<img src="http://127.0.0.1:{port}/{name}">'
-                            pictures += 1
-                        date = start + timedelta(seconds=rng.uniform(0, span))
-                        items.append((n, date, body))
-                    (served / f"feed{s}.xml").write_bytes(feed(s, items, port))
-                end = month_start(first, m + 1) - timedelta(minutes=1)
-                clock_ms = int(end.timestamp() * 1000)
-                report = Updater(settings, clock=lambda c=clock_ms: c, force=True).run()
-                assert not report.failed, [r.error for r in report.failed]
-                for p in served.glob("img-*.png"):
-                    p.unlink()  # the server keeps what it read; the disk need not
-            print(
-                f"archived {n:,} articles ({pictures:,} pictures of {args.picture_kb} KB) "
-                f"from {args.sources} sources over {args.months} months in "
-                f"{time.perf_counter() - t_all:.0f} s"
-            )
-            site = work / "archive" / "site"
-            before = clone_size(site, work / "clone")
-            print(
-                f"fresh clone before rotation: .git {mb(before[0])}, work tree "
-                f"{mb(before[1])} ({before[2]:.0f} s)"
-            )
-            now_ms = int(now.timestamp() * 1000)
-            t = time.perf_counter()
-            rotated = Updater(settings, clock=lambda: now_ms).rotate()
-            took = time.perf_counter() - t
-            moved = sum(rotated.settled.values())
-            print(
-                f"rotation: {moved:,} articles to {len(rotated.settled)} period repositories, "
-                f"{rotated.removed:,} files removed from the archive, in {took:.0f} s"
-                + (f"; errors: {rotated.errors}" if rotated.errors else "")
-            )
-            after = clone_size(site, work / "clone")
-            print(
-                f"fresh clone after rotation: .git {mb(after[0])}, work tree "
-                f"{mb(after[1])} ({after[2]:.0f} s)"
-            )
-            for period in sorted(rotated.settled):
-                folder = settings.repository(period)
-                print(
-                    f"  period {period}: work tree {mb(tree_bytes(folder) - tree_bytes(folder / '.git'))}"
-                )
-            t = time.perf_counter()
-            Updater(settings, clock=lambda: now_ms).rotate()
-            print(f"rotation again (nothing due): {time.perf_counter() - t:.1f} s")
-            t = time.perf_counter()
-            Updater(settings, clock=lambda: now_ms + 3_600_000, force=True).run()
-            print(f"a pass after the rotation (feeds unchanged): {time.perf_counter() - t:.1f} s")
+            measure(cfg, work)
         finally:
             server.terminate()
             server.wait()
