@@ -14,7 +14,7 @@ import hashlib
 import json
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -29,7 +29,7 @@ from .publish.lists import Elsewhere, ReadmeSource, list_path, render_list, rend
 from .publish.site_bundles import BundlePages
 from .render.markdown import Away, away_url, file_hash
 from .report import SourceReport
-from .store.catalog import Catalog, ListEntry
+from .store.catalog import Catalog, ListEntry, Stored
 from .store.files import ArchiveWriter, SyncBarrier
 from .store.rotation import Homes
 from .store.watch import DISAPPEARANCE, EDIT, Watchlist
@@ -53,6 +53,21 @@ def _records(answer: Any, now_ms: int) -> bytes | None:
     except Exception as e:
         log.error("evidence of %s: %s", getattr(answer, "url", "?"), reason(e))
         return None
+
+
+def prepare_stored(
+    settings: Settings, catalog: Catalog, article_ids: Sequence[int], away: Away | None
+) -> list[tuple[Stored, Prepared]]:
+    """These archived articles (of configured sources) from their latest revision, each
+    prepared to render again, one ``prepare`` per source."""
+    by_id = {s.id: s for s in settings.sources}
+    stored = [st for st in catalog.stored(article_ids) if st.article.source in by_id]
+    out: list[tuple[Stored, Prepared]] = []
+    for source_id in dict.fromkeys(st.article.source for st in stored):
+        group = [st for st in stored if st.article.source == source_id]
+        ready = prepare(settings, by_id[source_id], [st.article for st in group], catalog, away)
+        out += zip(group, ready, strict=True)
+    return out
 
 
 class Applier:
@@ -293,26 +308,17 @@ class Applier:
     def rerender(self, catalog: Catalog, article_ids: list[int]) -> int:
         """Render these articles again from their stored revision with the current
         settings; write and record those whose files change.  Returns how many did."""
-        by_id = {s.id: s for s in self.settings.sources}
         count = 0
         away = self._away(catalog)
         for i in range(0, len(article_ids), 200):
-            stored = [
-                st for st in catalog.stored(article_ids[i : i + 200]) if st.article.source in by_id
-            ]
             files: list[tuple[str, bytes]] = []
             updates: list[tuple[int, str, str | None, frozenset[str]]] = []
-            for source_id in dict.fromkeys(st.article.source for st in stored):
-                group = [st for st in stored if st.article.source == source_id]
-                prepared = prepare(
-                    self.settings, by_id[source_id], [st.article for st in group], catalog, away
-                )
-                for st, p in zip(group, prepared, strict=True):
-                    out = p.render(st.known.path)
-                    h, alt = file_hash(out[0][1]), p.alt_path(st.known.path)
-                    if h != st.known.content_hash or alt != st.alt_path:
-                        files.extend(out)
-                        updates.append((st.known.article_id, h, alt, p.refs))
+            for st, p in prepare_stored(self.settings, catalog, article_ids[i : i + 200], away):
+                out = p.render(st.known.path)
+                h, alt = file_hash(out[0][1]), p.alt_path(st.known.path)
+                if h != st.known.content_hash or alt != st.alt_path:
+                    files.extend(out)
+                    updates.append((st.known.article_id, h, alt, p.refs))
             self.writer.write_batch(files)
             with catalog.transaction():
                 for article_id, h, alt, refs in updates:

@@ -33,8 +33,8 @@ from .fetch.http import Fetcher
 from .model import Article, SourceResult
 from .publish import git as git_publish
 from .publish.lists import readme_times
-from .report import SourceReport, UpdateReport
-from .rotate import Mover, RotateReport
+from .report import RotateReport, SourceReport, UpdateReport
+from .rotate import Mover
 from .sources import Context, drivers
 from .store import adopt
 from .store.catalog import Catalog

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .model import ItemError
-from .rotate import RotateReport
 from .watch import WatchReport
 
 
@@ -24,6 +23,18 @@ class SourceReport:
     item_errors: list[ItemError] = field(default_factory=list)
     skipped_until: int | None = None  # not due yet (Retry-After, max-age or backoff)
     newly_failing: bool = False
+
+
+@dataclass(slots=True)
+class RotateReport:
+    """What a rotation (or an ordinary pass's settling) did."""
+
+    placed: dict[str, int] = field(default_factory=dict)  # period -> articles newly assigned
+    settled: dict[str, int] = field(default_factory=dict)  # period -> files moved there
+    removed: int = 0  # files removed from the archive (articles and pictures)
+    commits: dict[str, str] = field(default_factory=dict)  # period -> commit made there
+    pushed: dict[str, list[str]] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)  # period -> why it is not done
 
 
 @dataclass(slots=True)

@@ -31,9 +31,9 @@ import posixpath
 import re
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from .apply import prepare_stored
 from .config import Settings
 from .errors import NewsmirrorError
 from .placement import Placement
@@ -41,11 +41,11 @@ from .publish import changes
 from .publish import git as git_publish
 from .publish.lists import Elsewhere, ReadmeSource, list_path, render_list, render_readme
 from .render.markdown import file_hash
+from .report import RotateReport
 from .store.catalog import Catalog
 from .store.files import ArchiveWriter
 from .store.rotation import SQUASH_PENDING, Homes, Placed
 from .store.watch import EDIT, Watchlist
-from .transform.prepare import prepare
 
 log = logging.getLogger(__name__)
 
@@ -78,18 +78,6 @@ def period_of(date_ms: int, period: str) -> str:
     """The period repository an article dated ``date_ms`` goes to (UTC)."""
     d = datetime.fromtimestamp(max(date_ms, 0) / 1000, UTC)
     return f"{d.year:04d}" if period == "year" else f"{d.year:04d}-{d.month:02d}"
-
-
-@dataclass(slots=True)
-class RotateReport:
-    """What a rotation (or an ordinary pass's settling) did."""
-
-    placed: dict[str, int] = field(default_factory=dict)  # period -> articles newly assigned
-    settled: dict[str, int] = field(default_factory=dict)  # period -> files moved there
-    removed: int = 0  # files removed from the archive (articles and pictures)
-    commits: dict[str, str] = field(default_factory=dict)  # period -> commit made there
-    pushed: dict[str, list[str]] = field(default_factory=dict)
-    errors: dict[str, str] = field(default_factory=dict)  # period -> why it is not done
 
 
 class Mover:
@@ -136,7 +124,9 @@ class Mover:
     def settle(self, catalog: Catalog, report: RotateReport) -> None:
         """Step 3: every rotated article with a file in the archive moves to its period."""
         homes = Homes(catalog)
-        stray = [p for p in homes.placed() if self._in_archive(p)]
+        configured = {s.id for s in self.settings.sources}
+        # Only what can be rendered leaves: a source taken out of the config keeps its files.
+        stray = [p for p in homes.placed() if p.source in configured and self._in_archive(p)]
         by_home: dict[str, list[Placed]] = defaultdict(list)
         for p in stray:
             by_home[p.home].append(p)
@@ -171,18 +161,14 @@ class Mover:
     def _write_period(self, catalog: Catalog, period: str, placed: list[Placed]) -> set[str]:
         """Render each article for its period and write it there with its pictures;
         returns those pictures."""
-        by_id = {s.id: s for s in self.settings.sources}
         writer = self.writer_of(period)
         placement = Placement(self.settings, catalog)
         pictures: set[str] = set()
         for i in range(0, len(placed), 200):
-            chunk = {p.article_id: p for p in placed[i : i + 200]}
-            stored = [st for st in catalog.stored(list(chunk)) if st.article.source in by_id]
+            ids = [p.article_id for p in placed[i : i + 200]]
             files: list[tuple[str, bytes]] = []
             rendered: list[tuple[int, str, str | None]] = []
-            for st in stored:
-                source = by_id[st.article.source]
-                (p,) = prepare(self.settings, source, [st.article], catalog, placement.away)
+            for st, p in prepare_stored(self.settings, catalog, ids, placement.away):
                 out = p.render(st.known.path)
                 alt = p.alt_path(st.known.path)
                 rendered.append((st.known.article_id, file_hash(out[0][1]), alt))
