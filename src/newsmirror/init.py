@@ -35,6 +35,8 @@ proxies = ["https://images.weserv.nl/?url={url_noscheme}"]
 # When a proxy gets blocked, put another first and run `newsmirror rewrite-images`.
 # max_bytes = 10485760           # copy mode: larger images stay proxied
 # types = ["jpeg", "png", "gif", "webp", "avif"]
+# repository = "../news-images"  # copy mode: the copies in a repository of their own
+# repository_url = "https://raw.githubusercontent.com/you/news-images/main/"
 
 [links]
 mode = "archive"                 # links to mirrored articles go to the copy in the archive;
@@ -71,6 +73,17 @@ max_silence = "2d"               # ... or when nothing new was archived for long
 [publish.git]
 enabled = true                   # commit the archive after each pass that changed it
 remotes = []                     # e.g. ["origin"]: pushed after each commit
+
+# [bundles]                      # offline files of the latest periods, on the site
+# periods = ["day", "week"]
+# archive = false                # true: kept in the archive's bundles/ too
+
+# [rotate]                       # `newsmirror rotate`: old articles to a repository per year
+# enabled = true
+# keep_months = 6
+# url = "https://github.com/you/news-{period}/blob/main/"
+# front_url = "https://github.com/you/news/blob/main/"
+# remote = "git@github.com:you/news-{period}.git"
 
 # ---------------------------------------------------------------------------------------
 # Sources.  `id` is the folder under articles/, `name` is shown in lists and the README.
