@@ -85,7 +85,7 @@ def test_killed_runs_converge_to_the_uninterrupted_archive(
     site = killed / "site"
     assert git(site, "status", "--porcelain") == ""  # everything is committed
     assert not (site / ".git/index.lock").exists()
-    assert not list((site / ".newsmirror/tmp").iterdir())
+    assert not list(site.rglob(".nm-*.tmp"))  # no temporary file left behind
 
 
 def _run_to_end(cfg: Path) -> int:

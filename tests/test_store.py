@@ -115,9 +115,10 @@ def test_write_if_changed_and_stale_temps(tmp_path: Path) -> None:
     assert (tmp_path / "a/b.md").stat().st_mtime_ns == mtime
     assert w.write_batch([("a/b.md", b"y"), ("a/c.md", b"z")]) == [True, True]
     assert (tmp_path / "a/b.md").read_bytes() == b"y"
-    (tmp_path / ".newsmirror/tmp/99-1.tmp").write_bytes(b"half")  # a killed run's leftover
-    w.clear_temps()
-    assert list((tmp_path / ".newsmirror/tmp").iterdir()) == []
+    (tmp_path / "a/.nm-99-1.tmp").write_bytes(b"half")  # a killed run's leftover
+    (tmp_path / "a/.nm-notes.txt").write_bytes(b"not ours")
+    ArchiveWriter(tmp_path).clear_temps()  # the next run
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [".nm-notes.txt", "b.md", "c.md"]
 
 
 def test_batch_stops_between_files(tmp_path: Path) -> None:

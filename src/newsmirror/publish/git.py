@@ -88,9 +88,12 @@ class GitRepo:
         exclude = self.path / ".git" / "info" / "exclude"
         exclude.parent.mkdir(parents=True, exist_ok=True)
         text = exclude.read_text(encoding="utf-8") if exclude.exists() else ""
-        if ".newsmirror/" not in text.splitlines():
+        # The catalog, and the temporary files of a killed pass (see store.files).
+        missing = [p for p in (".newsmirror/", ".nm-*.tmp") if p not in text.splitlines()]
+        if missing:
             with exclude.open("a", encoding="utf-8") as f:
-                f.write(("" if text.endswith("\n") or not text else "\n") + ".newsmirror/\n")
+                lead = "" if text.endswith("\n") or not text else "\n"
+                f.write(lead + "".join(p + "\n" for p in missing))
 
     def _clear_stale_locks(self) -> None:
         """Remove lock files a killed git left behind.
