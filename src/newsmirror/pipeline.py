@@ -180,6 +180,8 @@ class Updater:
                 mover.place(catalog, report)
                 self.applier.fix_up(catalog)  # links into the period repositories
                 mover.settle(catalog, report)
+                if not report.errors:
+                    mover.drop_pictures(catalog, report)
                 self.applier.lists(catalog)
                 if self.settings.git.enabled and not report.errors:
                     update = UpdateReport()

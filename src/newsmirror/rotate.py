@@ -32,6 +32,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from .apply import prepare_stored
 from .config import Settings
@@ -152,8 +153,23 @@ class Mover:
             if e.kind == EDIT and e.after_rev is not None
         ]
         self.writer.remove(diffs)
-        if pictures:
-            report.removed += self.writer.remove(sorted(pictures - self._pictures_shown()))
+        if pictures and not report.errors:
+            self.drop_pictures(catalog, report)
+
+    def drop_pictures(self, catalog: Catalog, report: RotateReport) -> None:
+        """Remove from the archive the image copies a period repository holds and no
+        article of the archive shows.  Found from the files, not from what this run
+        moved, so a run killed between moving articles and their pictures is finished by
+        the next (``rotate`` always runs this)."""
+        here = _files_under(self.root / "assets")
+        if not here:
+            return
+        elsewhere: set[str] = set()
+        for period in Homes(catalog).counts():
+            elsewhere |= _files_under(self.rotate.folder_of(period) / "assets")
+        candidates = here & elsewhere
+        if candidates:
+            report.removed += self.writer.remove(sorted(candidates - self._pictures_shown()))
 
     def _in_archive(self, p: Placed) -> bool:
         return any((self.root / f).exists() for f in (p.path, p.alt_path) if f)
@@ -264,3 +280,12 @@ class Mover:
             repo.squash(message, f"refs/rotated/{stamp}")
         with catalog.transaction():
             catalog.set_site_state(SQUASH_PENDING, "0")
+
+
+def _files_under(folder: Path) -> set[str]:
+    """``assets/…`` paths of the image copies in a repository's ``assets`` folder."""
+    out = set()
+    for dirpath, _dirs, names in os.walk(folder):
+        rel = os.path.relpath(dirpath, folder.parent).replace(os.sep, "/")
+        out |= {f"{rel}/{n}" for n in names if not n.startswith(".")}
+    return out
