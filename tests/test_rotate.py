@@ -152,6 +152,16 @@ def test_rotation_moves_old_articles_and_every_link_still_leads_somewhere(
     before = articles_in(site)
     assert len(before) == 80
     pictures_before = {p.name for p in (site / "assets").rglob("*.png")}
+    # An old article edited before the rotation: its diff page must follow it.
+    feed1 = server.routes["/f1.xml"]
+    assert isinstance(feed1, bytes)
+    server.routes["/f1.xml"] = feed1.replace(
+        "源1 第 3 条。".encode(), "源1 第 3 条（改）。".encode()
+    )
+    clock.ms += 60_000
+    assert Updater(settings, clock=clock, force=True).run().updated == 1
+    diff_pages = list((site / "changes" / "diffs").glob("*.md"))
+    assert len(diff_pages) == 1 and "](../../articles/" in diff_pages[0].read_text()
     for p in ("2023", "2024", "2025", "2026"):
         bare(tmp_path / "remotes" / f"news-{p}.git")
 
@@ -176,6 +186,7 @@ def test_rotation_moves_old_articles_and_every_link_still_leads_somewhere(
 
     # Links: lists, READMEs and bodies, across repositories, all lead to files.
     assert check_links(tmp_path) > 300
+    assert "](https://example.org/news-2024/blob/main/articles/" in diff_pages[0].read_text()
     readme = (site / "README.md").read_text()
     assert "## 更早的文章 · Older articles" in readme
     assert "https://example.org/news-2024/blob/main/README.md" in readme

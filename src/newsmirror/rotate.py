@@ -143,8 +143,8 @@ class Mover:
                 continue
             report.settled[period] = len(placed)
             done += placed
-        report.removed += self.writer.remove([f for p in done for f in (p.path, p.alt_path) if f])
-        # Their diff pages link to them: removed here, written again with the new link.
+        # Their diff pages link to them: removed (before them, so that a killed run
+        # leaves none behind), written again with the new link by the lists' step.
         watch = Watchlist(catalog)
         diffs = [
             changes.diff_path(e)
@@ -153,6 +153,7 @@ class Mover:
             if e.kind == EDIT and e.after_rev is not None
         ]
         self.writer.remove(diffs)
+        report.removed += self.writer.remove([f for p in done for f in (p.path, p.alt_path) if f])
         if pictures and not report.errors:
             self.drop_pictures(catalog, report)
 
