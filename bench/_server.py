@@ -8,7 +8,11 @@ read again (a stat per request): benches that replay months of a feed rewrite it
 from __future__ import annotations
 
 import hashlib
+import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -69,6 +73,22 @@ def serve(folder: Path, port_file: Path) -> None:
     httpd.daemon_threads = True
     port_file.write_text(str(httpd.server_address[1]))
     httpd.serve_forever()
+
+
+@contextmanager
+def serving(folder: Path, work: Path) -> Iterator[int]:
+    """This server over ``folder`` in its own process (so it does not share the measured
+    process's core), for the ``with`` block; yields its port."""
+    port_file = work / "port"
+    port_file.unlink(missing_ok=True)
+    server = subprocess.Popen([sys.executable, __file__, str(folder), str(port_file)])
+    try:
+        while not port_file.exists() or not port_file.read_text():
+            time.sleep(0.05)
+        yield int(port_file.read_text())
+    finally:
+        server.terminate()
+        server.wait()
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from _server import serving  # noqa: E402
 from pipeline import article_html, write_config  # noqa: E402
 
 from newsmirror.config import load  # noqa: E402
@@ -189,14 +190,7 @@ def main() -> None:
     try:
         served = pristine / "served"
         served.mkdir(parents=True, exist_ok=True)
-        port_file = work / "port"
-        server = subprocess.Popen(
-            [sys.executable, str(HERE / "_server.py"), str(served), str(port_file)]
-        )
-        try:
-            while not port_file.exists() or not port_file.read_text():
-                time.sleep(0.05)
-            port = int(port_file.read_text())
+        with serving(served, work) as port:
             cfg = pristine / "archive" / "newsmirror.toml"
             if not (pristine / "done").exists():
                 generate(pristine, served, port, args)
@@ -209,9 +203,6 @@ def main() -> None:
             text = re.sub(r"127\.0\.0\.1:\d+", f"127.0.0.1:{port}", cfg.read_text())
             cfg.write_text(text, encoding="utf-8")
             measure(cfg, work)
-        finally:
-            server.terminate()
-            server.wait()
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

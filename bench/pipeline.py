@@ -16,8 +16,6 @@ import os
 import random
 import resource
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -25,6 +23,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import feedparser
+from _server import serving
 
 from newsmirror.config import load
 from newsmirror.pipeline import Updater
@@ -149,17 +148,14 @@ def main() -> None:
             f" archive in {work}"
         )
 
-        port_file = work / "port"
-        server = subprocess.Popen(
-            [sys.executable, str(HERE / "_server.py"), str(feeds_dir), str(port_file)]
-        )
-        if args.one_core and hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) > 1:
-            # The server (already started) keeps every core; our pipeline gets one.
-            os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-        try:
-            while not port_file.exists() or not port_file.read_text():
-                time.sleep(0.05)
-            port = int(port_file.read_text())
+        with serving(feeds_dir, work) as port:
+            if (
+                args.one_core
+                and hasattr(os, "sched_setaffinity")
+                and len(os.sched_getaffinity(0)) > 1
+            ):
+                # The server (already started) keeps every core; our pipeline gets one.
+                os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
             settings = load(write_config(work / "durable", port, args.feeds))
             nosync = load(write_config(work / "nosync", port, args.feeds, fsync=False))
 
@@ -202,9 +198,6 @@ def main() -> None:
                 again = Updater(settings).run()
             cached = time.perf_counter() - t
             assert all(s.not_modified for s in again.sources)
-        finally:
-            server.terminate()
-            server.wait()
 
         t = time.perf_counter()
         for blob in blobs:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from _server import serving  # noqa: E402
 from pipeline import WORDS, make_feed, write_config  # noqa: E402
 
 from newsmirror.config import load  # noqa: E402
@@ -82,14 +82,7 @@ def main() -> None:
         for i in range(args.feeds):
             for j in range(args.items):
                 (served / f"p{i}-{j}.html").write_bytes(page(i, j))
-        port_file = work / "port"
-        server = subprocess.Popen(
-            [sys.executable, str(HERE / "_server.py"), str(served), str(port_file)]
-        )
-        try:
-            while not port_file.exists() or not port_file.read_text():
-                time.sleep(0.05)
-            port = int(port_file.read_text())
+        with serving(served, work) as port:
             for i in range(args.feeds):
                 feed = make_feed(i, args.items, rng).decode()
                 for j in range(args.items):
@@ -120,9 +113,6 @@ def main() -> None:
                     f"{w.edits} edits, {w.removals} removals; {wall:.1f} s "
                     f"({w.checked / wall:,.0f} requests/s), CPU {cpu:.1f} s"
                 )
-        finally:
-            server.terminate()
-            server.wait()
         diff_times()
     finally:
         shutil.rmtree(work, ignore_errors=True)
