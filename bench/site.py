@@ -156,7 +156,7 @@ def timed_build(work: Path, pagefind: bool) -> tuple[float, int, list[str]]:
     return elapsed, report.written, report.bundles
 
 
-def one(n: int, workdir: str | None, pagefind: bool) -> None:
+def one(n: int, workdir: str | None, pagefind: bool, builds: bool = True) -> None:
     global n_total
     n_total = n
     sources = 10
@@ -167,6 +167,9 @@ def one(n: int, workdir: str | None, pagefind: bool) -> None:
         populate(work, 0, n, sources, START_MS + 400 * DAY_MS)
         print(f"\n== {n} articles ({time.perf_counter() - t:.1f} s to write the archive)")
 
+        if not builds:
+            search_figures(work, n)
+            return
         full, written, _ = timed_build(work, pagefind=False)
         print(
             f"full build, pages and feeds:        {full:7.2f} s  ({written} files, {written / full:.0f}/s)"
@@ -187,44 +190,49 @@ def one(n: int, workdir: str | None, pagefind: bool) -> None:
                 f"({written} files, bundles {', '.join(bundles)})"
             )
 
-        settings = load(work / "newsmirror.toml")
-        catalog = Catalog(settings.catalog_path)
-        index = SearchIndex(catalog)
-        t = time.perf_counter()
-        indexed = index.sync()
-        took = time.perf_counter() - t
-        print(f"search index, {indexed} articles:    {took:7.2f} s  ({indexed / took:.0f}/s)")
-        for q in QUERIES:  # warm the page cache
-            index.search(q)
-        lat: list[float] = []
-        counts = {}
-        for _round in range(5):
-            for q in QUERIES:
-                t = time.perf_counter()
-                _hits, total = index.search(q, limit=20)
-                lat.append((time.perf_counter() - t) * 1000)
-                counts[q] = total
-        lat.sort()
-        p95 = lat[int(len(lat) * 0.95) - 1]
-        print(
-            f"search latency over {len(lat)} queries: p50 {statistics.median(lat):.1f} ms, "
-            f"p95 {p95:.1f} ms, max {lat[-1]:.1f} ms"
-        )
-        print("  matches: " + ", ".join(f"{q} {c}" for q, c in counts.items()))
-        try:  # where the bytes are, when SQLite has its dbstat table
-            tables = catalog.db.execute(
-                "SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC LIMIT 6"
-            ).fetchall()
-            print("  largest: " + ", ".join(f"{n} {b / 2**20:.0f} MiB" for n, b in tables))
-        except Exception as e:
-            print(f"  (no per-table sizes: {e})")
-        catalog.close()
-        db = settings.catalog_path.stat().st_size / 2**20
-        print(
-            f"catalog size {db:.0f} MiB ({db * 2**20 / n / 1000:.1f} KB per article); peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
-        )
+        search_figures(work, n)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def search_figures(work: Path, n: int) -> None:
+    """Index the catalog for search, then time queries and measure the catalog."""
+    settings = load(work / "newsmirror.toml")
+    catalog = Catalog(settings.catalog_path)
+    index = SearchIndex(catalog)
+    t = time.perf_counter()
+    indexed = index.sync()
+    took = time.perf_counter() - t
+    print(f"search index, {indexed} articles:    {took:7.2f} s  ({indexed / took:.0f}/s)")
+    for q in QUERIES:  # warm the page cache
+        index.search(q)
+    lat: list[float] = []
+    counts = {}
+    for _round in range(5):
+        for q in QUERIES:
+            t = time.perf_counter()
+            _hits, total = index.search(q, limit=20)
+            lat.append((time.perf_counter() - t) * 1000)
+            counts[q] = total
+    lat.sort()
+    p95 = lat[int(len(lat) * 0.95) - 1]
+    print(
+        f"search latency over {len(lat)} queries: p50 {statistics.median(lat):.1f} ms, "
+        f"p95 {p95:.1f} ms, max {lat[-1]:.1f} ms"
+    )
+    print("  matches: " + ", ".join(f"{q} {c}" for q, c in counts.items()))
+    try:  # where the bytes are, when SQLite has its dbstat table
+        tables = catalog.db.execute(
+            "SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC LIMIT 6"
+        ).fetchall()
+        print("  largest: " + ", ".join(f"{n} {b / 2**20:.0f} MiB" for n, b in tables))
+    except Exception as e:
+        print(f"  (no per-table sizes: {e})")
+    catalog.close()
+    db = settings.catalog_path.stat().st_size / 2**20
+    print(
+        f"catalog size {db:.0f} MiB ({db * 2**20 / n / 1000:.1f} KB per article); peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+    )
 
 
 def main() -> None:
@@ -232,9 +240,12 @@ def main() -> None:
     ap.add_argument("--articles", type=int, nargs="+", default=[10_000, 100_000])
     ap.add_argument("--workdir", default=None, help="where to build (e.g. /dev/shm)")
     ap.add_argument("--pagefind", action="store_true", help="also time the static search step")
+    ap.add_argument(
+        "--search-only", action="store_true", help="skip the site builds (search and sizes only)"
+    )
     args = ap.parse_args()
     for n in args.articles:
-        one(n, args.workdir, args.pagefind)
+        one(n, args.workdir, args.pagefind, builds=not args.search_only)
 
 
 if __name__ == "__main__":
