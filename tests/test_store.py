@@ -218,3 +218,17 @@ def test_a_second_concurrent_update_is_refused_and_writes_nothing(tmp_path: Path
         Updater(settings).run()
     assert not (settings.archive.path / "README.md").exists()
     assert not settings.catalog_path.exists()
+
+
+def test_removing_and_temps_of_a_reused_writer(tmp_path: Path) -> None:
+    w = ArchiveWriter(tmp_path)
+    w.clear_temps()
+    assert w.write_batch([("a/b.md", b"x"), ("d/e.md", b"y")]) == [True, True]
+    assert w.remove(["x/y/gone.md", "d/e.md"]) == 1
+    assert not (tmp_path / "x").exists()  # a path that is not there makes no folder
+    assert not (tmp_path / "d").exists()  # the folder it left empty is gone
+    w.clear_temps()  # the same writer, a second time
+    w.write_if_changed("a/c.md", b"z")
+    (tmp_path / "a/.nm-99-1.tmp").write_bytes(b"half")  # killed while writing there
+    ArchiveWriter(tmp_path).clear_temps()
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["b.md", "c.md"]

@@ -145,6 +145,8 @@ class ArchiveWriter:
                             os.unlink(entry.path)
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_bytes(b"")
+        with self._lock:
+            self._safe_dirs.clear()  # so each folder is logged again before its next temp
 
     def target(self, relpath: str) -> str:
         """The absolute path for ``relpath``; its folder is checked once for escapes.
@@ -237,7 +239,11 @@ class ArchiveWriter:
         """Delete these files (named in the journal first, so their removal is committed
         even after a kill), then every folder this leaves empty; returns how many were
         there.  Only called once the files are safe elsewhere (a rotation)."""
-        present = [p for p in relpaths if os.path.lexists(self.target(p))]
+        # Checked without target(), which would make (and log) the folder of a path that
+        # is not there.
+        present = [
+            p for p in relpaths if os.path.lexists(os.path.join(self.root, *check_relpath(p)))
+        ]
         self._log(present)
         folders: set[str] = set()
         try:
