@@ -250,7 +250,7 @@ def publish_written(
     if origin is not None:
         repo = GitRepo(journal.root)
         repo.ensure()
-        if "origin" not in repo.run("remote").split():
+        if not has_remote(journal.root, "origin"):
             repo.run("remote", "add", "--", "origin", origin)
     result = publish(journal.root, message, remotes, branch, paths=journal.written_paths())
     journal.forget_written()
