@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import json
 import logging
 import random
@@ -26,7 +25,7 @@ from .model import Article, SourceResult
 from .placement import Placement
 from .publish import changes
 from .publish.lists import Elsewhere, ReadmeSource, list_path, render_list, render_readme
-from .publish.site_bundles import BundlePages
+from .publish.site_bundles import BundlePages, fingerprint
 from .render.markdown import Away, away_url, file_hash
 from .report import SourceReport
 from .store.catalog import Catalog, ListEntry, Stored
@@ -39,10 +38,6 @@ from .watch import edit_detail
 log = logging.getLogger(__name__)
 
 ARCHIVE_BUNDLES = "archive_bundles"  # site_state: bundle path -> what it was made of
-
-
-def _fingerprint(*parts: object) -> str:
-    return hashlib.sha1("\0".join(map(str, parts)).encode("utf-8")).hexdigest()
 
 
 def _records(answer: Any, now_ms: int) -> bytes | None:
@@ -369,7 +364,7 @@ class Applier:
         A bundle that cannot be made costs that bundle, never the pass."""
         planned: dict[str, tuple[str, Callable[[], bytes]]] = {}
         links = BundlePages(self.settings, catalog, self.clock()).plan(
-            lambda page, fp, render: planned.__setitem__(page, (fp, render)), _fingerprint
+            lambda page, fp, render: planned.__setitem__(page, (fp, render)), fingerprint
         )
         known: dict[str, str] = json.loads(catalog.site_state(ARCHIVE_BUNDLES) or "{}")
         made: dict[str, str] = {}

@@ -24,7 +24,6 @@ Page layout (every link relative, every folder link naming ``index.html``)::
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import heapq
 import json
 import logging
@@ -66,6 +65,7 @@ from ..transform.prepare import prepare
 from ..transform.script import LABELS, variant_script
 from .pagefind import PagefindError, build_bundles, fold_table
 from .site_bundles import BundlePages
+from .site_bundles import fingerprint as _fp
 from .site_changes import ChangePages, Summary
 
 log = logging.getLogger(__name__)
@@ -122,10 +122,6 @@ class BuildReport:
     full: bool = False
     bundles: list[str] = field(default_factory=list)  # search bundles rebuilt
     errors: list[str] = field(default_factory=list)
-
-
-def _fp(*parts: object) -> str:
-    return hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=12).hexdigest()
 
 
 Render = Callable[[], bytes]

@@ -39,6 +39,12 @@ def latest(kind: str, now_ms: int) -> str:
     return (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m-%d")
 
 
+def fingerprint(*parts: object) -> str:
+    """What a page or bundle is made of, short: it is made again only when this changes
+    (the site's pages, and the bundles the site and the archive keep)."""
+    return hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=12).hexdigest()
+
+
 def _digest(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
