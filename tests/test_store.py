@@ -183,11 +183,11 @@ def test_tracking_stripping_keeps_other_params_verbatim() -> None:
 
 
 def test_schema_1_catalog_is_migrated_with_its_data(tmp_path: Path) -> None:
-    from newsmirror.store import catalog as cat
+    from newsmirror.store.schema import MIGRATIONS
 
     path = tmp_path / "old.sqlite"
     db = sqlite3.connect(path)
-    db.executescript(cat._MIGRATIONS[0])
+    db.executescript(MIGRATIONS[0])
     db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     db.execute("PRAGMA user_version = 1")
     db.execute("INSERT INTO sources (id, name, url, failures) VALUES ('ex', 'Ex', 'u', 2)")

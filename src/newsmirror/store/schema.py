@@ -1,0 +1,175 @@
+"""The catalog's schema, as the migrations that build it: ``user_version`` counts those
+applied, and :class:`~newsmirror.store.catalog.Catalog` applies the rest in one transaction.
+
+A migration is never edited once released: a catalog made by it exists somewhere.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: initial schema
+    """
+    CREATE TABLE sources (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        url TEXT NOT NULL,
+        etag TEXT,
+        last_modified TEXT,
+        last_attempt_ms INTEGER,
+        last_success_ms INTEGER,
+        last_error TEXT,
+        last_error_ms INTEGER,
+        failures INTEGER NOT NULL DEFAULT 0,
+        last_changed_ms INTEGER,
+        next_number INTEGER NOT NULL DEFAULT 1048574,
+        adopted INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE articles (
+        id INTEGER PRIMARY KEY,
+        source TEXT NOT NULL REFERENCES sources(id),
+        ident TEXT NOT NULL,
+        key TEXT NOT NULL,
+        path TEXT NOT NULL UNIQUE,
+        number INTEGER,
+        url TEXT NOT NULL,
+        canonical TEXT NOT NULL,
+        title TEXT NOT NULL,
+        date_ms INTEGER NOT NULL,
+        content_hash TEXT NOT NULL,
+        first_seen_ms INTEGER NOT NULL,
+        last_changed_ms INTEGER NOT NULL,
+        UNIQUE (source, ident)
+    );
+    CREATE INDEX articles_by_number ON articles (source, number);
+    CREATE INDEX articles_by_date ON articles (source, date_ms);
+    CREATE INDEX articles_by_canonical ON articles (source, canonical);
+    CREATE TABLE revisions (
+        id INTEGER PRIMARY KEY,
+        article_id INTEGER NOT NULL REFERENCES articles(id),
+        content_hash TEXT NOT NULL,
+        seen_ms INTEGER NOT NULL,
+        url TEXT NOT NULL,
+        title TEXT NOT NULL,
+        date_ms INTEGER NOT NULL,
+        authors TEXT NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX revisions_by_article ON revisions (article_id, id);
+    CREATE TABLE item_errors (
+        source TEXT NOT NULL,
+        location TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        first_ms INTEGER NOT NULL,
+        last_ms INTEGER NOT NULL,
+        PRIMARY KEY (source, location)
+    );
+    """,
+    # 2: scheduling (Retry-After, Cache-Control, backoff) and failure streaks
+    """
+    ALTER TABLE sources ADD COLUMN next_due_ms INTEGER;
+    ALTER TABLE sources ADD COLUMN failing_since_ms INTEGER;
+    """,
+    # 3: what renderings depend on (links between articles, image copies); second scripts
+    """
+    ALTER TABLE articles ADD COLUMN alt_path TEXT;
+    CREATE INDEX articles_by_ident ON articles (ident);
+    CREATE INDEX articles_by_canonical_any ON articles (canonical);
+    CREATE TABLE refs (
+        key TEXT NOT NULL,
+        article_id INTEGER NOT NULL REFERENCES articles(id),
+        PRIMARY KEY (key, article_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX refs_by_article ON refs (article_id);
+    CREATE TABLE assets (
+        url TEXT PRIMARY KEY,
+        path TEXT,
+        status TEXT NOT NULL,
+        content_type TEXT,
+        bytes INTEGER,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        next_try_ms INTEGER,
+        first_ms INTEGER NOT NULL,
+        last_ms INTEGER NOT NULL
+    );
+    CREATE INDEX assets_by_retry ON assets (status, next_try_ms);
+    CREATE TABLE pending_refs (key TEXT PRIMARY KEY) WITHOUT ROWID;
+    """,
+    # 4: full-text search (see search.py) and what the static site was last built from
+    """
+    CREATE TABLE search_docs (
+        article_id INTEGER PRIMARY KEY REFERENCES articles(id),
+        hash TEXT NOT NULL,
+        title TEXT NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE VIRTUAL TABLE search_fts USING fts5 (
+        title, body, content = 'search_docs', content_rowid = 'article_id',
+        tokenize = 'unicode61 remove_diacritics 2', prefix = '1'
+    );
+    CREATE TABLE site_pages (
+        path TEXT PRIMARY KEY,
+        fingerprint TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE site_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+    """,
+    # 5: re-checks of archived articles and what they found (see watch.py); a search
+    # index without a copy of the text (contentless FTS5: the revisions hold the text)
+    """
+    ALTER TABLE articles ADD COLUMN unlisted_ms INTEGER;
+    CREATE TABLE checks (
+        article_id INTEGER PRIMARY KEY REFERENCES articles(id),
+        step INTEGER NOT NULL DEFAULT 0,
+        due_ms INTEGER,
+        etag TEXT,
+        last_modified TEXT,
+        state TEXT NOT NULL DEFAULT 'live',
+        misses INTEGER NOT NULL DEFAULT 0,
+        failures INTEGER NOT NULL DEFAULT 0,
+        last_ms INTEGER,
+        last_result TEXT,
+        page_title TEXT
+    );
+    CREATE INDEX checks_by_due ON checks (due_ms) WHERE due_ms IS NOT NULL;
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        article_id INTEGER NOT NULL REFERENCES articles(id),
+        at_ms INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        before_rev INTEGER,
+        after_rev INTEGER
+    );
+    CREATE INDEX events_by_article ON events (article_id, id);
+    CREATE INDEX events_by_time ON events (at_ms);
+    CREATE TABLE evidence (
+        id INTEGER PRIMARY KEY,
+        article_id INTEGER NOT NULL REFERENCES articles(id),
+        event_id INTEGER REFERENCES events(id),
+        at_ms INTEGER NOT NULL,
+        url TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        warc BLOB NOT NULL
+    );
+    CREATE INDEX evidence_by_article ON evidence (article_id);
+    CREATE INDEX evidence_by_time ON evidence (at_ms);
+    DROP TABLE search_fts;
+    DROP TABLE search_docs;
+    CREATE TABLE search_docs (
+        article_id INTEGER PRIMARY KEY REFERENCES articles(id),
+        hash TEXT NOT NULL,
+        revision_id INTEGER NOT NULL
+    );
+    CREATE VIRTUAL TABLE search_fts USING fts5 (
+        title, body, content = '',
+        tokenize = 'unicode61 remove_diacritics 2', prefix = '1'
+    );
+    """,
+    # 6: rotation (see store/rotation.py): which repository holds each article's file
+    """
+    ALTER TABLE articles ADD COLUMN home TEXT;
+    CREATE INDEX articles_by_home ON articles (home);
+    CREATE INDEX articles_by_alt_path ON articles (alt_path);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
