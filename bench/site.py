@@ -156,7 +156,9 @@ def timed_build(work: Path, pagefind: bool) -> tuple[float, int, list[str]]:
     return elapsed, report.written, report.bundles
 
 
-def one(n: int, workdir: str | None, pagefind: bool, builds: bool = True) -> None:
+def one(
+    n: int, workdir: str | None, pagefind: bool, builds: bool = True, keep: bool = False
+) -> None:
     global n_total
     n_total = n
     sources = 10
@@ -192,7 +194,10 @@ def one(n: int, workdir: str | None, pagefind: bool, builds: bool = True) -> Non
 
         search_figures(work, n)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if keep:
+            print(f"kept in {work} (measure it again: --again {work})")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def search_figures(work: Path, n: int) -> None:
@@ -243,9 +248,23 @@ def main() -> None:
     ap.add_argument(
         "--search-only", action="store_true", help="skip the site builds (search and sizes only)"
     )
+    ap.add_argument("--keep", action="store_true", help="keep the generated archive and catalog")
+    ap.add_argument(
+        "--again",
+        metavar="DIR",
+        help="search figures of an archive kept by --keep (its index brought up to date first)",
+    )
     args = ap.parse_args()
+    if args.again:
+        work = Path(args.again)
+        catalog = Catalog(load(work / "newsmirror.toml").catalog_path)
+        n = catalog.db.execute("SELECT count(*) FROM articles").fetchone()[0]
+        catalog.close()
+        print(f"== {n} articles in {work}")
+        search_figures(work, n)
+        return
     for n in args.articles:
-        one(n, args.workdir, args.pagefind, builds=not args.search_only)
+        one(n, args.workdir, args.pagefind, builds=not args.search_only, keep=args.keep)
 
 
 if __name__ == "__main__":
