@@ -3,6 +3,9 @@ snippets, clear errors, and an index that follows edits."""
 
 from __future__ import annotations
 
+import random
+import re
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from newsmirror.config import load
+from newsmirror.model import Article
 from newsmirror.report import UpdateReport
 from newsmirror.store.catalog import Catalog
 from newsmirror.store.search import QueryError, SearchIndex, normalize, parse_query, snippet
@@ -125,19 +129,18 @@ def test_bad_queries_are_explained(query: str, message: str) -> None:
         parse_query(query)
 
 
+_EMPTY: list[SearchIndex] = []
+
+
 @given(st.text(max_size=30))
 def test_any_query_is_either_explained_or_valid_fts5(query: str) -> None:
-    import sqlite3
-
-    from newsmirror.store.search import fts_expression
-
-    db = sqlite3.connect(":memory:")
-    db.execute("CREATE VIRTUAL TABLE t USING fts5(x, tokenize='unicode61', prefix='1')")
+    if not _EMPTY:  # one empty catalog for every example
+        _EMPTY.append(SearchIndex(Catalog(Path(tempfile.mkdtemp()) / "c.sqlite")))
     try:
-        expr = fts_expression(parse_query(query))
+        parse_query(query)
     except QueryError:
         return
-    db.execute("SELECT * FROM t WHERE t MATCH ?", (expr,)).fetchall()  # never a syntax error
+    _EMPTY[0].search(query)  # never a syntax error (that would be a QueryError here)
 
 
 @given(st.text(max_size=40))
@@ -208,3 +211,100 @@ def test_an_index_made_with_other_tokens_is_rebuilt(archive: Path) -> None:
     finally:
         catalog.close()
     assert _titles(archive, "对话") == before
+
+
+# -- the index against the text: what a query should find, computed from the text alone ----
+
+_ALPHABET = "对對话話会會议气候谈判a1b"  # both scripts, Latin letters and a digit
+_LATIN_WORD = r"[^\W_\u3400-\u9fff]"  # a character of a Latin word (what tokens() splits on)
+
+
+def _random_text(rng: random.Random, n: int) -> str:
+    out = []
+    for _ in range(n):
+        r = rng.random()
+        out.append("，" if r < 0.12 else " " if r < 0.2 else rng.choice(_ALPHABET))
+    return "".join(out)
+
+
+def _is_cjk(part: str) -> bool:
+    return "\u3400" <= part[0] <= "\u9fff"
+
+
+def _pattern(term: str, prefix: bool) -> re.Pattern[str]:
+    """What a word or phrase of a query means, as a pattern over the normalized text: its
+    parts in order with only separators between them; a Latin word whole (but for a prefix
+    star on the last); a Chinese run anywhere inside the text's run, except that a part
+    next to another part must reach that side of the text's run."""
+    parts = re.findall(rf"[\u3400-\u9fff]+|{_LATIN_WORD}+", normalize(term))
+    out = []
+    for i, part in enumerate(parts):
+        if i > 0:  # two runs of one kind are two only with something between them
+            same = _is_cjk(part) == _is_cjk(parts[i - 1])
+            out.append(r"[\W_]+" if same else r"[\W_]*")
+        if not _is_cjk(part) and (i == 0 or _is_cjk(parts[i - 1])):
+            out.append(rf"(?<!{_LATIN_WORD})")
+        out.append(re.escape(part))
+        if not _is_cjk(part) and i == len(parts) - 1 and not prefix:
+            out.append(rf"(?!{_LATIN_WORD})")
+    return re.compile("".join(out))
+
+
+def test_every_query_finds_exactly_what_the_text_says(tmp_path: Path) -> None:
+    """Words of one, two and more characters, both scripts, Latin words joined to Chinese
+    ("A股"), phrases, OR, exclusions: the index finds exactly the articles whose text
+    matches, across hundreds of generated queries (no prefix query, no false match)."""
+    from newsmirror.render.markdown import file_hash, render_article
+    from newsmirror.store.search import plain_text
+
+    rng = random.Random(5)
+    catalog = Catalog(tmp_path / "c.sqlite")
+    texts: dict[int, tuple[str, str]] = {}
+    try:
+        with catalog.transaction():
+            catalog.ensure_source("s", "S", "https://example.org/f.xml")
+            for i in range(80):
+                title = _random_text(rng, 8)
+                body = "".join(f"<p>{_random_text(rng, 30)}</p>" for _ in range(2))
+                a = Article("s", f"id:{i}", f"k{i}", f"https://e.org/{i}", title or "t", i, body)
+                path = f"articles/s/{i}.md"
+                catalog.add_article(a, path, None, file_hash(render_article(a, path)), i)
+        for aid, title, body in catalog.db.execute(
+            "SELECT a.id, r.title, r.body FROM articles a JOIN revisions r ON r.article_id = a.id"
+        ):
+            texts[aid] = (normalize(title), normalize(plain_text(body)))
+        index = SearchIndex(catalog)
+        index.sync()
+        checked = 0
+        for _ in range(400):
+            groups = []
+            for _g in range(rng.choice((1, 1, 1, 2))):
+                terms = []
+                for t in range(rng.choice((1, 1, 2))):
+                    word = "".join(rng.choice(_ALPHABET) for _ in range(rng.choice((1, 1, 2, 3))))
+                    if rng.random() < 0.2:
+                        word += " " + rng.choice(_ALPHABET)
+                        word = f'"{word}"'
+                    prefix = not word.startswith('"') and rng.random() < 0.1
+                    terms.append((word, prefix, t > 0 and rng.random() < 0.3))
+                groups.append(terms)
+            query = " OR ".join(
+                " ".join(("-" if neg else "") + w + ("*" if p else "") for w, p, neg in g)
+                for g in groups
+            )
+
+            def matches(aid: int, g: list[tuple[str, bool, bool]]) -> bool:
+                def has(w: str, p: bool) -> bool:
+                    pattern = _pattern(w.strip('"'), p)
+                    return any(pattern.search(text) for text in texts[aid])
+
+                return all(has(w, p) != neg for w, p, neg in g)
+
+            expected = {aid for aid in texts if any(matches(aid, g) for g in groups)}
+            hits, total = index.search(query, limit=100)
+            assert {h.article_id for h in hits} == expected, query
+            assert total == len(expected), query
+            checked += bool(expected)
+        assert checked > 150  # most queries find something: the comparison is not vacuous
+    finally:
+        catalog.close()

@@ -171,5 +171,18 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX articles_by_home ON articles (home);
     CREATE INDEX articles_by_alt_path ON articles (alt_path);
     """,
+    # 7: search without a prefix index: words of one character are found in an index of
+    # the characters each article contains (see search.py); the index is made again
+    """
+    DROP TABLE search_fts;
+    DELETE FROM search_docs;
+    CREATE VIRTUAL TABLE search_fts USING fts5 (
+        title, body, content = '', tokenize = 'unicode61 remove_diacritics 2'
+    );
+    CREATE VIRTUAL TABLE search_chars USING fts5 (
+        chars, content = '', detail = none, columnsize = 0,
+        tokenize = 'unicode61 remove_diacritics 2'
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
