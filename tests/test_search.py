@@ -308,3 +308,41 @@ def test_every_query_finds_exactly_what_the_text_says(tmp_path: Path) -> None:
         assert checked > 150  # most queries find something: the comparison is not vacuous
     finally:
         catalog.close()
+
+
+def test_indexed_text_is_stored_compressed_and_reads_back_the_same(
+    archive: Path, server: FakeServer, run_update: Callable[[Path], UpdateReport]
+) -> None:
+    """Indexing compacts the revisions it read; every reader gets the same text back, and
+    rendering the archive again from the catalog changes no file."""
+    from newsmirror.pipeline import Updater
+    from newsmirror.store.watch import Watchlist
+
+    long_body = "".join(f"<p>第{i}段：美國氣候特使表示，願與中國恢復磋商。</p>" for i in range(40))
+    items = feeds.items(len(ARTICLES))
+    for it, (title, body) in zip(reversed(items), ARTICLES, strict=True):
+        it.title, it.body = title, body
+    items[-1].body = long_body
+    server.routes["/f.xml"] = feeds.rss(items)
+    assert run_update(archive).updated == 1
+    assert _titles(archive, "磋商") == ["美中重啟氣候對話"]  # indexes (and compacts) the edit
+    settings = load(archive)
+    root = settings.archive.path
+    files = {p: p.read_bytes() for p in root.rglob("*.md")}
+    catalog = Catalog(settings.catalog_path, create=False)
+    try:
+        kinds = catalog.db.execute("SELECT typeof(body), body FROM revisions").fetchall()
+        assert [k for k, _b in kinds].count("blob") == 1
+        assert sum(len(b) for k, b in kinds if k == "blob") < len(long_body.encode()) / 2
+        bodies = {body for _t, body in ARTICLES} | {long_body}
+        ids = catalog.article_ids(["news"])
+        assert long_body in {st.article.body for st in catalog.stored(ids)}
+        watch = Watchlist(catalog)
+        assert {r.body for i in ids for r in watch.revisions(i)} == bodies
+        one = catalog.stored(ids[:1])[0].article
+        revs = [r[0] for r in catalog.db.execute("SELECT id FROM revisions")]
+        assert {catalog.revision(r, one).body for r in revs} == bodies
+    finally:
+        catalog.close()
+    assert Updater(settings).rewrite().rerendered == 0  # rendered again, all the same
+    assert {p: p.read_bytes() for p in root.rglob("*.md")} == files
