@@ -213,11 +213,13 @@ def search_figures(work: Path, n: int) -> None:
         index.search(q)
     lat: list[float] = []
     counts = {}
+    each: dict[str, list[float]] = {q: [] for q in QUERIES}
     for _round in range(5):
         for q in QUERIES:
             t = time.perf_counter()
             _hits, total = index.search(q, limit=20)
             lat.append((time.perf_counter() - t) * 1000)
+            each[q].append(lat[-1])
             counts[q] = total
     lat.sort()
     p95 = lat[int(len(lat) * 0.95) - 1]
@@ -226,6 +228,10 @@ def search_figures(work: Path, n: int) -> None:
         f"p95 {p95:.1f} ms, max {lat[-1]:.1f} ms"
     )
     print("  matches: " + ", ".join(f"{q} {c}" for q, c in counts.items()))
+    slowest = sorted(each.items(), key=lambda kv: -statistics.median(kv[1]))[:6]
+    print(
+        "  slowest (median): " + ", ".join(f"{q} {statistics.median(v):.1f} ms" for q, v in slowest)
+    )
     try:  # where the bytes are, when SQLite has its dbstat table
         tables = catalog.db.execute(
             "SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC LIMIT 6"
