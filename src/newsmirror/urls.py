@@ -68,15 +68,16 @@ class LinkForms:
 
     ``absolute``: resolved, WHATWG-serialized, verbatim otherwise; ``shown``: what the
     article file links to (tracking removed unless kept); ``canonical``: the identity form
-    (no tracking, no fragment).
+    (no tracking, no fragment); ``host``: its host name.
     """
 
-    __slots__ = ("absolute", "canonical", "outlet_id", "shown")
+    __slots__ = ("absolute", "canonical", "host", "outlet_id", "shown")
 
     def __init__(self, link: str, base: str | None = None, *, keep_tracking: bool = False):
         u = parse(link, base)
         self.absolute = str(u.href)
-        self.outlet_id = outlet_id_of(str(u.hostname), str(u.pathname))
+        self.host = str(u.hostname)
+        self.outlet_id = outlet_id_of(self.host, str(u.pathname))
         strip_tracking(u)
         clean = str(u.href)
         self.shown = self.absolute if keep_tracking else clean

@@ -20,7 +20,6 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import feedparser
 from lxml import etree
@@ -257,7 +256,7 @@ def to_article(
         date_ms=date_ms,
         body=strip_footer(
             sanitize(body, item.body_base or link.absolute, iframe_hosts),
-            urlsplit(link.absolute).hostname or "",
+            link.host,
             more=strip_more,
         ),
         authors=item.authors,
