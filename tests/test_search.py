@@ -17,7 +17,14 @@ from newsmirror.config import load
 from newsmirror.model import Article
 from newsmirror.report import UpdateReport
 from newsmirror.store.catalog import Catalog
-from newsmirror.store.search import QueryError, SearchIndex, normalize, parse_query, snippet
+from newsmirror.store.search import (
+    QueryError,
+    SearchIndex,
+    normalize,
+    parse_query,
+    snippet,
+    tokens,
+)
 
 from . import feeds
 from .conftest import write_config
@@ -86,6 +93,26 @@ def test_one_character_and_longer_words(archive: Path) -> None:
     assert _titles(archive, "即将召开") == ["气候大会即将召开"]
     assert _titles(archive, "新闻自由持续") == ["香港新闻自由"]
     assert _titles(archive, "自由收窄") == []  # not adjacent in the text
+
+
+def test_titles_first_then_newest(archive: Path) -> None:
+    """Articles with the words in their title come first, then the others; newest first."""
+    catalog = Catalog(load(archive).catalog_path, create=False)
+    try:
+        index = SearchIndex(catalog)
+        for query, word in (("对话", "对话"), ("埃及", "埃及"), ("气候 OR 新闻", None)):
+            hits, _ = index.search(query)
+            ids = [h.article_id for h in hits]
+            titled = [h.article_id for h in hits if word and word in normalize(h.title)]
+            if query.startswith("气候"):
+                titled = [
+                    h.article_id for h in hits if {"气候", "新闻"} & set(tokens(normalize(h.title)))
+                ]
+            expected = sorted(ids, key=lambda i: (i not in titled, -i))
+            assert ids == expected, query
+            assert len(ids) >= 2
+    finally:
+        catalog.close()
 
 
 def test_latin_words_phrases_or_not_prefix(archive: Path) -> None:

@@ -172,7 +172,8 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX articles_by_alt_path ON articles (alt_path);
     """,
     # 7: search without a prefix index: words of one character are found in an index of
-    # the characters each article contains (see search.py); the index is made again
+    # the characters each article contains, and the titles have their own small index for
+    # ranking (see search.py); the index is made again
     """
     DROP TABLE search_fts;
     DELETE FROM search_docs;
@@ -182,6 +183,9 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE VIRTUAL TABLE search_chars USING fts5 (
         chars, content = '', detail = none, columnsize = 0,
         tokenize = 'unicode61 remove_diacritics 2'
+    );
+    CREATE VIRTUAL TABLE search_titles USING fts5 (
+        title, content = '', columnsize = 0, tokenize = 'unicode61 remove_diacritics 2'
     );
     """,
 )
