@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -26,15 +25,6 @@ from .adopt import ExistingFile
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
 APPLICATION_ID = 0x4E4D4952  # "NMIR"
-_COMPACT_FROM = 512  # bytes of text below which compressing a body is not worth a BLOB
-
-
-def body_text(stored: str | bytes) -> str:
-    """A revision's body as the catalog holds it: text as written, or once compacted (see
-    :meth:`Catalog.compact`) its UTF-8 compressed with zlib."""
-    return stored if isinstance(stored, str) else zlib.decompress(stored).decode()
-
-
 FIRST_NUMBER = 0xFFFFF - 1  # duty-machine: the first file of an empty source
 
 
@@ -507,26 +497,9 @@ class Catalog:
             aid, ident, h, path, number, source, key = row[:7]
             url, title, date, body, authors, canon, alt = row[7:]
             names = tuple(json.loads(authors))
-            article = Article(
-                source, ident, key, url, title, date, body_text(body), names, "", canon
-            )
+            article = Article(source, ident, key, url, title, date, body, names, "", canon)
             out.append(Stored(Known(aid, ident, h, path, number), article, alt))
         return out
-
-    def compact(self, revisions: Sequence[tuple[int, str]]) -> None:
-        """Store these revisions' bodies (id, the body's text) compressed: about half the
-        size for Chinese HTML.  A pass writes text as it comes (compressing costs ~0.1 ms an
-        article, a tenth of a pass's whole cost of one); whoever reads every new revision
-        anyway (the search index) compacts it then."""
-        for rid, body in revisions:
-            data = body.encode()
-            if len(data) >= _COMPACT_FROM:
-                packed = zlib.compress(data, 6)
-                if len(packed) < len(data):
-                    self.db.execute(
-                        "UPDATE revisions SET body = ? WHERE id = ? AND typeof(body) = 'text'",
-                        (packed, rid),
-                    )
 
     def set_rendered(self, article_id: int, h: str, alt_path: str | None) -> None:
         """An article's file was rendered again (same revision, new links or images)."""
@@ -623,7 +596,7 @@ class Catalog:
             url=url,
             title=title,
             date_ms=date_ms,
-            body=body_text(body),
+            body=body,
             authors=tuple(json.loads(authors)),
         )
 

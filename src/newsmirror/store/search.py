@@ -40,7 +40,7 @@ from functools import lru_cache
 
 from ..errors import NewsmirrorError
 from ..transform.script import converter
-from .catalog import Catalog, body_text
+from .catalog import Catalog
 
 # Han, kana, hangul: the scripts written without spaces between words.
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002ffff"
@@ -388,7 +388,6 @@ class SearchIndex:
                 ids,
             )
         }
-        fresh: list[tuple[int, str]] = []
         for st in self.catalog.stored(ids):
             aid = st.known.article_id
             old_rev = indexed.get(aid)
@@ -397,7 +396,7 @@ class SearchIndex:
                     "SELECT title, body FROM revisions WHERE id = ?", (old_rev,)
                 ).fetchone()
                 if old is not None:
-                    *words, chars = self._terms(old[0], body_text(old[1]))
+                    *words, chars = self._terms(*old)
                     self.db.execute(
                         "INSERT INTO search_fts (search_fts, rowid, title, body) "
                         "VALUES ('delete', ?, ?, ?)",
@@ -424,8 +423,6 @@ class SearchIndex:
             )
             self.db.execute("INSERT INTO search_chars (rowid, chars) VALUES (?, ?)", (aid, chars))
             self.db.execute("INSERT INTO search_titles (rowid, title) VALUES (?, ?)", (aid, title))
-            fresh.append((latest[aid], st.article.body))
-        self.catalog.compact(fresh)  # read anyway: stored compressed from now on
 
     def search(
         self, query: str, *, limit: int = 20, offset: int = 0, sources: Sequence[str] = ()

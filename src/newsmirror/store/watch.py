@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .catalog import Catalog, body_text
+from .catalog import Catalog
 
 EDIT, REMOVAL, RESTORATION, DISAPPEARANCE = "edit", "removal", "restoration", "disappearance"
 KINDS = (EDIT, REMOVAL, RESTORATION, DISAPPEARANCE)
@@ -262,7 +262,7 @@ class Watchlist:
     def revisions(self, article_id: int) -> list[Revision]:
         """Every stored version of an article, oldest first."""
         return [
-            Revision(row[0], row[1], row[2], row[3], body_text(row[4]))
+            Revision(*row)
             for row in self.db.execute(
                 "SELECT id, seen_ms, title, date_ms, body FROM revisions WHERE article_id = ? "
                 "ORDER BY id",
@@ -276,7 +276,7 @@ class Watchlist:
             "SELECT id, seen_ms, title, date_ms, body FROM revisions WHERE id = ?",
             (revision_id,),
         ).fetchone()
-        return None if row is None else Revision(row[0], row[1], row[2], row[3], body_text(row[4]))
+        return None if row is None else Revision(*row)
 
     def find_article(self, ref: str) -> int | None:
         """An article by its catalog id, archive path, URL or ident."""
