@@ -179,9 +179,7 @@ class Updater:
                 mover = self._mover()
                 mover.place(catalog, report)
                 self.applier.fix_up(catalog)  # links into the period repositories
-                mover.settle(catalog, report)
-                if not report.errors:
-                    mover.drop_pictures(catalog, report)
+                mover.settle(catalog, report, sweep=True)
                 self.applier.lists(catalog)
                 if self.settings.git.enabled and not report.errors:
                     update = UpdateReport()

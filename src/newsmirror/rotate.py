@@ -122,8 +122,11 @@ class Mover:
             self._writers[period] = w
         return self._writers[period]
 
-    def settle(self, catalog: Catalog, report: RotateReport) -> None:
-        """Step 3: every rotated article with a file in the archive moves to its period."""
+    def settle(self, catalog: Catalog, report: RotateReport, *, sweep: bool = False) -> None:
+        """Step 3: every rotated article with a file in the archive moves to its period.
+
+        The pictures they took along leave the archive after them; ``sweep`` looks for
+        such pictures even when this run moved none (``rotate`` finishes a killed run)."""
         homes = Homes(catalog)
         configured = {s.id for s in self.settings.sources}
         # Only what can be rendered leaves: a source taken out of the config keeps its files.
@@ -154,14 +157,14 @@ class Mover:
         ]
         self.writer.remove(diffs)
         report.removed += self.writer.remove([f for p in done for f in (p.path, p.alt_path) if f])
-        if pictures and not report.errors:
-            self.drop_pictures(catalog, report)
+        if (pictures or sweep) and not report.errors:
+            self._drop_pictures(catalog, report)
 
-    def drop_pictures(self, catalog: Catalog, report: RotateReport) -> None:
+    def _drop_pictures(self, catalog: Catalog, report: RotateReport) -> None:
         """Remove from the archive the image copies a period repository holds and no
         article of the archive shows.  Found from the files, not from what this run
         moved, so a run killed between moving articles and their pictures is finished by
-        the next (``rotate`` always runs this)."""
+        the next (``rotate`` always runs this: see ``settle``)."""
         here = _files_under(self.root / "assets")
         if not here:
             return
