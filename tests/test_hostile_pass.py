@@ -8,10 +8,13 @@ A Hypothesis test then throws random hostile documents at the same pass.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
+import os
 import re
 import resource
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -40,7 +43,7 @@ def active(text: str) -> str | None:
     return m.group(0) if m else None
 
 
-def _config(tmp_path: Path, server: FakeServer) -> Path:
+def _config(tmp_path: Path, server: FakeServer, processes: int | None = None) -> Path:
     server.routes["/good.xml"] = feeds.rss(feeds.items(2, prefix="https://good.example/n/"))
     return write_config(
         tmp_path / "newsmirror.toml",
@@ -49,13 +52,18 @@ def _config(tmp_path: Path, server: FakeServer) -> Path:
             {"id": "bad", "name": "坏", "url": server.url("/bad.xml")},
         ],
         git=True,
+        archive={} if processes is None else {"processes": processes},
     )
 
 
 def _passes(
-    tmp_path: Path, server: FakeServer, run_update: Callable[[Path], UpdateReport], clock: Clock
+    tmp_path: Path,
+    server: FakeServer,
+    run_update: Callable[[Path], UpdateReport],
+    clock: Clock,
+    processes: int | None = None,
 ) -> list[UpdateReport]:
-    cfg = _config(tmp_path, server)
+    cfg = _config(tmp_path, server, processes)
     reports = []
     for _ in range(2):
         reports.append(run_update(cfg))
@@ -128,9 +136,28 @@ def test_stacked_compression_is_bounded(
     assert grown_mb < 150, grown_mb  # the cap is 15 MB; the bomb was 200 MB
 
 
+_PARSE = feed_module.parse_feed
+
+
+def _raising(error: BaseException, raw: bytes, **kw: object) -> object:
+    """parse_feed, except that it raises ``error`` for the source "bad".  Module-level (and
+    bound with partial), so it can run in a parsing worker process as well as in a thread."""
+    if kw.get("source") == "bad":
+        raise error
+    return _PARSE(raw, **kw)  # type: ignore[arg-type]
+
+
+def _dying(raw: bytes, **kw: object) -> object:
+    """parse_feed, except that the process parsing the source "bad" is killed under it."""
+    if kw.get("source") == "bad":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return _PARSE(raw, **kw)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     "error", [RecursionError("deep"), OverflowError("big"), KeyError("x"), AttributeError("y")]
 )
+@pytest.mark.parametrize("processes", [0, 2])
 def test_any_exception_of_a_driver_is_its_sources(
     tmp_path: Path,
     server: FakeServer,
@@ -138,18 +165,29 @@ def test_any_exception_of_a_driver_is_its_sources(
     clock: Clock,
     monkeypatch: pytest.MonkeyPatch,
     error: Exception,
+    processes: int,
 ) -> None:
+    """In a thread or in a worker process, the exception is the source's, named by type."""
     server.routes["/bad.xml"] = feeds.rss(feeds.items(1, prefix="https://bad.example/n/"))
-    real = feed_module.parse_feed
-
-    def broken(raw: bytes, **kw: object) -> object:
-        if kw.get("source") == "bad":
-            raise error
-        return real(raw, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(feed_module, "parse_feed", broken)
-    first, _ = _passes(tmp_path, server, run_update, clock)
+    monkeypatch.setattr(feed_module, "parse_feed", functools.partial(_raising, error))
+    first, _ = _passes(tmp_path, server, run_update, clock, processes=processes)
     assert type(error).__name__ in (_bad(first).error or "")  # type: ignore[attr-defined]
+
+
+def test_a_parsing_process_that_dies_costs_its_source_only(
+    tmp_path: Path,
+    server: FakeServer,
+    run_update,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A crash in a C parser kills the worker, not the pass: the jobs the dead pool held
+    run again, and only the one that kills its process again fails."""
+    server.routes["/bad.xml"] = feeds.rss(feeds.items(1, prefix="https://bad.example/n/"))
+    monkeypatch.setattr(feed_module, "parse_feed", _dying)
+    first, second = _passes(tmp_path, server, run_update, clock, processes=2)
+    for report in (first, second):
+        assert "worker process died" in (_bad(report).error or "")  # type: ignore[attr-defined]
 
 
 def test_control_characters_and_line_breaks_in_titles_and_authors(

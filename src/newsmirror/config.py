@@ -94,6 +94,7 @@ class ArchiveSettings:
     keep_tracking_params: bool = False
     list_size: int = 300
     fsync: bool = True
+    processes: int | None = None  # parsing processes; None: one per core (cores.py)
 
 
 RotatePeriod = Literal["year", "month"]
@@ -577,6 +578,7 @@ def parse_settings(data: dict[str, Any], path: Path) -> Settings:
         keep_tracking_params=a.flag("keep_tracking_params", False),
         list_size=a.number("list_size", 300, minimum=1),
         fsync=a.flag("fsync", True),
+        processes=a.number("processes", 0, minimum=0) if "processes" in a.data else None,
     )
     a.done()
 

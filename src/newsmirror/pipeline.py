@@ -28,6 +28,7 @@ from pathlib import Path
 from .apply import Applier
 from .assets import AssetFetcher
 from .config import Settings, SourceSettings
+from .cores import Cores, Runner, default_processes, in_thread
 from .errors import CatalogError, NewsmirrorError, is_fatal, reason
 from .fetch.http import Fetcher
 from .model import Article, SourceResult
@@ -112,6 +113,7 @@ class Updater:
             settings, self.writer, clock=clock, stop=lambda: bool(self.stop), rng=self.rng
         )
         self._writing: set[str] = set()
+        self.cpu: Runner = in_thread  # replaced for each pass by the pool of its settings
         self.assets: AssetFetcher | None = None
         # Image copies go to their own repository when [images] repository says so.
         images = settings.images.repository
@@ -227,6 +229,8 @@ class Updater:
                 report.sources.append(SourceReport(id=s.id, name=s.name, skipped_until=due))
             else:
                 sources.append(s)
+        processes = self.settings.archive.processes
+        self.cpu = Cores(default_processes() if processes is None else processes)
         with ThreadPoolExecutor(max_workers=4, thread_name_prefix="write") as pool:
             self.applier.barrier = SyncBarrier(self.writer, pool)
             async with Fetcher(self.settings.network) as fetcher:
@@ -259,7 +263,7 @@ class Updater:
     async def _recheck(self, catalog: Catalog, fetcher: Fetcher) -> WatchReport:
         """Look again at the archived articles that are due (see watch.py)."""
         ctx = Context(fetcher=fetcher, now_ms=self.clock(), keep_tracking=False,
-                      iframe_hosts=self.settings.iframe_hosts)  # fmt: skip
+                      iframe_hosts=self.settings.iframe_hosts, cpu=self.cpu)  # fmt: skip
         sources = [s for s in self.settings.sources if s.enabled]
         checker = Rechecker(
             self.settings,
@@ -325,6 +329,7 @@ class Updater:
             keep_tracking=self.settings.keep_tracking(source),
             known_dates=lambda idents: catalog.dates(source.id, idents),
             iframe_hosts=self.settings.iframe_hosts,
+            cpu=self.cpu,
         )
         try:
             result = await self.drivers[source.kind](source, catalog.source(source.id), ctx)

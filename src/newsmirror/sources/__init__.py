@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..config import SourceSettings
+from ..cores import Runner, in_thread
 from ..fetch.http import Fetcher
 from ..model import SourceResult
 from ..store.catalog import SourceState
@@ -26,6 +27,9 @@ class Context:
     # holds in the same version without fetching them again.
     known_dates: Callable[[Sequence[str]], Mapping[str, int]] = lambda _idents: {}
     iframe_hosts: tuple[str, ...] = ()  # embeds kept from these hosts only
+    # Where parsing and extracting run (a worker process on a machine with cores to spare):
+    # only module-level functions and plain data go through it.
+    cpu: Runner = in_thread
 
 
 class Driver(Protocol):

@@ -27,7 +27,7 @@ from ..store.catalog import SourceState
 from ..transform.sanitize import sanitize
 from . import Context
 from .charset import xml_to_utf8
-from .dw_body import DWArticle, DWFormatError, build
+from .dw_body import DWFormatError, build
 from .feed import STRICT_XML, defuse, read_items
 
 _APP_STATE = re.compile(rb"window\.__APP_STATE__\s*=\s*")
@@ -167,10 +167,10 @@ class Reader:
 
     async def _article_of(self, entry: Entry) -> Article | ItemError:
         try:
-            built = await self._from_api(entry)
+            return await self._from_api(entry)
         except Exception as api_error:
             try:
-                built = await self._from_page(entry)
+                return await self._from_page(entry)
             except Exception as page_error:
                 return ItemError(
                     source=self.source.id,
@@ -178,57 +178,62 @@ class Reader:
                     reason=f"graph-api: {reason(api_error)}; page: {reason(page_error)}",
                     retry=True,
                 )
-        return await asyncio.to_thread(self._article, built, entry)
 
     def api_url(self, entry: Entry) -> str:
         """Where the graph-api answers for this content."""
         path = API_PATHS.get(entry.kind, "article")
         return f"{self.source.site_url}/graph-api/{self.language}/content/{path}/{entry.id}"
 
-    def from_api(self, raw: bytes, entry: Entry) -> Article:
-        """The article of a graph-api answer (CPU work: call it off the event loop)."""
-        return self._article(self._build_api(raw, entry.kind), entry)
+    async def from_api(self, raw: bytes, entry: Entry) -> Article:
+        """The article of a graph-api answer (JSON parsing, building and sanitizing are CPU
+        work: they run where the context runs such work, off the event loop)."""
+        return await self.ctx.cpu(
+            article_of, "api", raw, entry, self.source, self.ctx.keep_tracking,
+            self.ctx.iframe_hosts,
+        )  # fmt: skip
 
-    async def _from_api(self, entry: Entry) -> DWArticle:
+    async def _from_api(self, entry: Entry) -> Article:
         response = await self.ctx.fetcher.get(self.api_url(entry), accept="application/json")
-        # JSON parsing and building are CPU work: off the event loop.
-        return await asyncio.to_thread(self._build_api, response.content, entry.kind)
+        return await self.from_api(response.content, entry)
 
-    def _build_api(self, raw: bytes, kind: str) -> DWArticle:
-        return build(
-            content_from_api(raw),
-            language=self.language,
-            image_format=self.source.image_format,
-            kind=kind,
-        )
-
-    async def _from_page(self, entry: Entry) -> DWArticle:
+    async def _from_page(self, entry: Entry) -> Article:
         path = str(urls.parse(entry.link).pathname) if entry.link else ""
         if not path.startswith("/"):
             path = f"/{self.language}/{entry.key}"
         response = await self.ctx.fetcher.get(self.source.site_url + path, accept="text/html")
-        return await asyncio.to_thread(self._build_page, response.content, entry)
+        return await self.ctx.cpu(
+            article_of, "page", response.content, entry, self.source, self.ctx.keep_tracking,
+            self.ctx.iframe_hosts,
+        )  # fmt: skip
 
-    def _build_page(self, raw: bytes, entry: Entry) -> DWArticle:
-        content = content_from_page(raw, entry.id, entry.kind)
-        return build(
-            content, language=self.language, image_format=self.source.image_format, kind=entry.kind
-        )
 
-    def _article(self, a: DWArticle, entry: Entry) -> Article:
-        link = urls.LinkForms(a.canonical_url, keep_tracking=self.ctx.keep_tracking)
-        return Article(
-            source=self.source.id,
-            ident=entry.ident,
-            key=entry.key,
-            url=link.shown,
-            title=a.title,
-            date_ms=a.date_ms,
-            body=sanitize(a.body, link.absolute, self.ctx.iframe_hosts),
-            authors=a.authors,
-            language=self.language,
-            canonical=link.canonical,
-        )
+def article_of(
+    kind: str,
+    raw: bytes,
+    entry: Entry,
+    source: SourceSettings,
+    keep_tracking: bool,
+    iframe_hosts: tuple[str, ...],
+) -> Article:
+    """The article of a graph-api answer (``kind`` "api") or of an article page ("page")."""
+    language = source.language or "zh"
+    content = (
+        content_from_api(raw) if kind == "api" else content_from_page(raw, entry.id, entry.kind)
+    )
+    a = build(content, language=language, image_format=source.image_format, kind=entry.kind)
+    link = urls.LinkForms(a.canonical_url, keep_tracking=keep_tracking)
+    return Article(
+        source=source.id,
+        ident=entry.ident,
+        key=entry.key,
+        url=link.shown,
+        title=a.title,
+        date_ms=a.date_ms,
+        body=sanitize(a.body, link.absolute, iframe_hosts),
+        authors=a.authors,
+        language=language,
+        canonical=link.canonical,
+    )
 
 
 async def collect(source: SourceSettings, state: SourceState | None, ctx: Context) -> SourceResult:

@@ -12,7 +12,6 @@ that is not a URL) becomes an :class:`~newsmirror.model.ItemError` and the rest 
 
 from __future__ import annotations
 
-import asyncio
 import calendar
 import html
 import logging
@@ -363,7 +362,7 @@ async def collect(source: SourceSettings, state: SourceState | None, ctx: Contex
     try:
         # Parsing and sanitizing are CPU work: off the event loop, so one huge or hostile
         # document never stalls the other sources' requests.
-        articles, errors = await asyncio.to_thread(
+        articles, errors = await ctx.cpu(
             parse_feed,
             response.content,
             source=source.id,

@@ -137,11 +137,32 @@ async def read_page(
 ) -> tuple[Article, str]:
     """:func:`page_article`, and the headline the page itself shows ("" if none)."""
     name = extractor_name(source, response.url)
-    page = await asyncio.to_thread(
-        extract, response.content, response.url, response.content_type, name
+    return await ctx.cpu(
+        _read_page,
+        a,
+        response.content,
+        response.url,
+        response.content_type,
+        name,
+        undated=a.date_ms == ctx.now_ms,
+        iframe_hosts=ctx.iframe_hosts,
     )
+
+
+def _read_page(
+    a: Article,
+    content: bytes,
+    url: str,
+    content_type: str,
+    name: str,
+    *,
+    undated: bool,
+    iframe_hosts: tuple[str, ...],
+) -> tuple[Article, str]:
+    """The CPU part of :func:`read_page` (extracting, rendering, sanitizing), in one job."""
+    page = extract(content, url, content_type, name)
     date_ms = a.date_ms
-    if a.date_ms == ctx.now_ms:
+    if undated:
         date_ms = page.modified_ms or page.published_ms or a.date_ms
     authors = page.authors or a.authors
     body = render_body(page, page.published_ms or date_ms, authors)
@@ -149,7 +170,7 @@ async def read_page(
         a,
         title=a.title if a.title != a.url else (page.title or a.title),
         date_ms=date_ms,
-        body=sanitize(body, response.url, ctx.iframe_hosts),
+        body=sanitize(body, url, iframe_hosts),
         authors=authors,
     )
     return article, " ".join((page.title or "").split())

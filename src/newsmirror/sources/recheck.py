@@ -10,7 +10,6 @@ by the caller, which keeps the count.
 
 from __future__ import annotations
 
-import asyncio
 import html
 import json
 import re
@@ -196,7 +195,7 @@ async def _look_dw(
             "gone", "graph-api: no such content", status=response.status, response=response
         )
     try:
-        article = await asyncio.to_thread(reader.from_api, response.content, entry)
+        article = await reader.from_api(response.content, entry)
     except DWFormatError as e:
         return Outcome("failed", f"graph-api: {e}", status=response.status)
     return Outcome(
