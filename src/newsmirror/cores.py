@@ -17,6 +17,7 @@ exception a job raises comes back as itself when it can cross the process bounda
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import pickle
@@ -137,10 +138,12 @@ class Cores:
     async def __call__(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         if self.processes == 0:
             return await asyncio.to_thread(fn, *args, **kwargs)
-        loop = asyncio.get_running_loop()
         pool = self._pool()
         try:
-            ok, value = await loop.run_in_executor(pool, _job, fn, args, kwargs)
+            # Submitting from a thread: the first submit waits for the fork server to start
+            # (most of a second), and the event loop goes on fetching meanwhile.
+            future = await asyncio.to_thread(pool.submit, _job, fn, args, kwargs)
+            ok, value = await asyncio.wrap_future(future)
         except BrokenProcessPool:
             self._drop(pool)
             async with self._alone:
@@ -148,6 +151,18 @@ class Cores:
         if ok:
             return value  # type: ignore[no-any-return]
         raise value
+
+    def start(self) -> None:
+        """Start the workers in the background, so they are ready when the first document
+        arrives instead of starting then."""
+        if self.processes:
+            threading.Thread(target=self._warm, name="cores", daemon=True).start()
+
+    def _warm(self) -> None:
+        with contextlib.suppress(Exception):  # a pool that fails to start fails its jobs
+            pool = self._pool()
+            for _ in range(self.processes):
+                pool.submit(int)  # a job that does nothing starts a worker
 
     async def _alone_run(
         self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]

@@ -230,7 +230,9 @@ class Updater:
             else:
                 sources.append(s)
         processes = self.settings.archive.processes
-        self.cpu = Cores(default_processes() if processes is None else processes)
+        self.cpu = cores = Cores(default_processes() if processes is None else processes)
+        if sources:
+            cores.start()
         with ThreadPoolExecutor(max_workers=4, thread_name_prefix="write") as pool:
             self.applier.barrier = SyncBarrier(self.writer, pool)
             async with Fetcher(self.settings.network) as fetcher:
