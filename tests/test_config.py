@@ -125,6 +125,7 @@ def test_readme_configuration_loads_with_every_option_switched_on(tmp_path: Path
         "hant",
     )
     assert (s.network.retries, s.network.retry_delay, s.network.max_retry_wait) == (2, 2.0, 60.0)
+    assert s.archive.processes == 2
 
 
 @pytest.mark.parametrize(
@@ -135,6 +136,7 @@ def test_readme_configuration_loads_with_every_option_switched_on(tmp_path: Path
         ("[network]\nconcurrency = 18446744073709551616\n", "network.concurrency: must be at most"),
         ('[publish.git]\nremotes = ["--receive-pack=touch x"]\n', "is not a remote name"),
         ('[archive]\npath = "a\\nb"\n', "must not contain line breaks"),
+        ("[archive]\nprocesses = -1\n", "archive.processes: must be at least 0"),
     ],
 )
 def test_values_that_would_misbehave_are_refused(tmp_path: Path, extra: str, says: str) -> None:
