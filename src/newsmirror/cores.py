@@ -156,7 +156,9 @@ class Cores:
         """Start the workers in the background, so they are ready when the first document
         arrives instead of starting then."""
         if self.processes:
-            threading.Thread(target=self._warm, name="cores", daemon=True).start()
+            # Not a daemon: a process that ends while a worker is still being started would
+            # pull the start's shared state from under it; the exit waits for the start.
+            threading.Thread(target=self._warm, name="cores").start()
 
     def _warm(self) -> None:
         with contextlib.suppress(Exception):  # a pool that fails to start fails its jobs
