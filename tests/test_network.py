@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import gzip
 import ipaddress
+import socket
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -242,3 +245,36 @@ def test_pinned_https_verifies_the_certificate_against_the_name(tmp_path: Path) 
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def test_a_connection_the_server_closed_is_not_used_again() -> None:
+    """Keep-alive: a server may close an idle connection at any time (without saying so in
+    its answer). The pool must notice before sending the next request on it."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    connections = []
+
+    def serve() -> None:
+        for _ in range(2):
+            conn, _addr = listener.accept()
+            connections.append(conn)
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            time.sleep(0.05)
+            conn.close()  # idle, closed from the server's side
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+
+    async def go() -> list[int]:
+        async with Fetcher(NetworkSettings(allow_private_networks=True)) as f:
+            first = await f.get(f"http://127.0.0.1:{port}/a")
+            await asyncio.sleep(0.3)  # the server has closed the connection by now
+            second = await f.get(f"http://127.0.0.1:{port}/b")
+            return [first.status, second.status]
+
+    try:
+        assert asyncio.run(go()) == [200, 200]
+        assert len(connections) == 2  # the second request came on a new connection
+    finally:
+        listener.close()

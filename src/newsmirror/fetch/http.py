@@ -30,6 +30,7 @@ import httpx
 from .. import urls
 from ..config import NetworkSettings
 from ..errors import FetchError, reason
+from . import backend
 from .guard import check_host
 
 log = logging.getLogger(__name__)
@@ -238,7 +239,7 @@ class Fetcher:
         self.client = httpx.AsyncClient(
             timeout=timeout,
             limits=limits,
-            transport=transport,
+            transport=transport or backend.transport(limits),
             follow_redirects=False,
             headers={"User-Agent": network.user_agent, "Accept-Encoding": "gzip, deflate"},
             trust_env=False,
