@@ -26,7 +26,7 @@ from pathlib import Path
 import feedparser
 from _server import serving
 
-from newsmirror.config import load
+from newsmirror.config import Settings, load
 from newsmirror.cores import default_processes
 from newsmirror.pipeline import Updater
 
@@ -110,6 +110,25 @@ def write_config(
     return cfg
 
 
+def timed_pass(settings: Settings, total: int, profile: str | None = None) -> tuple[float, float]:
+    """Wall and CPU seconds of one full update, after a sync: the pass's syncfs then flushes
+    its own files, not the feeds and archives the bench wrote before it."""
+    os.sync()
+    t = time.perf_counter()
+    cpu = time.process_time()
+    if profile:
+        import cProfile
+
+        with cProfile.Profile() as prof:
+            report = Updater(settings).run()
+        prof.dump_stats(profile)
+    else:
+        report = Updater(settings).run()
+    wall, cpu = time.perf_counter() - t, time.process_time() - cpu
+    assert report.new == total and not report.failed, (report.new, report.failed[:3])
+    return wall, cpu
+
+
 def rate(n: int, seconds: float) -> str:
     return f"{n / seconds:,.0f} articles/s ({seconds:.2f} s for {n:,})"
 
@@ -152,34 +171,15 @@ def main() -> None:
             nosync = load(write_config(work / "nosync", port, args.feeds, fsync=False))
             one = load(write_config(work / "one", port, args.feeds, processes=0))
 
-            os.sync()  # each pass syncs its own files, not those the bench wrote before
-            t = time.perf_counter()
-            cpu_ns = time.process_time()
-            report = Updater(nosync).run()
-            lazy = time.perf_counter() - t
-            cpu_ns = time.process_time() - cpu_ns
-            assert report.new == total and not report.failed
+            lazy, cpu_ns = timed_pass(nosync, total)
             if args.only_nosync:
                 print(rate(total, lazy), f"cpu {cpu_ns:.2f} s")
                 return
 
-            os.sync()  # each pass syncs its own files, not those the bench wrote before
-            t = time.perf_counter()
-            cpu = time.process_time()
             usage = resource.getrusage(resource.RUSAGE_SELF)
-            if args.profile:
-                import cProfile
-
-                with cProfile.Profile() as prof:
-                    report = Updater(settings).run()
-                prof.dump_stats(args.profile)
-            else:
-                report = Updater(settings).run()
-            full = time.perf_counter() - t
-            cpu = time.process_time() - cpu
+            full, cpu = timed_pass(settings, total, args.profile)
             after = resource.getrusage(resource.RUSAGE_SELF)
             user, system = after.ru_utime - usage.ru_utime, after.ru_stime - usage.ru_stime
-            assert report.new == total and not report.failed, (report.new, report.failed[:3])
             rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
             t = time.perf_counter()
@@ -197,13 +197,7 @@ def main() -> None:
             cores = os.sched_getaffinity(0)
             # The server (already started) keeps every core; the pipeline gets one.
             os.sched_setaffinity(0, {min(cores)})
-            os.sync()  # each pass syncs its own files, not those the bench wrote before
-            t = time.perf_counter()
-            cpu_one = time.process_time()
-            report = Updater(one).run()
-            single = time.perf_counter() - t
-            cpu_one = time.process_time() - cpu_one
-            assert report.new == total and not report.failed
+            single, cpu_one = timed_pass(one, total)
             os.sched_setaffinity(0, cores)
 
         t = time.perf_counter()
