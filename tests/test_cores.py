@@ -38,6 +38,8 @@ def work(kind: str, value: int = 0) -> tuple[int, int]:
         raise Unpicklable(1, 2)
     if kind == "memory":
         raise MemoryError
+    if kind == "exit":
+        raise SystemExit(3)
     return value * 2, os.getpid()
 
 
@@ -54,8 +56,8 @@ def run(cores: Cores, *jobs: tuple[str, int]) -> list[object]:
 
 def test_results_and_exceptions_come_back_as_they_were() -> None:
     cores = Cores(2)
-    ok, parse, key, odd, memory = run(
-        cores, ("ok", 21), ("parse", 7), ("key", 3), ("odd", 0), ("memory", 0)
+    ok, parse, key, odd, memory, exit_ = run(
+        cores, ("ok", 21), ("parse", 7), ("key", 3), ("odd", 0), ("memory", 0), ("exit", 0)
     )
     assert isinstance(ok, tuple) and ok[0] == 42 and ok[1] != os.getpid()
     assert isinstance(parse, ParseError) and str(parse) == "bad document 7"
@@ -64,6 +66,7 @@ def test_results_and_exceptions_come_back_as_they_were() -> None:
     assert isinstance(odd, WorkerError) and "Unpicklable: 1/2" in str(odd)
     # Only the worker ran short: not a MemoryError that would stop the whole pass.
     assert isinstance(memory, WorkerError) and "out of memory" in str(memory)
+    assert isinstance(exit_, WorkerError) and "SystemExit: 3" in str(exit_)
 
 
 def test_a_dead_worker_costs_only_its_job() -> None:

@@ -92,7 +92,9 @@ def _watch(parent: int) -> None:
         while _alive(parent):
             time.sleep(1)
         os._exit(0)
-    select.select([fd], [], [])  # readable once the process has exited
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    poller.poll()  # readable once the process has exited
     os._exit(0)
 
 
@@ -114,6 +116,8 @@ def _job(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) 
         if isinstance(e, MemoryError):
             # Only this worker ran short; the parent's state is intact.
             return False, WorkerError(f"out of memory ({reason(e)})")
+        if not isinstance(e, Exception):  # a SystemExit from library code: the job's too
+            return False, WorkerError(reason(e))
         try:
             pickle.loads(pickle.dumps(e))
         except Exception:
