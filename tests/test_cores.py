@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from newsmirror.cores import Cores, WorkerError
+from newsmirror import cores as cores_module
+from newsmirror.cores import MAX_DEFAULT, Cores, WorkerError
 from newsmirror.errors import ParseError
 
 
@@ -134,3 +135,10 @@ def test_workers_end_with_a_killed_parent() -> None:
     while any(_running(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(_running(p) for p in pids)
+
+
+@pytest.mark.parametrize(("cores", "processes"), [(1, 0), (2, 2), (3, 3), (64, MAX_DEFAULT)])
+def test_default_count(monkeypatch: pytest.MonkeyPatch, cores: int, processes: int) -> None:
+    """Threads on one core; a worker per core, but not one for each core of a big server."""
+    monkeypatch.setattr(cores_module, "available", lambda: cores)
+    assert cores_module.default_processes() == processes

@@ -62,10 +62,16 @@ def available() -> int:
         return os.cpu_count() or 1
 
 
+# The main process (fetching, writing, the catalog) spends about as much CPU on an article
+# as its parsing does, so beyond a few workers more cores only add memory (~70 MB each).
+MAX_DEFAULT = 4
+
+
 def default_processes() -> int:
-    """One worker process per core, or none (threads) on a single core."""
+    """One worker process per core up to :data:`MAX_DEFAULT`, or none (threads) on a single
+    core."""
     n = available()
-    return n if n > 1 else 0
+    return min(n, MAX_DEFAULT) if n > 1 else 0
 
 
 def _start(parent: int) -> None:
