@@ -63,7 +63,7 @@ def available() -> int:
 
 
 # The main process (fetching, writing, the catalog) spends about as much CPU on an article
-# as its parsing does, so beyond a few workers more cores only add memory (~70 MB each).
+# as its parsing does, so beyond a few workers more cores only add memory (~50 MB each).
 MAX_DEFAULT = 4
 
 
