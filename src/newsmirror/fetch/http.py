@@ -238,8 +238,7 @@ class Fetcher:
         )
         self.client = httpx.AsyncClient(
             timeout=timeout,
-            limits=limits,
-            transport=transport or backend.transport(limits),
+            transport=transport or backend.transport(limits),  # limits belong to a transport
             follow_redirects=False,
             headers={"User-Agent": network.user_agent, "Accept-Encoding": "gzip, deflate"},
             trust_env=False,
