@@ -150,13 +150,18 @@ def content_from_api(raw: bytes) -> Mapping[str, Any]:
     return content
 
 
+def language_of(source: SourceSettings) -> str:
+    """The DW edition a source reads (Chinese unless it says otherwise)."""
+    return source.language or "zh"
+
+
 class Reader:
     """Fetches and builds the articles of one DW source."""
 
     def __init__(self, source: SourceSettings, ctx: Context) -> None:
         self.source = source
         self.ctx = ctx
-        self.language = source.language or "zh"
+        self.language = language_of(source)
 
     async def article(self, entry: Entry) -> Article | ItemError:
         """One article, or its error (whatever went wrong, it costs only this article)."""
@@ -216,7 +221,7 @@ def article_of(
     iframe_hosts: tuple[str, ...],
 ) -> Article:
     """The article of a graph-api answer (``kind`` "api") or of an article page ("page")."""
-    language = source.language or "zh"
+    language = language_of(source)
     content = (
         content_from_api(raw) if kind == "api" else content_from_page(raw, entry.id, entry.kind)
     )
