@@ -147,7 +147,7 @@ class Cores:
 
     async def __call__(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         if self.processes == 0:
-            return await asyncio.to_thread(fn, *args, **kwargs)
+            return await in_thread(fn, *args, **kwargs)
         pool = self._pool()
         try:
             # Submitting from a thread: the first submit waits for the fork server to start
