@@ -137,6 +137,7 @@ def test_readme_configuration_loads_with_every_option_switched_on(tmp_path: Path
         ('[publish.git]\nremotes = ["--receive-pack=touch x"]\n', "is not a remote name"),
         ('[archive]\npath = "a\\nb"\n', "must not contain line breaks"),
         ("[archive]\nprocesses = -1\n", "archive.processes: must be at least 0"),
+        ("[archive]\nprocesses = 10000\n", "archive.processes: must be at most 256"),
     ],
 )
 def test_values_that_would_misbehave_are_refused(tmp_path: Path, extra: str, says: str) -> None:

@@ -578,7 +578,8 @@ def parse_settings(data: dict[str, Any], path: Path) -> Settings:
         keep_tracking_params=a.flag("keep_tracking_params", False),
         list_size=a.number("list_size", 300, minimum=1),
         fsync=a.flag("fsync", True),
-        processes=a.number("processes", 0, minimum=0) if "processes" in a.data else None,
+        # Each worker is a process of ~50 MB: a typo of a few zeros must not start thousands.
+        processes=a.number("processes", 0, maximum=256) if "processes" in a.data else None,
     )
     a.done()
 
