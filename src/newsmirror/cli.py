@@ -428,7 +428,7 @@ def search(obj: Obj, query: tuple[str, ...], limit: int, sources: tuple[str, ...
 
 
 def _build(settings: Settings, *, search: bool, full: bool) -> BuildReport:
-    catalog = Catalog(settings.catalog_path, create=False)
+    catalog = Catalog(settings.catalog, create=False)
     try:
         SearchIndex(catalog).sync()
         if full:

@@ -59,7 +59,7 @@ def open_catalog(obj: Obj) -> tuple[Settings, Catalog]:
     """Settings and the existing catalog, or exit 1 with the reason."""
     try:
         settings = obj.settings()
-        return settings, Catalog(settings.catalog_path, create=False)
+        return settings, Catalog(settings.catalog, create=False)
     except NewsmirrorError as e:
         fail(e)
         raise  # not reached: fail exits

@@ -302,6 +302,7 @@ class Settings:
     script: ScriptMode = "as-published"
     traditional: Traditional = "standard"
     links: LinkMode = "archive"
+    catalog_url: str = ""  # [catalog] url: PostgreSQL; empty: SQLite in the archive
     iframe_hosts: tuple[str, ...] = (
         "www.youtube.com",
         "www.youtube-nocookie.com",
@@ -312,6 +313,11 @@ class Settings:
     def catalog_path(self) -> Path:
         """The embedded SQLite catalog lives inside the archive, out of git's sight."""
         return self.archive.path / ".newsmirror" / "catalog.sqlite"
+
+    @property
+    def catalog(self) -> Path | str:
+        """Where the catalog is: a PostgreSQL URL, or the embedded SQLite file."""
+        return self.catalog_url or self.catalog_path
 
     def repository(self, home: str | None) -> Path:
         """The work tree holding the files of ``home``: a period repository of a rotated
@@ -736,6 +742,16 @@ def parse_settings(data: dict[str, Any], path: Path) -> Settings:
 
     rotate = _rotate(root.table("rotate"), archive.path, base)
 
+    ct = root.table("catalog")
+    catalog_url = ct.text("url").strip()
+    if catalog_url and not catalog_url.lower().startswith(("postgresql://", "postgres://")):
+        ct.fail(
+            "url",
+            f"must be a postgresql:// URL (empty: SQLite in the archive), got "
+            f"{catalog_url.split('@')[-1]!r}",
+        )
+    ct.done()
+
     root.used.add("sources")
     raw_sources = data.get("sources", [])
     if not isinstance(raw_sources, list):
@@ -765,6 +781,7 @@ def parse_settings(data: dict[str, Any], path: Path) -> Settings:
         script=script,
         traditional=traditional,
         links=links,
+        catalog_url=catalog_url,
         iframe_hosts=iframe_hosts,  # type: ignore[arg-type]
     )
 

@@ -91,5 +91,9 @@ def reason(e: BaseException, limit: int = 400) -> str:
 def is_fatal(e: BaseException) -> bool:
     """Errors that stop a pass: the catalog or the archive itself is unusable."""
     import sqlite3
+    import sys
 
-    return isinstance(e, CatalogError | sqlite3.DatabaseError | MemoryError)
+    if isinstance(e, CatalogError | sqlite3.DatabaseError | MemoryError):
+        return True
+    psycopg = sys.modules.get("psycopg")  # imported only by a PostgreSQL catalog
+    return psycopg is not None and isinstance(e, psycopg.Error)

@@ -128,7 +128,7 @@ class Updater:
         self.root.mkdir(parents=True, exist_ok=True)
         with archive_lock(self.root):
             self.writer.clear_temps()
-            catalog = Catalog(self.settings.catalog_path)
+            catalog = Catalog(self.settings.catalog)
             try:
                 report = asyncio.run(self._sources(catalog))
                 if self.settings.rotate.enabled and not self.stop:
@@ -152,7 +152,7 @@ class Updater:
         the images without a copy are downloaded first."""
         with archive_lock(self.root):
             self.writer.clear_temps()
-            catalog = Catalog(self.settings.catalog_path, create=False)
+            catalog = Catalog(self.settings.catalog, create=False)
             try:
                 ids = catalog.article_ids([s.id for s in self.settings.sources])
                 asyncio.run(self._copy_stored(catalog, ids))
@@ -175,7 +175,7 @@ class Updater:
         is finished by the next."""
         with archive_lock(self.root):
             self.writer.clear_temps()
-            catalog = Catalog(self.settings.catalog_path, create=False)
+            catalog = Catalog(self.settings.catalog, create=False)
             report = RotateReport()
             try:
                 mover = self._mover()

@@ -90,7 +90,7 @@ class LiveSearch:
         self.pages = pages
         self.limit = limit
         self.names = {s.id: s.name for s in settings.sources}
-        self.catalog = Catalog(settings.catalog_path, create=False, shared=True)
+        self.catalog = Catalog(settings.catalog, create=False, shared=True)
         self.lock = threading.Lock()
         self._local = threading.local()
         self._opened: list[Catalog] = []
@@ -98,7 +98,7 @@ class LiveSearch:
     def _reader(self) -> Catalog:
         catalog: Catalog | None = getattr(self._local, "catalog", None)
         if catalog is None:
-            catalog = Catalog(self.settings.catalog_path, create=False, shared=True)
+            catalog = Catalog(self.settings.catalog, create=False, shared=True)
             self._local.catalog = catalog
             with self.lock:
                 self._opened.append(catalog)

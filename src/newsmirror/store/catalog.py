@@ -22,7 +22,9 @@ from ..errors import CatalogError
 from ..model import Article
 from ..transform.links import path_keys
 from .adopt import ExistingFile
+from .db import Connection, PgConnection, first_line, is_postgres, redact
 from .schema import MIGRATIONS, SCHEMA_VERSION
+from .schema_pg import PG_FIRST, PG_MIGRATIONS
 
 APPLICATION_ID = 0x4E4D4952  # "NMIR"
 FIRST_NUMBER = 0xFFFFF - 1  # duty-machine: the first file of an empty source
@@ -82,10 +84,29 @@ class ListEntry:
 class Catalog:
     """The catalog connection.  Not thread-safe: one update pass owns it."""
 
-    def __init__(self, path: Path, *, create: bool = True, shared: bool = False) -> None:
-        """Open (and create or migrate) the catalog; ``shared``: the connection may be used
-        from several threads, one at a time (the caller locks)."""
-        self.path = path
+    def __init__(self, where: Path | str, *, create: bool = True, shared: bool = False) -> None:
+        """Open (and create or migrate) the catalog: a SQLite file at a path, or a
+        PostgreSQL database named by a ``postgresql://`` URL.  ``shared``: the connection
+        may be used from several threads, one at a time (the caller locks)."""
+        self.db: Connection
+        if isinstance(where, str) and is_postgres(where):
+            self.path = redact(where)
+            self.dialect = "postgresql"
+            pg = PgConnection(where)
+            self.db = pg
+            self.errors: tuple[type[BaseException], ...] = (pg.errors,)
+            try:
+                self._check_and_migrate_pg(create)
+            except BaseException as e:
+                pg.close()
+                if isinstance(e, pg.errors):
+                    raise CatalogError(f"{self.path}: {first_line(e)}") from e
+                raise
+            return
+        path = Path(where)
+        self.path = str(path)
+        self.dialect = "sqlite"
+        self.errors = (sqlite3.DatabaseError,)
         if not create and not path.exists():
             raise CatalogError(f"{path}: no catalog yet (run `newsmirror update` first)")
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -98,8 +119,8 @@ class Catalog:
         except sqlite3.DatabaseError as e:
             raise CatalogError(self._explain(e)) from e
 
-    def _explain(self, e: sqlite3.DatabaseError) -> str:
-        msg = str(e)
+    def _explain(self, e: BaseException) -> str:
+        msg = first_line(e)
         if "locked" in msg or "busy" in msg:
             return f"{self.path}: catalog is locked by another process ({msg})"
         if "not a database" in msg or "malformed" in msg:
@@ -115,11 +136,7 @@ class Catalog:
             tables = self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
             if tables:
                 raise CatalogError(f"{self.path}: not a newsmirror catalog (foreign tables)")
-        if version > SCHEMA_VERSION:
-            raise CatalogError(
-                f"{self.path}: catalog schema {version} is newer than this newsmirror "
-                f"understands ({SCHEMA_VERSION}); upgrade newsmirror"
-            )
+        self._refuse_newer(version)
         self.db.execute("PRAGMA journal_mode = WAL")
         self.db.execute("PRAGMA synchronous = NORMAL")
         if version < SCHEMA_VERSION:
@@ -131,12 +148,47 @@ class Catalog:
                 self.db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
+    def _refuse_newer(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise CatalogError(
+                f"{self.path}: catalog schema {version} is newer than this newsmirror "
+                f"understands ({SCHEMA_VERSION}); upgrade newsmirror"
+            )
+
+    def _check_and_migrate_pg(self, create: bool) -> None:
+        """PostgreSQL: the tables live in the connection's first schema (``search_path``);
+        a schema holding tables of ours without our version table is not touched."""
+        # Two processes opening a new database at once: one migrates, the other waits.
+        with self.transaction():
+            self.db.execute("SELECT pg_advisory_xact_lock(?)", (APPLICATION_ID,))
+            if self.db.execute("SELECT to_regclass('newsmirror_schema')").fetchone()[0]:
+                version = self.db.execute("SELECT version FROM newsmirror_schema").fetchone()[0]
+            else:
+                if self.db.execute("SELECT to_regclass('articles')").fetchone()[0]:
+                    raise CatalogError(
+                        f"{self.path}: not a newsmirror catalog (a table 'articles' exists "
+                        "without newsmirror's schema version)"
+                    )
+                if not create:
+                    raise CatalogError(
+                        f"{self.path}: no catalog yet (run `newsmirror update` first)"
+                    )
+                version = 0
+            self._refuse_newer(version)
+            for step in range(max(version + 1, PG_FIRST), SCHEMA_VERSION + 1):
+                for statement in PG_MIGRATIONS[step].split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+            if version < SCHEMA_VERSION:
+                self.db.execute("UPDATE newsmirror_schema SET version = ?", (SCHEMA_VERSION,))
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """One write transaction; rolled back on any exception."""
+        begin = "BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN"
         try:
-            self.db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as e:
+            self.db.execute(begin)
+        except self.errors as e:
             raise CatalogError(self._explain(e)) from e
         try:
             yield
@@ -166,7 +218,7 @@ class Catalog:
         self.db.execute(
             "INSERT INTO sources (id, name, url) VALUES (?, ?, ?) "
             "ON CONFLICT(id) DO UPDATE SET name = excluded.name, url = excluded.url "
-            "WHERE name != excluded.name OR url != excluded.url",
+            "WHERE sources.name != excluded.name OR sources.url != excluded.url",
             (sid, name, url),
         )
 
@@ -222,14 +274,14 @@ class Catalog:
     def record_item_errors(self, sid: str, now_ms: int, errors: Sequence[tuple[str, str]]) -> None:
         """Remember items that failed, so ``status`` shows them and a later run retries them."""
         keep = [where for where, _reason in errors]
-        self.db.execute(
-            f"DELETE FROM item_errors WHERE source = ? AND location NOT IN "
-            f"({','.join('?' * len(keep))})",
-            (sid, *keep),
-        )
+        sql = "DELETE FROM item_errors WHERE source = ?"
+        if keep:  # PostgreSQL has no empty IN ()
+            sql += f" AND location NOT IN ({','.join('?' * len(keep))})"
+        self.db.execute(sql, (sid, *keep))
         self.db.executemany(
             "INSERT INTO item_errors (source, location, reason, first_ms, last_ms) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET reason = excluded.reason, "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (source, location) DO UPDATE "
+            "SET reason = excluded.reason, "
             "last_ms = excluded.last_ms",
             [(sid, where, reason, now_ms, now_ms) for where, reason in errors],
         )
@@ -295,7 +347,7 @@ class Catalog:
         cur = self.db.execute(
             "INSERT INTO articles (source, ident, key, path, number, url, canonical, title, "
             "date_ms, content_hash, first_seen_ms, last_changed_ms, alt_path) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
             (
                 article.source,
                 article.ident,
@@ -312,7 +364,7 @@ class Catalog:
                 alt_path,
             ),
         )
-        article_id = int(cur.lastrowid or 0)
+        article_id = int(cur.fetchone()[0])
         self._add_revision(article_id, article, h, now_ms)
         return article_id
 
@@ -393,8 +445,9 @@ class Catalog:
             self.db.execute("UPDATE sources SET adopted = 1 WHERE id = ?", (sid,))
         else:
             self.db.execute(
-                "UPDATE sources SET adopted = 1, next_number = min(next_number, ?) WHERE id = ?",
-                (next_number, sid),
+                "UPDATE sources SET adopted = 1, next_number = "
+                "CASE WHEN next_number < ? THEN next_number ELSE ? END WHERE id = ?",
+                (next_number, next_number, sid),
             )
 
     def set_changed(self, sid: str, now_ms: int, next_number: int) -> None:
@@ -452,7 +505,7 @@ class Catalog:
         """What an article's rendering depends on: link keys and ``img:`` image URLs."""
         self.db.execute("DELETE FROM refs WHERE article_id = ?", (article_id,))
         self.db.executemany(
-            "INSERT OR IGNORE INTO refs (key, article_id) VALUES (?, ?)",
+            "INSERT INTO refs (key, article_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
             [(k, article_id) for k in keys],
         )
 
@@ -461,7 +514,8 @@ class Catalog:
         articles depending on them are rendered again at the end of the pass.  Kept in the
         catalog, in the same transaction as the arrival, so a killed pass still does it."""
         self.db.executemany(
-            "INSERT OR IGNORE INTO pending_refs (key) VALUES (?)", [(k,) for k in keys]
+            "INSERT INTO pending_refs (key) VALUES (?) ON CONFLICT DO NOTHING",
+            [(k,) for k in keys],
         )
 
     def pending(self) -> list[str]:
@@ -539,7 +593,7 @@ class Catalog:
             r[0]
             for r in self.db.execute(
                 "SELECT url FROM assets WHERE status = 'failed' AND attempts < ? "
-                "AND coalesce(next_try_ms, 0) <= ? ORDER BY next_try_ms LIMIT ?",
+                "AND coalesce(next_try_ms, 0) <= ? ORDER BY next_try_ms NULLS FIRST LIMIT ?",
                 (max_attempts, now_ms, limit),
             )
         ]
@@ -564,7 +618,7 @@ class Catalog:
             "next_try_ms, first_ms, last_ms) VALUES (?,?,?,?,?,1,?,?,?,?) "
             "ON CONFLICT (url) DO UPDATE SET path = excluded.path, status = excluded.status, "
             "content_type = excluded.content_type, bytes = excluded.bytes, "
-            "attempts = attempts + 1, last_error = excluded.last_error, "
+            "attempts = assets.attempts + 1, last_error = excluded.last_error, "
             "next_try_ms = excluded.next_try_ms, last_ms = excluded.last_ms",
             (url, path, status, content_type, size, error, next_try_ms, now_ms, now_ms),
         )
@@ -611,7 +665,8 @@ class Catalog:
     def set_site_pages(self, written: dict[str, str], removed: Sequence[str]) -> None:
         """Record pages a build wrote and pages it removed."""
         self.db.executemany(
-            "INSERT OR REPLACE INTO site_pages (path, fingerprint) VALUES (?, ?)",
+            "INSERT INTO site_pages (path, fingerprint) VALUES (?, ?) "
+            "ON CONFLICT (path) DO UPDATE SET fingerprint = excluded.fingerprint",
             written.items(),
         )
         self.db.executemany("DELETE FROM site_pages WHERE path = ?", [(p,) for p in removed])
@@ -624,7 +679,9 @@ class Catalog:
     def set_site_state(self, key: str, value: str) -> None:
         """Remember one value of the site build."""
         self.db.execute(
-            "INSERT OR REPLACE INTO site_state (key, value) VALUES (?, ?)", (key, value)
+            "INSERT INTO site_state (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
         )
 
     def clear_site(self) -> None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
+from ..model import clamp_ms
 from .catalog import Catalog
 
 EDIT, REMOVAL, RESTORATION, DISAPPEARANCE = "edit", "removal", "restoration", "disappearance"
@@ -144,10 +146,10 @@ class Watchlist:
         assert kind in KINDS
         cur = self.db.execute(
             "INSERT INTO events (article_id, at_ms, kind, detail, before_rev, after_rev) "
-            "VALUES (?,?,?,?,?,?)",
+            "VALUES (?,?,?,?,?,?) RETURNING id",
             (article_id, at_ms, kind, detail, before_rev, after_rev),
         )
-        return int(cur.lastrowid or 0)
+        return int(cur.fetchone()[0])
 
     def events(
         self,
@@ -243,14 +245,26 @@ class Watchlist:
         return gone
 
     def months(self) -> list[str]:
-        """The months (``YYYY-MM``, UTC) that have events, oldest first."""
-        return [
-            r[0]
-            for r in self.db.execute(
-                "SELECT DISTINCT strftime('%Y-%m', at_ms / 1000, 'unixepoch') AS m "
-                "FROM events ORDER BY m"
-            )
-        ]
+        """The months (``YYYY-MM``, UTC) that have events, oldest first.
+
+        Asked month by month through the time index (a few hundred small lookups at most),
+        in SQL both engines speak: their date functions differ.
+        """
+        first, last = self.db.execute("SELECT min(at_ms), max(at_ms) FROM events").fetchone()
+        if first is None:
+            return []
+        out = []
+        month, last = _month_start(first), clamp_ms(last)
+        while month <= last:
+            following = _month_start(month + 32 * 86_400_000)
+            if following <= month:  # the end of time the clamp allows
+                following = last + 1
+            if self.db.execute(
+                "SELECT 1 FROM events WHERE at_ms >= ? AND at_ms < ? LIMIT 1", (month, following)
+            ).fetchone():
+                out.append(datetime.fromtimestamp(month / 1000, UTC).strftime("%Y-%m"))
+            month = following
+        return out
 
     def latest_revision(self, article_id: int) -> int | None:
         """The id of an article's newest revision."""
@@ -290,3 +304,9 @@ class Watchlist:
             (ref, ref, ref, ref, ref),
         ).fetchone()
         return None if row is None else int(row[0])
+
+
+def _month_start(ms: int) -> int:
+    """The first millisecond (UTC) of the month holding ``ms``."""
+    day = datetime.fromtimestamp(clamp_ms(ms) / 1000, UTC)
+    return int(datetime(day.year, day.month, 1, tzinfo=UTC).timestamp() * 1000)

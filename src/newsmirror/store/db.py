@@ -1,0 +1,184 @@
+"""The catalog's connection to its database: SQLite (embedded, the default) or PostgreSQL.
+
+The catalog's statements are written once, in the SQL both engines speak (``?`` for
+parameters, ``ON CONFLICT … DO …``, ``RETURNING``); what differs lives here and in the
+schemas.  SQLite gets its own ``sqlite3`` connection untouched — the default pays nothing
+for the second engine — and PostgreSQL gets :class:`PgConnection`, which takes the same
+calls and rewrites the parameter marks once per statement.
+
+PostgreSQL is reached through psycopg, an optional dependency (``newsmirror[postgresql]``):
+only a catalog URL that names PostgreSQL imports it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Protocol, cast
+from urllib.parse import urlsplit, urlunsplit
+
+from ..errors import CatalogError
+
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+
+
+class Cursor(Protocol):
+    """What the catalog reads from a statement: rows as tuples."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Connection(Protocol):
+    """The calls the catalog makes; ``sqlite3.Connection`` has them as they are."""
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> Cursor: ...
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Cursor: ...
+
+    def close(self) -> None: ...
+
+
+def is_postgres(url: str) -> bool:
+    """Whether a catalog URL names a PostgreSQL database."""
+    return urlsplit(url).scheme.lower() in POSTGRES_SCHEMES
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+_MARK = re.compile(r"'[^']*'|\?|%")
+
+
+def to_pyformat(sql: str) -> str:
+    """A statement with ``?`` marks as psycopg wants it (``%s``; a literal ``%`` doubled).
+
+    Marks inside string literals stay as they are: ``LIKE '%.md'`` is text, not a mark.
+    """
+
+    def swap(m: re.Match[str]) -> str:
+        token = m.group(0)
+        if token == "?":
+            return "%s"
+        if token == "%":
+            return "%%"
+        return token.replace("%", "%%")
+
+    return _MARK.sub(swap, sql)
+
+
+class PgConnection:
+    """A psycopg connection that takes the catalog's calls as ``sqlite3`` does.
+
+    Autocommit: statements outside :meth:`~newsmirror.store.catalog.Catalog.transaction`
+    commit alone, as they do in SQLite with ``isolation_level=None``.
+    """
+
+    dialect = "postgresql"
+
+    def __init__(self, url: str) -> None:
+        try:
+            import psycopg
+        except ImportError:
+            raise CatalogError(
+                f"{redact(url)}: a PostgreSQL catalog needs psycopg: "
+                "pip install 'newsmirror[postgresql]'"
+            ) from None
+        self.url = url
+        self.errors = psycopg.Error
+        try:
+            self.conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+        except psycopg.Error as e:
+            raise CatalogError(f"{redact(url)}: cannot connect: {first_line(e)}") from e
+        _keep_nul(self.conn)
+        self._sql: dict[str, str] = {}
+
+    def _pg(self, sql: str) -> str:
+        out = self._sql.get(sql)
+        if out is None:
+            out = self._sql[sql] = to_pyformat(sql)
+        return out
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Cursor:
+        return self.conn.execute(self._pg(sql), tuple(parameters))
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Cursor:
+        rows = [tuple(p) for p in parameters]
+        cur = self.conn.cursor()
+        if rows:
+            cur.executemany(self._pg(sql), rows)
+        return cur
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+# PostgreSQL's text holds no NUL, and the catalog keeps some: the archive references the
+# transforms put in bodies start with one (model.ARCHIVE_REF), and a revision keeps its
+# body as it was.  Text crosses to PostgreSQL with NUL and U+0001 escaped, each as U+0001
+# and one more character, and back unescaped: every string reads back as it was written.
+# Equal strings stay equal, so lookups by value are unaffected.
+_ESCAPES = str.maketrans({"\x01": "\x01\x02", "\x00": "\x01\x01"})
+_UNESCAPE = re.compile("\x01([\x01\x02])")
+
+
+def escape_text(text: str) -> str:
+    """``text`` as stored in PostgreSQL (see above)."""
+    return text.translate(_ESCAPES) if "\x00" in text or "\x01" in text else text
+
+
+def unescape_text(text: str) -> str:
+    """What :func:`escape_text` was given."""
+    if "\x01" not in text:
+        return text
+    return _UNESCAPE.sub(lambda m: "\x00" if m.group(1) == "\x01" else "\x01", text)
+
+
+def _keep_nul(conn: Any) -> None:
+    """Register the escaping dumpers and loaders of strings on a psycopg connection."""
+    from psycopg.types.string import (
+        StrBinaryDumper,
+        StrDumperUnknown,
+        TextBinaryLoader,
+        TextLoader,
+    )
+
+    class Dumper(StrDumperUnknown):
+        def dump(self, obj: str) -> Any:
+            return super().dump(escape_text(obj))
+
+    class BinaryDumper(StrBinaryDumper):
+        def dump(self, obj: str) -> Any:
+            return super().dump(escape_text(obj))
+
+    class Loader(TextLoader):
+        def load(self, data: Any) -> Any:
+            return unescape_text(cast(str, super().load(data)))
+
+    class BinaryLoader(TextBinaryLoader):
+        def load(self, data: Any) -> Any:
+            return unescape_text(cast(str, super().load(data)))
+
+    adapters = conn.adapters
+    adapters.register_dumper(str, Dumper)
+    adapters.register_dumper(str, BinaryDumper)
+    for name in ("text", "varchar"):
+        adapters.register_loader(name, Loader)
+        adapters.register_loader(name, BinaryLoader)
+
+
+def first_line(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
