@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import html
 import re
-import sqlite3
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from functools import lru_cache
 
 from ..errors import NewsmirrorError
 from ..transform.script import converter
+from . import search_pg
 from .catalog import Catalog
 
 # Han, kana, hangul: the scripts written without spaces between words.
@@ -129,17 +129,20 @@ class Term:
     fts: str  # the FTS5 expression for it (a quoted phrase, maybe with a prefix star)
     negated: bool = False
     char: bool = False  # one CJK character alone: matched in the character index
+    tokens: tuple[str, ...] = ()  # the phrase's tokens (PostgreSQL builds its query of them)
+    prefix: bool = False  # the last token is a prefix
 
 
-def _phrase(raw: str, *, prefix: bool, where: str) -> tuple[str, bool]:
-    """The FTS5 expression for one word or phrase of a query, and whether it is a single
-    CJK character (matched in the character index instead)."""
+def _phrase(raw: str, *, prefix: bool, where: str) -> tuple[str, bool, list[str], bool]:
+    """The FTS5 expression for one word or phrase of a query, whether it is a single
+    CJK character (matched in the character index instead), its tokens, and whether the
+    last one is a prefix."""
     norm = normalize(raw)
     parts = list(_TOKENS.finditer(norm))
     if not parts:
         raise QueryError(f"nothing to search for in {where} {raw!r} (only punctuation)")
     if len(parts) == 1 and len(parts[0].group(1) or "") == 1:
-        return f'"{parts[0].group(1)}"', True
+        return f'"{parts[0].group(1)}"', True, [parts[0].group(1)], False
     toks: list[str] = []
     for i, m in enumerate(parts):
         if m.group(1):
@@ -151,7 +154,7 @@ def _phrase(raw: str, *, prefix: bool, where: str) -> tuple[str, bool]:
             toks.append(m.group(2))
     # Chinese needs no star: the last run's bigrams match it wherever the text goes on.
     star = " *" if prefix and not parts[-1].group(1) else ""
-    return '"' + " ".join(toks) + '"' + star, False
+    return '"' + " ".join(toks) + '"' + star, False, toks, bool(star)
 
 
 # A query's cost grows with the square of its terms (a 32 KB query of one word took 542 s
@@ -204,8 +207,8 @@ def parse_query(query: str) -> list[list[Term]]:
         prefix = not quoted and body.endswith("*") and len(body) > 1
         body = body.rstrip("*") if prefix else body
         where = f"the phrase at character {col}" if quoted else f"the word at character {col}"
-        fts, char = _phrase(body, prefix=prefix, where=where)
-        groups[-1].append(Term(normalize(body), fts, negated, char))
+        fts, char, toks, star = _phrase(body, prefix=prefix, where=where)
+        groups[-1].append(Term(normalize(body), fts, negated, char, tuple(toks), star))
         expect_term = False
     if not words:
         raise QueryError("empty query")
@@ -338,6 +341,7 @@ class SearchIndex:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self.db = catalog.db
+        self.pg = catalog.dialect == "postgresql"  # tsvector columns (search_pg.py)
 
     def stale(self) -> list[int]:
         """Ids of articles whose indexed text is missing or older than their file."""
@@ -345,7 +349,7 @@ class SearchIndex:
             r[0]
             for r in self.db.execute(
                 "SELECT a.id FROM articles a LEFT JOIN search_docs d ON d.article_id = a.id "
-                "WHERE d.hash IS NOT a.content_hash ORDER BY a.id"
+                "WHERE d.hash IS NULL OR d.hash != a.content_hash ORDER BY a.id"
             )
         ]
 
@@ -355,7 +359,7 @@ class SearchIndex:
             # The index holds no text: removing a document means naming its tokens again.
             # Tokens made otherwise than they were indexed would not match: start afresh.
             with self.catalog.transaction():
-                for table in _TABLES:
+                for table in () if self.pg else _TABLES:
                     self.db.execute(f"INSERT INTO {table} ({table}) VALUES ('delete-all')")
                 self.db.execute("DELETE FROM search_docs")
                 self.catalog.set_site_state(TOKENS_KEY, TOKENS_VERSION)
@@ -367,12 +371,21 @@ class SearchIndex:
         return len(ids)
 
     @staticmethod
-    def _terms(title: str, body: str) -> tuple[str, str, str]:
+    def _tokens(title: str, body: str) -> tuple[list[str], list[str], str]:
         """An article's tokens: of its title, of its body, and its characters."""
         title, body = normalize(title), normalize(plain_text(body))
-        return " ".join(tokens(title)), " ".join(tokens(body)), characters(title + body)
+        return tokens(title), tokens(body), characters(title + body)
+
+    @classmethod
+    def _terms(cls, title: str, body: str) -> tuple[str, str, str]:
+        """An article's tokens as FTS5 takes them: texts of space-separated tokens."""
+        words, text, chars = cls._tokens(title, body)
+        return " ".join(words), " ".join(text), chars
 
     def _index(self, ids: Sequence[int]) -> None:
+        if self.pg:
+            self._index_pg(ids)
+            return
         # What each article was indexed as: its revision then (the text is there, not here).
         indexed = {
             r[0]: r[1]
@@ -424,47 +437,73 @@ class SearchIndex:
             self.db.execute("INSERT INTO search_chars (rowid, chars) VALUES (?, ?)", (aid, chars))
             self.db.execute("INSERT INTO search_titles (rowid, title) VALUES (?, ?)", (aid, title))
 
+    def _index_pg(self, ids: Sequence[int]) -> None:
+        # Each row holds its own tokens: it is replaced whole, nothing to take out first.
+        latest = dict(
+            self.catalog._rows_in(
+                "SELECT article_id, max(id) FROM revisions WHERE article_id IN (?) "
+                "GROUP BY article_id",
+                ids,
+            )
+        )
+        for st in self.catalog.stored(ids):
+            aid = st.known.article_id
+            title, body, chars = self._tokens(st.article.title, st.article.body)
+            search_pg.index(
+                self.db, aid, st.known.content_hash, latest[aid], title, body, chars.split()
+            )
+
+    def _matches(
+        self, groups: list[list[Term]], sources: Sequence[str]
+    ) -> tuple[list[int], set[int]]:
+        """The newest ``MAX_COUNT + 1`` matches, and which of the ``RANK_WINDOW`` newest of
+        them have the words in their title."""
+        marks = ",".join("?" * len(sources))
+        if self.pg:
+            where, args = search_pg.condition(groups)
+            if sources:
+                where = f"({where}) AND article_id IN "
+                where += f"(SELECT id FROM articles WHERE source IN ({marks}))"
+                args += list(sources)
+            matched = f"SELECT article_id FROM search_docs WHERE {where}"
+            newest_sql = f"{matched} ORDER BY article_id DESC LIMIT ?"
+            titled = search_pg.in_title(groups)
+            title_sql = (
+                "SELECT article_id FROM search_docs WHERE title @@ ?::tsquery AND article_id >= ?"
+            )
+        else:
+            restrict = f" AND +rowid IN (SELECT id FROM articles WHERE source IN ({marks}))"
+            parts = [
+                (q + restrict if sources else q, a + list(sources)) for q, a in selects(groups)
+            ]
+            args = [a for _q, part in parts for a in part]
+            # One walk over the matches, newest first, stopping after MAX_COUNT + 1 of
+            # them: the count, and the RANK_WINDOW newest, which are ranked.  Ranking by
+            # bm25 cost more than the whole search: to weigh a phrase it first counts every
+            # article holding it, in the whole index (300,000 bench articles: 170 of 200 ms
+            # for a common phrase).
+            matched = " UNION ".join(q for q, _a in parts)
+            newest_sql = f"SELECT rowid FROM ({matched}) ORDER BY rowid DESC LIMIT ?"
+            titled = title_expression(groups)
+            title_sql = "SELECT rowid FROM search_titles WHERE search_titles MATCH ? AND rowid >= ?"
+        newest = [r[0] for r in self.db.execute(newest_sql, [*args, MAX_COUNT + 1])]
+        window = newest[:RANK_WINDOW]
+        if not titled or not window:
+            return newest, set()
+        return newest, {r[0] for r in self.db.execute(title_sql, (titled, window[-1]))}
+
     def search(
         self, query: str, *, limit: int = 20, offset: int = 0, sources: Sequence[str] = ()
     ) -> tuple[list[Hit], int]:
         """The best ``limit`` matches of ``query`` after ``offset``, and how many match
         (``MAX_COUNT + 1`` standing for "more than ``MAX_COUNT``")."""
         groups = parse_query(query)
-        restrict, restrict_args = "", []
-        if sources:
-            marks = ",".join("?" * len(sources))
-            restrict = f" AND +rowid IN (SELECT id FROM articles WHERE source IN ({marks}))"
-            restrict_args = list(sources)
-        parts = [(q + restrict, a + restrict_args) for q, a in selects(groups)]
-        matched = " UNION ".join(q for q, _a in parts)
         try:
-            # One walk over the matches, newest first, stopping after MAX_COUNT + 1 of
-            # them: the count, and the RANK_WINDOW newest, which are ranked.  Ranking by
-            # bm25 cost more than the whole search: to weigh a phrase it first counts every
-            # article holding it, in the whole index (300,000 bench articles: 170 of 200 ms
-            # for a common phrase).
-            newest = [
-                r[0]
-                for r in self.db.execute(
-                    f"SELECT rowid FROM ({matched}) ORDER BY rowid DESC LIMIT ?",
-                    [*(a for _q, part in parts for a in part), MAX_COUNT + 1],
-                )
-            ]
-            total = len(newest)
-            window = newest[:RANK_WINDOW]
-            in_title: set[int] = set()
-            titled = title_expression(groups)
-            if titled and window:
-                in_title = {
-                    r[0]
-                    for r in self.db.execute(
-                        "SELECT rowid FROM search_titles WHERE search_titles MATCH ? "
-                        "AND rowid >= ?",
-                        (titled, window[-1]),
-                    )
-                }
-        except sqlite3.OperationalError as e:  # our expression is always valid: say so
+            newest, in_title = self._matches(groups, sources)
+        except self.catalog.errors as e:  # our expression is always valid: say so
             raise QueryError(f"cannot search for {query!r}: {e}") from e
+        total = len(newest)
+        window = newest[:RANK_WINDOW]
         # Articles with the words in their title first, then the others; newest first.
         ranked = sorted(window, key=lambda r: (r not in in_title, -r))[offset : offset + limit]
         found = {
