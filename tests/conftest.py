@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,6 +17,26 @@ from newsmirror.report import UpdateReport
 
 from .fakeserver import FakeServer
 
+# The catalogs the configs written by write_config use: with no cluster, SQLite in each
+# archive; else a PostgreSQL database per archive folder, made on first use (the cluster
+# is set by the ``catalog_backend`` fixture, for one test at a time).
+PG_CLUSTER: Any = None
+_DATABASES: dict[Path, str] = {}
+
+
+def catalog_url(archive: Path) -> str | None:
+    """The PostgreSQL database of the archive at ``archive`` in this test, if any."""
+    if PG_CLUSTER is None:
+        return None
+    key = archive.resolve()
+    if key not in _DATABASES:
+        _DATABASES[key] = PG_CLUSTER.database()
+    return _DATABASES[key]
+
+
+# NEWSMIRROR_TEST_CATALOG=postgresql runs every test that writes a config on PostgreSQL.
+ALL_ON_POSTGRES = os.environ.get("NEWSMIRROR_TEST_CATALOG", "") == "postgresql"
+
 SHARED = Path(
     os.environ.get("NEWSMIRROR_SHARED", Path(__file__).resolve().parents[1].parent / "shared")
 )
@@ -26,6 +47,103 @@ def shared() -> Path:
     if not (SHARED / "golden").is_dir():
         pytest.fail(f"the shared folder is missing: expected {SHARED} (set NEWSMIRROR_SHARED)")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Any]:
+    """One throw-away PostgreSQL server per test process (see pgcluster.py)."""
+    from .pgcluster import binaries, running
+
+    if binaries() is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is required under CI (.ci/run installs it): initdb missing")
+        pytest.skip("PostgreSQL is not installed")
+    with running() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Any) -> str:
+    """A fresh, empty PostgreSQL database."""
+    return str(pg_cluster.database())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalog_backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Runs a test once per catalog engine: configs it writes name a fresh PostgreSQL
+    database in the second run.  Modules opt in with ``usefixtures``."""
+    global PG_CLUSTER
+    if request.param == "sqlite" and not ALL_ON_POSTGRES:
+        yield "sqlite"
+        return
+    PG_CLUSTER = request.getfixturevalue("pg_cluster")
+    try:
+        yield "postgresql"
+    finally:
+        PG_CLUSTER = None
+        _DATABASES.clear()
+
+
+@pytest.fixture(autouse=ALL_ON_POSTGRES)
+def _all_on_postgres(request: pytest.FixtureRequest) -> Iterator[None]:
+    global PG_CLUSTER
+    PG_CLUSTER = request.getfixturevalue("pg_cluster")
+    try:
+        yield
+    finally:
+        PG_CLUSTER = None
+        _DATABASES.clear()
+
+
+def archive_catalog(site: Path) -> Any:
+    """The catalog of the archive at ``site`` as written by write_config: its SQLite
+    file, or the test's PostgreSQL database."""
+    from newsmirror.store.catalog import Catalog
+
+    url = catalog_url(site)
+    catalog = Catalog(url or site / ".newsmirror" / "catalog.sqlite", create=False)
+    _OPENED.append(catalog)
+    return catalog
+
+
+_OPENED: list[Any] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_catalogs() -> Iterator[None]:
+    """Catalogs the helpers opened are closed after each test."""
+    yield
+    while _OPENED:
+        _OPENED.pop().close()
+
+
+def catalog_db(site: Path) -> Any:
+    """The connection of :func:`archive_catalog`, for looking at its rows."""
+    return archive_catalog(site).db
+
+
+def copy_catalog(site: Path, copy: Path, config: Path) -> None:
+    """The archive at ``site`` was copied to ``copy``, with its config at ``config``: the
+    copy gets a copy of the catalog (its SQLite file came along; a PostgreSQL database
+    is copied and the config pointed at it)."""
+    url = catalog_url(site)
+    if url is None:
+        return
+    _DATABASES[copy.resolve()] = new = PG_CLUSTER.database(copy_of=url)
+    config.write_text(config.read_text().replace(url, new))
+
+
+def lose_catalog(site: Path) -> None:
+    """The catalog is lost (an archive moved to a new machine without it)."""
+    shutil.rmtree(site / ".newsmirror")
+    url = catalog_url(site)
+    if url is None:
+        return
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA public CASCADE")
+        conn.execute("CREATE SCHEMA public")
 
 
 @pytest.fixture
@@ -67,6 +185,9 @@ def write_config(
         f"enabled = {toml_value(git)}",
         f"remotes = {toml_value(remotes)}",
     ]
+    url = catalog_url(path.parent / "site")
+    if url:
+        lines += ["", "[catalog]", f"url = {toml_value(url)}"]
     for s in sources:
         lines += ["", "[[sources]]"] + [f"{k} = {toml_value(v)}" for k, v in s.items()]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import shutil
-import sqlite3
 from pathlib import Path
+
+import pytest
 
 from newsmirror.store.adopt import read_article_file
 
 from . import feeds
-from .conftest import Clock, snapshot, write_config
+from .conftest import Clock, catalog_db, lose_catalog, snapshot, write_config
 from .fakeserver import Answer, FakeServer
 from .test_cli import nm
+
+# Every test here runs on both catalog engines (conftest.catalog_backend).
+pytestmark = pytest.mark.usefixtures("catalog_backend")
 
 
 def _existing_repo(site: Path, shared: Path) -> None:
@@ -70,7 +73,7 @@ def test_lost_catalog_is_rebuilt_from_the_files(
     )
     run_update(cfg)
     snap = snapshot(tmp_path / "site")
-    shutil.rmtree(tmp_path / "site/.newsmirror")
+    lose_catalog(tmp_path / "site")
     server.routes["/feed.xml"] = feeds.rss(feeds.items(4))
     clock.ms += 3_600_000
     report = run_update(cfg)
@@ -78,7 +81,7 @@ def test_lost_catalog_is_rebuilt_from_the_files(
     after = snapshot(tmp_path / "site")
     assert all(after[p] == snap[p] for p in snap if p.startswith("articles/"))
     assert "articles/ex/1048571.md" in after
-    db = sqlite3.connect(tmp_path / "site/.newsmirror/catalog.sqlite")
+    db = catalog_db(tmp_path / "site")
     assert db.execute("SELECT count(*) FROM articles").fetchone()[0] == 4
 
 
@@ -133,12 +136,12 @@ def test_adopted_files_keep_their_image_copies_and_links(
     text = newest.read_text()
     assert 'src="../../../assets/' in text and '.md">前一条' in text
 
-    shutil.rmtree(site / ".newsmirror")
+    lose_catalog(site)
     assert not run_update(cfg).failed  # adopts the files
     assert nm(tmp_path, "rewrite-images").returncode == 0
     after = snapshot(site)
     assert {k: v[0] for k, v in after.items()} == {k: v[0] for k, v in before.items()}
-    catalog = sqlite3.connect(site / ".newsmirror/catalog.sqlite")
+    catalog = catalog_db(site)
     keys = [r[0] for r in catalog.execute("SELECT key FROM refs WHERE key LIKE 'path:%'")]
     catalog.close()
     assert len(keys) == 1 and keys[0].startswith("path:articles/s/")

@@ -170,7 +170,7 @@ def test_reader_navigates_and_searches(
     # The static search finds what the live search finds: one character inside longer
     # words, pairs only where the pair stands, either script, words that are not Chinese.
     settings = load(next(_root.parent.glob("*.toml")))
-    catalog = Catalog(settings.catalog_path, create=False)
+    catalog = Catalog(settings.catalog, create=False)
     try:
         index = SearchIndex(catalog)
         index.sync()

@@ -20,6 +20,9 @@ from .feeds import Item, dt, rss
 from .test_browser import browser  # noqa: F401 (the fixture)
 from .test_cli import nm
 
+# Every test here runs on both catalog engines (conftest.catalog_backend).
+pytestmark = pytest.mark.usefixtures("catalog_backend")
+
 
 def tiny_png(rgb: tuple[int, int, int]) -> bytes:
     """A real 2x2 PNG (readers decode it)."""
@@ -155,7 +158,7 @@ def test_the_site_keeps_the_latest_bundles(tmp_path: Path, server: FakeServer) -
 
     def build(day: str) -> tuple[int, set[str]]:
         now = datetime.strptime(day, "%Y-%m-%d").replace(hour=9, tzinfo=READER_TZ)
-        catalog = Catalog(settings.catalog_path)
+        catalog = Catalog(settings.catalog)
         try:
             builder = SiteBuilder(settings, catalog, now_ms=int(now.timestamp() * 1000))
             report = builder.build()

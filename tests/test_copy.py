@@ -6,13 +6,18 @@ import posixpath
 import re
 from pathlib import Path
 
+import pytest
+
 from newsmirror.assets import asset_path, sniff
 from newsmirror.store.catalog import Catalog
 
 from . import feeds
-from .conftest import Clock, write_config
+from .conftest import Clock, archive_catalog, write_config
 from .fakeserver import Answer, FakeServer
 from .test_cli import nm
+
+# Every test here runs on both catalog engines (conftest.catalog_backend).
+pytestmark = pytest.mark.usefixtures("catalog_backend")
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 2
 GIF = b"GIF89a" + b"\x01" * 300
@@ -118,7 +123,7 @@ def test_copies_dedupe_refuse_and_retry(
 
 class _open:
     def __init__(self, root: Path) -> None:
-        self.c = Catalog(root / ".newsmirror/catalog.sqlite", create=False)
+        self.c = archive_catalog(root)
 
     def __enter__(self) -> Catalog:
         return self.c

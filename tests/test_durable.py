@@ -19,12 +19,14 @@ import pytest
 from newsmirror.errors import ArchiveError
 from newsmirror.publish import git as git_publish
 from newsmirror.store import files as files_module
-from newsmirror.store.catalog import Catalog
 from newsmirror.store.files import WRITTEN, ArchiveWriter, SyncBarrier
 
 from . import feeds
-from .conftest import git, write_config
+from .conftest import archive_catalog, git, write_config
 from .fakeserver import FakeServer
+
+# Every test here runs on both catalog engines (conftest.catalog_backend).
+pytestmark = pytest.mark.usefixtures("catalog_backend")
 
 SOURCES = 12
 
@@ -75,7 +77,7 @@ def test_no_catalog_row_without_a_sync(
     report = run_update(cfg)
     assert report.new == 0 and len(report.failed) == SOURCES
     assert all("Input/output error" in (s.error or "") for s in report.sources)
-    catalog = Catalog(tmp_path / "site/.newsmirror/catalog.sqlite", create=False)
+    catalog = archive_catalog(tmp_path / "site")
     try:
         assert all(st.articles == 0 for st in catalog.sources())
     finally:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -11,9 +10,12 @@ import pytest
 from newsmirror.sources.dw import content_from_page, list_entries
 from newsmirror.sources.dw_body import DWFormatError, build
 
-from .conftest import Clock, write_config
+from .conftest import Clock, catalog_db, write_config
 from .dwfake import FakeDW, load, page, path_of
 from .fakeserver import FakeServer
+
+# Every test here runs on both catalog engines (conftest.catalog_backend).
+pytestmark = pytest.mark.usefixtures("catalog_backend")
 
 
 def rdf(entries: list[tuple[int, str, str]]) -> bytes:
@@ -199,7 +201,7 @@ def test_edited_republication_is_one_file_two_revisions(
     assert (report.new, report.updated) == (0, 1)
     files = list((tmp_path / "site/articles/dw").rglob("a-90000011.md"))
     assert len(files) == 1 and "[示例：莱茵河水位继续回升]" in files[0].read_text()
-    db = sqlite3.connect(tmp_path / "site/.newsmirror/catalog.sqlite")
+    db = catalog_db(tmp_path / "site")
     titles = [
         r[0]
         for r in db.execute(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,9 +13,12 @@ from newsmirror.errors import ConfigError
 from newsmirror.extract.blocks import CAPTION
 
 from . import outlets as o
-from .conftest import write_config
+from .conftest import catalog_db, write_config
 from .fakeserver import Answer, FakeServer
 from .feeds import Item, rss
+
+# Every test here runs on both catalog engines (conftest.catalog_backend).
+pytestmark = pytest.mark.usefixtures("catalog_backend")
 
 
 def _article(tmp_path: Path, source: str) -> tuple[str, str]:
@@ -299,7 +301,7 @@ def test_one_unreadable_page_does_not_stop_the_others(
         "/empty: nyt rules: nothing matches section.article-body; generic extractor: " in reasons[0]
     )
     assert "/missing: HTTP 404" in reasons[1]
-    db = sqlite3.connect(tmp_path / "site/.newsmirror/catalog.sqlite")
+    db = catalog_db(tmp_path / "site")
     assert db.execute("select count(*) from articles").fetchone()[0] == 1
 
 

@@ -29,6 +29,9 @@ from . import feeds
 from .conftest import Clock, git, write_config
 from .fakeserver import Answer, FakeServer, Request
 
+# Every test here runs on both catalog engines (conftest.catalog_backend).
+pytestmark = pytest.mark.usefixtures("catalog_backend")
+
 ACTIVE = re.compile(r"<script|javascript:|\son\w+\s*=|position\s*:\s*fixed", re.I)
 
 

@@ -12,9 +12,12 @@ from newsmirror.transform.images import proxy_url, rewrite_images, unproxy
 from newsmirror.transform.sanitize import sanitize
 
 from . import feeds
-from .conftest import git, write_config
+from .conftest import catalog_db, git, write_config
 from .fakeserver import FakeServer
 from .test_cli import nm
+
+# Every test here runs on both catalog engines (conftest.catalog_backend).
+pytestmark = pytest.mark.usefixtures("catalog_backend")
 
 WESERV = "https://images.weserv.nl/?url={url_noscheme}"
 MINE = "https://img.example.net/p?src={url}&w=800"
@@ -100,7 +103,6 @@ def test_image_config_errors(tmp_path: Path, table: str, message: str) -> None:
 def test_revisions_keep_the_image_urls_as_given(
     tmp_path: Path, server: FakeServer, run_update
 ) -> None:
-    import sqlite3
 
     its = feeds.items(1)
     its[0].body = '<img src="https://pics.example/a.jpg">'
@@ -112,7 +114,7 @@ def test_revisions_keep_the_image_urls_as_given(
     )
     (f,) = (tmp_path / "site/articles/a").rglob("*.md")
     assert "images.weserv.nl/?url=pics.example/a.jpg" in f.read_text()  # the file: proxied
-    db = sqlite3.connect(tmp_path / "site/.newsmirror/catalog.sqlite")
+    db = catalog_db(tmp_path / "site")
     (body,) = db.execute("SELECT body FROM revisions").fetchone()
     assert body == '<img src="https://pics.example/a.jpg">'  # the catalog: as given
 

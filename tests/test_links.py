@@ -16,6 +16,9 @@ from . import feeds
 from .conftest import Clock, write_config
 from .fakeserver import FakeServer
 
+# Every test here runs on both catalog engines (conftest.catalog_backend).
+pytestmark = pytest.mark.usefixtures("catalog_backend")
+
 LINKING = (
     '<p>见<a href="https://www.dw.com/zh/%E6%97%A7%E6%A0%87%E9%A2%98/a-555?maca=zh-rss">'
     '旧文</a>、<a href="https://api.dw.com/api/detail/article/555">API 形式</a>、'

@@ -24,7 +24,7 @@ from newsmirror.rotate import cutoff_ms, period_of
 from newsmirror.store.catalog import Catalog
 
 from . import feeds
-from .conftest import Clock, git, snapshot, write_config
+from .conftest import Clock, copy_catalog, git, lose_catalog, snapshot, write_config
 from .fakeserver import Answer, FakeServer
 from .test_cli import nm
 
@@ -172,7 +172,7 @@ def test_rotation_moves_old_articles_and_every_link_still_leads_somewhere(
 
     # Every article is in exactly one repository: recent ones here, old ones by period.
     cut = cutoff_ms(NOW, 6)
-    catalog = Catalog(settings.catalog_path)
+    catalog = Catalog(settings.catalog)
     rows = catalog.db.execute("SELECT path, date_ms, home FROM articles").fetchall()
     catalog.close()
     placed: dict[str | None, set[str]] = {h: set() for h in homes}
@@ -227,7 +227,7 @@ def test_rotation_moves_old_articles_and_every_link_still_leads_somewhere(
     # links to its own pages and pictures, never to the git host.
     from newsmirror.publish.site import SiteBuilder
 
-    catalog = Catalog(settings.catalog_path)
+    catalog = Catalog(settings.catalog)
     try:
         SiteBuilder(settings, catalog, pagefind=False).build()
     finally:
@@ -364,7 +364,7 @@ def test_killed_rotations_converge_to_the_uninterrupted_repositories(
     cfg = config(reference, server, 3, layout="duty-machine")
     assert nm(reference, "update", timeout=300).returncode == 0
     # The catalog is lost (a fresh clone): the next pass adopts the files.
-    shutil.rmtree(reference / "site" / ".newsmirror")
+    lose_catalog(reference / "site")
     assert nm(reference, "update", timeout=300).returncode == 0
     year = time.gmtime().tm_year
     for y in range(year - 3, year + 1):
@@ -374,6 +374,7 @@ def test_killed_rotations_converge_to_the_uninterrupted_repositories(
     # The copy pushes to its own remotes.
     text = (killed / "newsmirror.toml").read_text()
     (killed / "newsmirror.toml").write_text(text.replace(str(reference), str(killed)))
+    copy_catalog(reference / "site", killed / "site", killed / "newsmirror.toml")
     git(killed / "site", "remote", "set-url", "origin", str(killed / "remotes" / "news.git"))
     assert cfg.exists()
 
@@ -439,7 +440,7 @@ def test_image_copies_in_their_own_repository(tmp_path: Path, server: FakeServer
 
     from newsmirror.publish.site import SiteBuilder
 
-    catalog = Catalog(settings.catalog_path)
+    catalog = Catalog(settings.catalog)
     try:
         SiteBuilder(settings, catalog, pagefind=False).build()
     finally:

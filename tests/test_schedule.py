@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from newsmirror.config import NetworkSettings
 from newsmirror.decide import next_due
 from newsmirror.fetch.http import Fetcher, max_age, retry_after
@@ -19,6 +21,9 @@ from newsmirror.fetch.http import Fetcher, max_age, retry_after
 from . import feeds
 from .conftest import Clock, write_config
 from .fakeserver import Answer, FakeServer
+
+# Every test here runs on both catalog engines (conftest.catalog_backend).
+pytestmark = pytest.mark.usefixtures("catalog_backend")
 
 HOUR = 3_600_000
 

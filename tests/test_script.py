@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -13,8 +14,11 @@ from newsmirror.pipeline import Updater
 from newsmirror.transform.script import config_for, convert_html, detect, variant_path
 
 from . import feeds
-from .conftest import write_config
+from .conftest import lose_catalog, write_config
 from .fakeserver import FakeServer
+
+# Every test here runs on both catalog engines (conftest.catalog_backend).
+pytestmark = pytest.mark.usefixtures("catalog_backend")
 
 BODY = (
     '<p title="头发软件"><a href="https://zh.wikipedia.org/wiki/%E5%A4%B4%E5%8F%91?q=软件">'
@@ -94,7 +98,7 @@ def test_both_scripts_cross_linked(tmp_path: Path, server: FakeServer, run_updat
     assert "1048574.md" in lst and "hant" not in lst
     # A lost catalog is rebuilt from the files without taking the second script for an
     # article of its own.
-    (tmp_path / "site/.newsmirror/catalog.sqlite").unlink()
+    lose_catalog(tmp_path / "site")
     report = run_update(cfg)
     assert (report.new, report.updated) == (0, 0)
     assert (root / "1048574.md").read_text() == first

@@ -8,9 +8,10 @@ import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from newsmirror.config import load
@@ -30,6 +31,9 @@ from . import feeds
 from .conftest import write_config
 from .fakeserver import FakeServer
 from .test_cli import nm
+
+# Every test here runs on both catalog engines (conftest.catalog_backend).
+pytestmark = pytest.mark.usefixtures("catalog_backend")
 
 ARTICLES = [
     (
@@ -52,7 +56,7 @@ def archive(tmp_path: Path, server: FakeServer, run_update: Callable[[Path], Upd
     cfg = write_config(tmp_path / "nm.toml", [{"id": "news", "url": server.url("/f.xml")}])
     report = run_update(cfg)
     assert report.new == len(ARTICLES)
-    catalog = Catalog(load(cfg).catalog_path, create=False)
+    catalog = Catalog(load(cfg).catalog, create=False)
     try:
         assert SearchIndex(catalog).sync() == len(ARTICLES)  # what search, serve, build do
     finally:
@@ -61,7 +65,7 @@ def archive(tmp_path: Path, server: FakeServer, run_update: Callable[[Path], Upd
 
 
 def _titles(cfg: Path, query: str) -> list[str]:
-    catalog = Catalog(load(cfg).catalog_path, create=False)
+    catalog = Catalog(load(cfg).catalog, create=False)
     try:
         index = SearchIndex(catalog)
         index.sync()  # as every reader of the index does first
@@ -97,7 +101,7 @@ def test_one_character_and_longer_words(archive: Path) -> None:
 
 def test_titles_first_then_newest(archive: Path) -> None:
     """Articles with the words in their title come first, then the others; newest first."""
-    catalog = Catalog(load(archive).catalog_path, create=False)
+    catalog = Catalog(load(archive).catalog, create=False)
     try:
         index = SearchIndex(catalog)
         for query, word in (("对话", "对话"), ("埃及", "埃及"), ("气候 OR 新闻", None)):
@@ -129,7 +133,7 @@ def test_latin_words_phrases_or_not_prefix(archive: Path) -> None:
 
 
 def test_snippets_show_the_original_text(archive: Path) -> None:
-    catalog = Catalog(load(archive).catalog_path, create=False)
+    catalog = Catalog(load(archive).catalog, create=False)
     try:
         hits, _ = SearchIndex(catalog).search("对话")
     finally:
@@ -170,6 +174,21 @@ def test_any_query_is_either_explained_or_valid_fts5(query: str) -> None:
     _EMPTY[0].search(query)  # never a syntax error (that would be a QueryError here)
 
 
+_EMPTY_PG: list[SearchIndex] = []
+
+
+@settings(deadline=None)  # the first example makes the database
+@given(query=st.text(max_size=30))
+def test_any_query_is_either_explained_or_valid_on_postgresql(pg_cluster: Any, query: str) -> None:
+    if not _EMPTY_PG:
+        _EMPTY_PG.append(SearchIndex(Catalog(pg_cluster.database())))
+    try:
+        parse_query(query)
+    except QueryError:
+        return
+    _EMPTY_PG[0].search(query)  # never a tsquery syntax error
+
+
 @given(st.text(max_size=40))
 def test_normalize_keeps_length(text: str) -> None:
     assert len(normalize(text)) == len(text)
@@ -208,7 +227,7 @@ def test_common_words_are_counted_to_a_cap_and_ranked_among_the_newest(
 
     monkeypatch.setattr(search, "MAX_COUNT", 3)
     monkeypatch.setattr(search, "RANK_WINDOW", 2)
-    catalog = Catalog(load(archive).catalog_path, create=False)
+    catalog = Catalog(load(archive).catalog, create=False)
     try:
         hits, total = SearchIndex(catalog).search("会")  # 4 articles have it
         having = {"气候大会即将召开", "香港新闻自由", "Trump and trade", "一字标题：会"}
@@ -227,7 +246,7 @@ def test_an_index_made_with_other_tokens_is_rebuilt(archive: Path) -> None:
     from newsmirror.store.search import TOKENS_KEY
 
     before = _titles(archive, "对话")
-    catalog = Catalog(load(archive).catalog_path)
+    catalog = Catalog(load(archive).catalog)
     try:
         index = SearchIndex(catalog)
         index.sync()
@@ -277,7 +296,10 @@ def _pattern(term: str, prefix: bool) -> re.Pattern[str]:
     return re.compile("".join(out))
 
 
-def test_every_query_finds_exactly_what_the_text_says(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_every_query_finds_exactly_what_the_text_says(
+    tmp_path: Path, engine: str, request: pytest.FixtureRequest
+) -> None:
     """Words of one, two and more characters, both scripts, Latin words joined to Chinese
     ("A股"), phrases, OR, exclusions: the index finds exactly the articles whose text
     matches, across hundreds of generated queries (no prefix query, no false match)."""
@@ -285,7 +307,8 @@ def test_every_query_finds_exactly_what_the_text_says(tmp_path: Path) -> None:
     from newsmirror.store.search import plain_text
 
     rng = random.Random(5)
-    catalog = Catalog(tmp_path / "c.sqlite")
+    where = tmp_path / "c.sqlite" if engine == "sqlite" else request.getfixturevalue("pg_url")
+    catalog = Catalog(where)
     texts: dict[int, tuple[str, str]] = {}
     try:
         with catalog.transaction():

@@ -29,6 +29,9 @@ from .fakeserver import FakeServer
 from .test_cli import nm
 from .test_copy import PNG, image
 
+# Every test here runs on both catalog engines (conftest.catalog_backend).
+pytestmark = pytest.mark.usefixtures("catalog_backend")
+
 PROXY = "https://images.weserv.nl"
 
 
@@ -75,7 +78,7 @@ def site(
 
 def build(cfg: Path, pagefind: bool = False) -> BuildReport:
     settings: Settings = load(cfg)
-    catalog = Catalog(settings.catalog_path, create=False)
+    catalog = Catalog(settings.catalog, create=False)
     try:
         return SiteBuilder(settings, catalog, pagefind=pagefind).build()
     finally:
@@ -300,7 +303,7 @@ def test_serve_answers_searches_from_the_catalog(site: tuple[Path, list[feeds.It
     cfg, _items = site
     build(cfg)
     settings = load(cfg)
-    catalog = Catalog(settings.catalog_path, create=False)
+    catalog = Catalog(settings.catalog, create=False)
     SearchIndex(catalog).sync()
     catalog.close()
     server, live = make_server(settings, SiteBuilder.pages_for(settings), "127.0.0.1", 0)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
+
+import pytest
 
 from newsmirror.store.catalog import FIRST_NUMBER
 
 from . import feeds
-from .conftest import Clock, snapshot, write_config
+from .conftest import Clock, catalog_db, snapshot, write_config
 from .fakeserver import Answer, FakeServer
+
+# Every test here runs on both catalog engines (conftest.catalog_backend).
+pytestmark = pytest.mark.usefixtures("catalog_backend")
 
 
 def _one_source(tmp_path: Path, server: FakeServer, **kw) -> Path:
@@ -117,7 +121,7 @@ def test_edited_item_one_file_two_revisions(
     assert (
         "[新标题](https://www.dw.com/zh/%E6%96%B0%E6%A0%87%E9%A2%98/a-123)" in files[0].read_text()
     )
-    db = sqlite3.connect(tmp_path / "site/.newsmirror/catalog.sqlite")
+    db = catalog_db(tmp_path / "site")
     titles = [r[0] for r in db.execute("SELECT title FROM revisions ORDER BY id")]
     assert titles == ["示例新闻 0", "新标题"]
 
@@ -158,7 +162,7 @@ def test_failing_sources_do_not_stop_the_others(
     assert by_id["a"].new == 2 and by_id["b"].new == 2
     assert "HTTP 500" in (by_id["bad"].error or "")
     assert by_id["junk"].error and "/garbage.xml" in by_id["junk"].error
-    db = sqlite3.connect(tmp_path / "site/.newsmirror/catalog.sqlite")
+    db = catalog_db(tmp_path / "site")
     errors = dict(db.execute("SELECT id, last_error FROM sources WHERE last_error IS NOT NULL"))
     assert set(errors) == {"bad", "junk"}
     readme = (tmp_path / "site/README.md").read_text()

@@ -8,14 +8,19 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from newsmirror.config import load
 from newsmirror.store.catalog import Catalog
 from newsmirror.store.watch import Watchlist
 
 from . import outlets as o
-from .conftest import Clock, write_config
+from .conftest import Clock, archive_catalog, write_config
 from .fakeserver import Answer, FakeServer, Request
 from .feeds import Item, dt, rss
+
+# Every test here runs on both catalog engines (conftest.catalog_backend).
+pytestmark = pytest.mark.usefixtures("catalog_backend")
 
 HOUR = 3_600_000
 TEXT = [
@@ -128,7 +133,7 @@ def _passes(
 
 def _events(tmp_path: Path) -> list[tuple[str, str, str]]:
     """(article path's last part, kind, detail), oldest first."""
-    cat = Catalog(tmp_path / "site" / ".newsmirror" / "catalog.sqlite")
+    cat = archive_catalog(tmp_path / "site")
     try:
         return [
             (e.path.rsplit("/", 1)[-1], e.kind, e.detail) for e in reversed(Watchlist(cat).events())
@@ -344,7 +349,7 @@ def test_the_site_shows_edits_and_removals(
     run_update(cfg)
     _passes(outlet, cfg, clock, run_update, {"/news/a.html": "edited", "/news/b.html": 404}, {})
     settings = load(cfg)
-    catalog = Catalog(settings.catalog_path)
+    catalog = Catalog(settings.catalog)
     try:
         report = SiteBuilder(settings, catalog, pagefind=False).build()
     finally:
@@ -495,7 +500,7 @@ def test_an_edit_seen_in_a_feed_keeps_the_feed_as_evidence(
     server.routes["/f.xml"] = rss([Item(item.title, item.link, f"<p>{o.P2}</p>", item.date)])
     clock.ms += HOUR
     run_update(cfg)
-    cat = Catalog(tmp_path / "site" / ".newsmirror" / "catalog.sqlite")
+    cat = archive_catalog(tmp_path / "site")
     try:
         (blob,) = Watchlist(cat).evidence()
     finally:

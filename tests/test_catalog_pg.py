@@ -1,0 +1,161 @@
+"""The catalog in PostgreSQL: what differs from SQLite (schema checks, refusals, text that
+PostgreSQL cannot hold as given), and the same archive from both engines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from newsmirror.config import load
+from newsmirror.errors import CatalogError, ConfigError
+from newsmirror.model import ARCHIVE_REF, Article
+from newsmirror.pipeline import Updater
+from newsmirror.store.catalog import SCHEMA_VERSION, Catalog
+from newsmirror.store.db import escape_text, redact, to_pyformat, unescape_text
+
+from . import conftest, feeds
+from .conftest import Clock, snapshot, write_config
+from .fakeserver import Answer, FakeServer
+
+
+def _sql(url: str, statement: str) -> Any:
+    with psycopg.connect(url, autocommit=True) as conn:
+        cur = conn.execute(statement)
+        return cur.fetchall() if cur.description else None
+
+
+def test_new_database_gets_the_schema_and_reopens(pg_url: str) -> None:
+    Catalog(pg_url).close()
+    assert _sql(pg_url, "SELECT version FROM newsmirror_schema") == [(SCHEMA_VERSION,)]
+    c = Catalog(pg_url, create=False)  # reopening migrates nothing and works
+    c.ensure_source("s", "S", "https://e.example/f")
+    c.close()
+    assert _sql(pg_url, "SELECT count(*) FROM sources") == [(1,)]
+
+
+def test_newer_schema_and_foreign_tables_are_refused_untouched(
+    pg_url: str, pg_cluster: Any
+) -> None:
+    Catalog(pg_url).close()
+    _sql(pg_url, f"UPDATE newsmirror_schema SET version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(CatalogError, match="newer than this newsmirror understands"):
+        Catalog(pg_url)
+    assert _sql(pg_url, "SELECT version FROM newsmirror_schema") == [(SCHEMA_VERSION + 1,)]
+
+    other = pg_cluster.database()
+    _sql(other, "CREATE TABLE articles (x int)")
+    with pytest.raises(CatalogError, match="not a newsmirror catalog"):
+        Catalog(other)
+    tables = _sql(other, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+    assert tables == [("articles",)]
+
+
+def test_an_empty_database_is_no_catalog_for_commands_that_only_read(pg_url: str) -> None:
+    with pytest.raises(CatalogError, match="no catalog yet"):
+        Catalog(pg_url, create=False)
+    assert _sql(pg_url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == [(0,)]
+
+
+def test_tables_go_to_the_schema_the_url_names(pg_url: str) -> None:
+    _sql(pg_url, "CREATE SCHEMA newsmirror")
+    url = pg_url + "&options=-csearch_path%3Dnewsmirror"
+    Catalog(url).close()
+    public = _sql(pg_url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+    ours = _sql(pg_url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'newsmirror'")
+    assert public == [(0,)] and ours[0][0] > 10
+
+
+def test_unreachable_database_is_a_clear_error_without_the_password(tmp_path: Path) -> None:
+    url = f"postgresql://u:s3cret@/nowhere?host={tmp_path}"
+    with pytest.raises(CatalogError) as e:
+        Catalog(url)
+    assert "cannot connect" in str(e.value) and "s3cret" not in str(e.value)
+    assert redact(url) == f"postgresql://u:***@/nowhere?host={tmp_path}"
+
+
+def test_only_postgresql_urls_are_taken(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path / "c.toml", [{"id": "s", "url": "https://e.example/f"}])
+    cfg.write_text(cfg.read_text() + '\n[catalog]\nurl = "mysql://root:pw@db/x"\n')
+    with pytest.raises(ConfigError, match=r"catalog\.url: must be a postgresql:// URL") as e:
+        load(cfg)
+    assert "pw" not in str(e.value)
+
+
+def test_marks_in_literals_are_text() -> None:
+    assert to_pyformat("SELECT ? WHERE a LIKE '%.md' AND b = '?'") == (
+        "SELECT %s WHERE a LIKE '%%.md' AND b = '?'"
+    )
+    assert to_pyformat("SELECT 5 % ?") == "SELECT 5 %% %s"
+
+
+@given(st.text(alphabet=st.sampled_from("\x00\x01\x02a中"), max_size=12))
+def test_text_escaping_is_reversible_and_nul_free(text: str) -> None:
+    stored = escape_text(text)
+    assert "\x00" not in stored and unescape_text(stored) == text
+
+
+def test_bodies_with_archive_references_read_back_as_written(pg_url: str) -> None:
+    body = f'<img src="{ARCHIVE_REF}assets/ab/cd.png"><p>\x01 kept</p>'
+    article = Article("s", "id:1", "1", "https://e.example/1", "t?", 1, body)
+    c = Catalog(pg_url)
+    try:
+        c.ensure_source("s", "S", "https://e.example/f")
+        aid = c.add_article(article, "articles/s/1.md", None, "h", 5)
+        (stored,) = c.stored([aid])
+        assert stored.article.body == body and stored.article.title == "t?"
+        assert c.link_targets(["id:1"], "s") == {"id:1": "articles/s/1.md"}
+    finally:
+        c.close()
+
+
+def _outlet(server: FakeServer) -> list[feeds.Item]:
+    its = feeds.items(4)
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
+    server.routes["/img.png"] = lambda _req: Answer(200, png, {"Content-Type": "image/png"})
+    its[0].body += f'<img src="{server.url("/img.png")}"><a href="{its[1].link}">前一条</a>'
+    server.routes["/f.xml"] = feeds.rss(its)
+    server.routes["/g.xml"] = feeds.atom(feeds.items(3, prefix="https://g.example/n/"))
+    return its
+
+
+def _passes(root: Path, server: FakeServer, clock: Clock) -> dict[str, bytes]:
+    root.mkdir()
+    cfg = write_config(
+        root / "newsmirror.toml",
+        [
+            {"id": "f", "name": "甲", "url": server.url("/f.xml")},
+            {"id": "g", "url": server.url("/g.xml")},
+        ],
+        git=True,
+    )
+    cfg.write_text(cfg.read_text() + '\n[images]\nmode = "copy"\n')
+    settings = load(cfg)
+    its = _outlet(server)
+    assert not Updater(settings, clock=clock).run().failed
+    its[2].title = "改过的标题"
+    its[2].body += "<p>更新</p>"
+    server.routes["/f.xml"] = feeds.rss(its)
+    clock.ms += 3_600_000
+    report = Updater(settings, clock=clock).run()
+    assert (report.updated, report.failed) == (1, [])
+    return {k: v[0] for k, v in snapshot(root / "site").items()}
+
+
+def test_the_same_passes_leave_the_same_archive_on_both_engines(
+    tmp_path: Path, server: FakeServer, pg_cluster: Any
+) -> None:
+    on_sqlite = _passes(tmp_path / "a", server, Clock())
+    conftest.PG_CLUSTER = pg_cluster
+    try:
+        on_postgres = _passes(tmp_path / "b", server, Clock())
+        assert "[catalog]" in (tmp_path / "b/newsmirror.toml").read_text()
+    finally:
+        conftest.PG_CLUSTER = None
+        conftest._DATABASES.clear()
+    assert on_postgres == on_sqlite
+    assert any(p.startswith("assets/") for p in on_sqlite) and len(on_sqlite) > 8
