@@ -9,20 +9,27 @@ tenth in Traditional script) straight into an archive and its catalog, then meas
 - indexing the catalog for search, and query latency (p50/p95) over a mix of queries:
   one-, two- and four-character words, Traditional, Latin, OR, exclusion.
 
+With ``--postgresql`` the catalog is a database of a throw-away PostgreSQL server started
+for the run (``tests/pgcluster.py``, durability on), and its size is PostgreSQL's.
+
 Prints figures; asserts nothing.
 
     python bench/site.py [--articles 10000 100000] [--workdir /dev/shm] [--pagefind]
+    python bench/site.py --articles 100000 300000 --search-only --postgresql
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import resource
 import shutil
 import statistics
+import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from newsmirror.config import load
@@ -117,7 +124,7 @@ def populate(work: Path, first: int, count: int, sources: int, now_ms: int) -> N
     settings = load(work / "newsmirror.toml")
     writer = ArchiveWriter(settings.archive.path, fsync=False)
     writer.clear_temps()
-    catalog = Catalog(settings.catalog_path)
+    catalog = Catalog(settings.catalog)
     rng = random.Random(first)
     files, rows = [], []
     for i in range(first, first + count):
@@ -135,9 +142,32 @@ def populate(work: Path, first: int, count: int, sources: int, now_ms: int) -> N
     catalog.close()
 
 
+POSTGRES: list[object] = []  # the cluster, when the catalog is in PostgreSQL
+
+
+@contextlib.contextmanager
+def postgres(on: bool) -> Iterator[None]:
+    """A throw-away PostgreSQL server for the run (when ``on``)."""
+    if not on:
+        yield
+        return
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.pgcluster import running
+
+    with running(durable=True) as cluster:
+        POSTGRES.append(cluster)
+        try:
+            yield
+        finally:
+            POSTGRES.clear()
+
+
 def config(work: Path, sources: int) -> None:
     lines = ['[archive]\npath = "archive"\n\n[site]\npath = "public"\n']
     lines.append('base_url = "https://mirror.example.org/"\n')
+    if POSTGRES:
+        url = POSTGRES[0].database()  # type: ignore[attr-defined]
+        lines.append(f'\n[catalog]\nurl = "{url}"\n')
     for s in range(sources):
         lines.append(
             f'\n[[sources]]\nid = "s{s}"\nname = "来源 {s}"\nurl = "https://news.example.org/s{s}.xml"\n'
@@ -147,7 +177,7 @@ def config(work: Path, sources: int) -> None:
 
 def timed_build(work: Path, pagefind: bool) -> tuple[float, int, list[str]]:
     settings = load(work / "newsmirror.toml")
-    catalog = Catalog(settings.catalog_path)
+    catalog = Catalog(settings.catalog)
     t = time.perf_counter()
     report = SiteBuilder(settings, catalog, pagefind=pagefind).build()
     elapsed = time.perf_counter() - t
@@ -203,7 +233,7 @@ def one(
 def search_figures(work: Path, n: int) -> None:
     """Index the catalog for search, then time queries and measure the catalog."""
     settings = load(work / "newsmirror.toml")
-    catalog = Catalog(settings.catalog_path)
+    catalog = Catalog(settings.catalog)
     index = SearchIndex(catalog)
     t = time.perf_counter()
     indexed = index.sync()
@@ -232,15 +262,25 @@ def search_figures(work: Path, n: int) -> None:
     print(
         "  slowest (median): " + ", ".join(f"{q} {statistics.median(v):.1f} ms" for q, v in slowest)
     )
-    try:  # where the bytes are, when SQLite has its dbstat table
+    if catalog.dialect == "postgresql":
+        catalog.db.execute("VACUUM ANALYZE")
+        tables = catalog.db.execute(
+            "SELECT relname, pg_total_relation_size(oid) FROM pg_class "
+            "WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace "
+            "ORDER BY 2 DESC LIMIT 6"
+        ).fetchall()
+        size = catalog.db.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+    else:
         tables = catalog.db.execute(
             "SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC LIMIT 6"
         ).fetchall()
-        print("  largest: " + ", ".join(f"{n} {b / 2**20:.0f} MiB" for n, b in tables))
-    except Exception as e:
-        print(f"  (no per-table sizes: {e})")
+        size = settings.catalog_path.stat().st_size
+    print(
+        "  largest (with indexes on PostgreSQL): "
+        + ", ".join(f"{n} {b / 2**20:.0f} MiB" for n, b in tables)
+    )
     catalog.close()
-    db = settings.catalog_path.stat().st_size / 2**20
+    db = size / 2**20
     print(
         f"catalog size {db:.0f} MiB ({db * 2**20 / n / 1000:.1f} KB per article); peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
     )
@@ -256,6 +296,9 @@ def main() -> None:
     )
     ap.add_argument("--keep", action="store_true", help="keep the generated archive and catalog")
     ap.add_argument(
+        "--postgresql", action="store_true", help="the catalog in a throw-away PostgreSQL server"
+    )
+    ap.add_argument(
         "--again",
         metavar="DIR",
         help="search figures of an archive kept by --keep (its index brought up to date first)",
@@ -263,14 +306,15 @@ def main() -> None:
     args = ap.parse_args()
     if args.again:
         work = Path(args.again)
-        catalog = Catalog(load(work / "newsmirror.toml").catalog_path)
+        catalog = Catalog(load(work / "newsmirror.toml").catalog)
         n = catalog.db.execute("SELECT count(*) FROM articles").fetchone()[0]
         catalog.close()
         print(f"== {n} articles in {work}")
         search_figures(work, n)
         return
-    for n in args.articles:
-        one(n, args.workdir, args.pagefind, builds=not args.search_only, keep=args.keep)
+    with postgres(args.postgresql):
+        for n in args.articles:
+            one(n, args.workdir, args.pagefind, builds=not args.search_only, keep=args.keep)
 
 
 if __name__ == "__main__":

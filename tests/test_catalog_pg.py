@@ -159,3 +159,27 @@ def test_the_same_passes_leave_the_same_archive_on_both_engines(
         conftest._DATABASES.clear()
     assert on_postgres == on_sqlite
     assert any(p.startswith("assets/") for p in on_sqlite) and len(on_sqlite) > 8
+
+
+def test_bulk_indexing_makes_the_indexes_again(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newsmirror.store import search_pg
+    from newsmirror.store.search import SearchIndex
+
+    monkeypatch.setattr(search_pg, "BULK", 2)
+    c = Catalog(pg_url)
+    try:
+        c.ensure_source("s", "S", "https://e.example/f")
+        for i, text in enumerate(["气候谈判破裂", "对话继续", "气候峰会"]):
+            a = Article("s", f"id:{i}", str(i), f"https://e.example/{i}", text, i, f"<p>{text}</p>")
+            c.add_article(a, f"articles/s/{i}.md", None, f"h{i}", 5)
+        c.db.execute("DROP INDEX search_by_chars")  # as a run killed mid-bulk leaves it
+        index = SearchIndex(c)
+        assert index.sync() == 3
+        names = {r[0] for r in c.db.execute("SELECT indexname FROM pg_indexes")}
+        assert set(search_pg.INDEXES) <= names
+        assert sorted(h.article_id for h in index.search("气候")[0]) == [1, 3]
+        assert [h.title for h in index.search("谈")[0]] == ["气候谈判破裂"]
+    finally:
+        c.close()

@@ -30,6 +30,7 @@ syntax is either quoted away or reported as a :class:`QueryError` naming what is
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
 import unicodedata
@@ -364,10 +365,11 @@ class SearchIndex:
                 self.db.execute("DELETE FROM search_docs")
                 self.catalog.set_site_state(TOKENS_KEY, TOKENS_VERSION)
         ids = self.stale()
-        for i in range(0, len(ids), batch):
-            chunk = ids[i : i + batch]
-            with self.catalog.transaction():
-                self._index(chunk)
+        with search_pg.bulk(self.catalog, len(ids)) if self.pg else contextlib.nullcontext():
+            for i in range(0, len(ids), batch):
+                chunk = ids[i : i + batch]
+                with self.catalog.transaction():
+                    self._index(chunk)
         return len(ids)
 
     @staticmethod
@@ -458,39 +460,33 @@ class SearchIndex:
     ) -> tuple[list[int], set[int]]:
         """The newest ``MAX_COUNT + 1`` matches, and which of the ``RANK_WINDOW`` newest of
         them have the words in their title."""
-        marks = ",".join("?" * len(sources))
         if self.pg:
-            where, args = search_pg.condition(groups)
-            if sources:
-                where = f"({where}) AND article_id IN "
-                where += f"(SELECT id FROM articles WHERE source IN ({marks}))"
-                args += list(sources)
-            matched = f"SELECT article_id FROM search_docs WHERE {where}"
-            newest_sql = f"{matched} ORDER BY article_id DESC LIMIT ?"
-            titled = search_pg.in_title(groups)
-            title_sql = (
-                "SELECT article_id FROM search_docs WHERE title @@ ?::tsquery AND article_id >= ?"
+            newest = search_pg.newest(self.catalog, groups, sources, MAX_COUNT + 1)
+            window = newest[:RANK_WINDOW]
+            return newest, search_pg.titled(self.db, groups, window)
+        marks = ",".join("?" * len(sources))
+        restrict = f" AND +rowid IN (SELECT id FROM articles WHERE source IN ({marks}))"
+        parts = [(q + restrict if sources else q, a + list(sources)) for q, a in selects(groups)]
+        args = [a for _q, part in parts for a in part]
+        # One walk over the matches, newest first, stopping after MAX_COUNT + 1 of
+        # them: the count, and the RANK_WINDOW newest, which are ranked.  Ranking by
+        # bm25 cost more than the whole search: to weigh a phrase it first counts every
+        # article holding it, in the whole index (300,000 bench articles: 170 of 200 ms
+        # for a common phrase).
+        matched = " UNION ".join(q for q, _a in parts)
+        newest = [
+            r[0]
+            for r in self.db.execute(
+                f"SELECT rowid FROM ({matched}) ORDER BY rowid DESC LIMIT ?",
+                [*args, MAX_COUNT + 1],
             )
-        else:
-            restrict = f" AND +rowid IN (SELECT id FROM articles WHERE source IN ({marks}))"
-            parts = [
-                (q + restrict if sources else q, a + list(sources)) for q, a in selects(groups)
-            ]
-            args = [a for _q, part in parts for a in part]
-            # One walk over the matches, newest first, stopping after MAX_COUNT + 1 of
-            # them: the count, and the RANK_WINDOW newest, which are ranked.  Ranking by
-            # bm25 cost more than the whole search: to weigh a phrase it first counts every
-            # article holding it, in the whole index (300,000 bench articles: 170 of 200 ms
-            # for a common phrase).
-            matched = " UNION ".join(q for q, _a in parts)
-            newest_sql = f"SELECT rowid FROM ({matched}) ORDER BY rowid DESC LIMIT ?"
-            titled = title_expression(groups)
-            title_sql = "SELECT rowid FROM search_titles WHERE search_titles MATCH ? AND rowid >= ?"
-        newest = [r[0] for r in self.db.execute(newest_sql, [*args, MAX_COUNT + 1])]
+        ]
         window = newest[:RANK_WINDOW]
+        titled = title_expression(groups)
         if not titled or not window:
             return newest, set()
-        return newest, {r[0] for r in self.db.execute(title_sql, (titled, window[-1]))}
+        sql = "SELECT rowid FROM search_titles WHERE search_titles MATCH ? AND rowid >= ?"
+        return newest, {r[0] for r in self.db.execute(sql, (titled, window[-1]))}
 
     def search(
         self, query: str, *, limit: int = 20, offset: int = 0, sources: Sequence[str] = ()
