@@ -63,9 +63,19 @@ def pg_cluster() -> Iterator[Any]:
 
 
 @pytest.fixture
-def pg_url(pg_cluster: Any) -> str:
-    """A fresh, empty PostgreSQL database."""
-    return str(pg_cluster.database())
+def pg_url(pg_cluster: Any) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database (removed after the test)."""
+    url = str(pg_cluster.database())
+    yield url
+    pg_cluster.drop(url)
+
+
+def _forget_databases() -> None:
+    """The test is over: its databases go (each holds a few MB on disk)."""
+    global PG_CLUSTER
+    cluster, PG_CLUSTER = PG_CLUSTER, None
+    while _DATABASES:
+        cluster.drop(_DATABASES.popitem()[1])
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -80,8 +90,7 @@ def catalog_backend(request: pytest.FixtureRequest) -> Iterator[str]:
     try:
         yield "postgresql"
     finally:
-        PG_CLUSTER = None
-        _DATABASES.clear()
+        _forget_databases()
 
 
 @pytest.fixture(autouse=ALL_ON_POSTGRES)
@@ -91,8 +100,7 @@ def _all_on_postgres(request: pytest.FixtureRequest) -> Iterator[None]:
     try:
         yield
     finally:
-        PG_CLUSTER = None
-        _DATABASES.clear()
+        _forget_databases()
 
 
 def archive_catalog(site: Path) -> Any:

@@ -15,8 +15,11 @@ import itertools
 import os
 import pwd
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -98,6 +101,14 @@ class Cluster:
             conn.execute(f'CREATE DATABASE "{name}"{template}')
         return self.url(name)
 
+    def drop(self, url: str) -> None:
+        """Remove the database at ``url`` (closing what is still connected to it)."""
+        import psycopg
+
+        name = url.rpartition("/")[2].partition("?")[0]
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
     def close(self) -> None:
         """Stop the server and remove everything it wrote."""
         if self.started:
@@ -108,7 +119,13 @@ class Cluster:
 
 @contextlib.contextmanager
 def running(*, durable: bool = False) -> Iterator[Cluster]:
-    """A started cluster for the ``with`` block."""
+    """A started cluster for the ``with`` block.  A SIGTERM (``timeout``, a CI runner
+    stopping a job) ends the block like an exception, so the server is stopped too."""
+    if (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    ):
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     cluster = Cluster(durable=durable)
     try:
         yield cluster.start()

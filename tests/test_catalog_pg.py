@@ -155,8 +155,7 @@ def test_the_same_passes_leave_the_same_archive_on_both_engines(
         on_postgres = _passes(tmp_path / "b", server, Clock())
         assert "[catalog]" in (tmp_path / "b/newsmirror.toml").read_text()
     finally:
-        conftest.PG_CLUSTER = None
-        conftest._DATABASES.clear()
+        conftest._forget_databases()
     assert on_postgres == on_sqlite
     assert any(p.startswith("assets/") for p in on_sqlite) and len(on_sqlite) > 8
 

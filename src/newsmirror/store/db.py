@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from functools import lru_cache
 from typing import Any, Protocol, cast
 from urllib.parse import urlsplit, urlunsplit
 
@@ -63,6 +64,7 @@ def redact(url: str) -> str:
 _MARK = re.compile(r"'[^']*'|\?|%")
 
 
+@lru_cache(maxsize=4096)
 def to_pyformat(sql: str) -> str:
     """A statement with ``?`` marks as psycopg wants it (``%s``; a literal ``%`` doubled).
 
@@ -104,22 +106,15 @@ class PgConnection:
         except psycopg.Error as e:
             raise CatalogError(f"{redact(url)}: cannot connect: {first_line(e)}") from e
         _keep_nul(self.conn)
-        self._sql: dict[str, str] = {}
-
-    def _pg(self, sql: str) -> str:
-        out = self._sql.get(sql)
-        if out is None:
-            out = self._sql[sql] = to_pyformat(sql)
-        return out
 
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Cursor:
-        return self.conn.execute(self._pg(sql), tuple(parameters))
+        return self.conn.execute(to_pyformat(sql), tuple(parameters))
 
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Cursor:
         rows = [tuple(p) for p in parameters]
         cur = self.conn.cursor()
         if rows:
-            cur.executemany(self._pg(sql), rows)
+            cur.executemany(to_pyformat(sql), rows)
         return cur
 
     def close(self) -> None:

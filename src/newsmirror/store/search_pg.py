@@ -65,7 +65,8 @@ def vector(tokens: Sequence[str], start: int = 1) -> str:
             continue
         if at[-1] > MAX_POSITION:
             at = [p for p in at if p < MAX_POSITION] + [MAX_POSITION]
-        parts.append(f"{_quote(lexeme)}:{','.join(map(str, at))}")
+        quoted = _quote(lexeme) if "'" in lexeme or "\\" in lexeme else f"'{lexeme}'"
+        parts.append(f"{quoted}:{','.join(map(str, at))}")
     return " ".join(parts)
 
 
