@@ -23,6 +23,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 
 def binaries() -> Path | None:
@@ -96,7 +97,7 @@ class Cluster:
         import psycopg
 
         name = f"t{os.getpid()}_{next(self._names)}"
-        template = f' TEMPLATE "{copy_of.rpartition("/")[2].partition("?")[0]}"' if copy_of else ""
+        template = f' TEMPLATE "{_name(copy_of)}"' if copy_of else ""
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"{template}')
         return self.url(name)
@@ -105,7 +106,7 @@ class Cluster:
         """Remove the database at ``url`` (closing what is still connected to it)."""
         import psycopg
 
-        name = url.rpartition("/")[2].partition("?")[0]
+        name = _name(url)
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -115,6 +116,11 @@ class Cluster:
             with contextlib.suppress(subprocess.CalledProcessError):
                 self.pg_ctl("stop", mode="immediate")
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _name(url: str) -> str:
+    """The database a URL of :meth:`Cluster.url` names."""
+    return urlsplit(url).path.lstrip("/")
 
 
 @contextlib.contextmanager

@@ -79,8 +79,11 @@ def test_unreachable_database_is_a_clear_error_without_the_password(tmp_path: Pa
 
 
 def test_only_postgresql_urls_are_taken(tmp_path: Path) -> None:
-    cfg = write_config(tmp_path / "c.toml", [{"id": "s", "url": "https://e.example/f"}])
-    cfg.write_text(cfg.read_text() + '\n[catalog]\nurl = "mysql://root:pw@db/x"\n')
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        '[archive]\npath = "site"\n\n[catalog]\nurl = "mysql://root:pw@db/x"\n\n'
+        '[[sources]]\nid = "s"\nurl = "https://e.example/f"\n'
+    )
     with pytest.raises(ConfigError, match=r"catalog\.url: must be a postgresql:// URL") as e:
         load(cfg)
     assert "pw" not in str(e.value)
