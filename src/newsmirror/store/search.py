@@ -384,6 +384,16 @@ class SearchIndex:
         words, text, chars = cls._tokens(title, body)
         return " ".join(words), " ".join(text), chars
 
+    def _latest(self, ids: Sequence[int]) -> dict[int, int]:
+        """``article id -> id of its latest revision`` (what it is indexed as now)."""
+        return dict(
+            self.catalog._rows_in(
+                "SELECT article_id, max(id) FROM revisions WHERE article_id IN (?) "
+                "GROUP BY article_id",
+                ids,
+            )
+        )
+
     def _index(self, ids: Sequence[int]) -> None:
         if self.pg:
             self._index_pg(ids)
@@ -395,14 +405,7 @@ class SearchIndex:
                 "SELECT article_id, revision_id FROM search_docs WHERE article_id IN (?)", ids
             )
         }
-        latest = {
-            r[0]: r[1]
-            for r in self.catalog._rows_in(
-                "SELECT article_id, max(id) FROM revisions WHERE article_id IN (?) "
-                "GROUP BY article_id",
-                ids,
-            )
-        }
+        latest = self._latest(ids)
         for st in self.catalog.stored(ids):
             aid = st.known.article_id
             old_rev = indexed.get(aid)
@@ -441,13 +444,7 @@ class SearchIndex:
 
     def _index_pg(self, ids: Sequence[int]) -> None:
         # Each row holds its own tokens: it is replaced whole, nothing to take out first.
-        latest = dict(
-            self.catalog._rows_in(
-                "SELECT article_id, max(id) FROM revisions WHERE article_id IN (?) "
-                "GROUP BY article_id",
-                ids,
-            )
-        )
+        latest = self._latest(ids)
         for st in self.catalog.stored(ids):
             aid = st.known.article_id
             title, body, chars = self._tokens(st.article.title, st.article.body)
