@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from . import feeds
@@ -148,6 +149,29 @@ def test_systemd_units_and_container_definition() -> None:
     assert timer["Install"]["WantedBy"] == "timers.target"
     container = (deploy / "Containerfile").read_text()
     assert "newsmirror run --every" in container and "USER newsmirror" in container
+    assert "[postgresql]" in container  # the same image runs workers
+
+
+@pytest.mark.parametrize(
+    ("name", "queues"),
+    [("newsmirror-worker@.service", False), ("newsmirror-publisher.service", True)],
+)
+def test_worker_units_run_commands_the_cli_takes(name: str, queues: bool) -> None:
+    import configparser
+
+    from newsmirror.cli import main
+
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str  # type: ignore[assignment,method-assign]
+    unit.read(Path(__file__).resolve().parents[1] / "deploy/systemd" / name)
+    assert unit["Install"]["WantedBy"] == "multi-user.target"
+    assert unit["Service"]["KillSignal"] == "SIGTERM"
+    args = unit["Service"]["ExecStart"].split()[1:]
+    ctx = main.make_context("newsmirror", [*args[:2], "--help"], resilient_parsing=True)
+    command = main.get_command(ctx, args[2])
+    assert command is not None and args[2] == "worker"
+    params = command.make_context("worker", args[3:]).params
+    assert params["publisher"] is queues and params["concurrency"] >= 1
 
 
 def test_readme_shows_the_workflow_as_written() -> None:

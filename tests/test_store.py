@@ -196,7 +196,7 @@ def test_schema_1_catalog_is_migrated_with_its_data(tmp_path: Path) -> None:
     c = Catalog(path)
     (st,) = c.sources()
     assert (st.id, st.failures, st.next_due_ms, st.failing_since_ms) == ("ex", 2, None, None)
-    assert c.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
+    assert c.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
     assert c.db.execute("SELECT count(*) FROM checks").fetchone()[0] == 0
 
 

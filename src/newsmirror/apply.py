@@ -84,6 +84,9 @@ class Applier:
         self.stopped = stop
         self.rng = rng
         self.barrier: SyncBarrier | None = None  # set while a pass shares syncs
+        # False in a worker (queue.py): rows are recorded and marked unpublished; the
+        # publisher writes the files from the catalog.
+        self.write_files = True
 
     def _away(self, catalog: Catalog) -> Away | None:
         """Links into period repositories, once the archive is rotated (see ``rotate``)."""
@@ -161,7 +164,9 @@ class Applier:
         files = [f for g in groups for f in g]
         handled = 0
         try:
-            if self.settings.archive.fsync:
+            if not self.write_files:
+                written = [True] * len(files)  # the publisher writes them (see queue.py)
+            elif self.settings.archive.fsync:
                 # The disk work happens in a worker thread while the next feed is parsed;
                 # new files become durable in a sync shared with the other sources
                 # (group commit), before the catalog rows that name them are committed.
@@ -194,12 +199,14 @@ class Applier:
         blobs: dict[int, bytes | None] = {}
         now = self.clock()
         watch = Watchlist(catalog)
+        recorded = [ch.known.article_id for ch in written_changed]
         with catalog.transaction():
             for nf in written_new:
                 x = by_ident[nf.article.ident]
                 aid = catalog.add_article(
                     x.given, nf.path, nf.number, nf.hash, now, x.alt_path(nf.path)
                 )
+                recorded.append(aid)
                 catalog.set_refs(aid, sorted(x.refs))
                 # Articles already linking here can now link to the copy.
                 catalog.add_pending([x.given.ident, f"url:{x.given.canonical}"])
@@ -243,6 +250,8 @@ class Applier:
             catalog.record_item_errors(
                 source.id, now, [(e.where, e.reason) for e in result.item_errors]
             )
+            if not self.write_files:
+                catalog.mark_unpublished(recorded)
             if written_new or written_changed:
                 numbers = [nf.number for nf in written_new if nf.number is not None]
                 next_number = min(numbers) - 1 if numbers else state.next_number
@@ -306,21 +315,42 @@ class Applier:
         count = 0
         away = self._away(catalog)
         for i in range(0, len(article_ids), 200):
-            files: list[tuple[str, bytes]] = []
-            updates: list[tuple[int, str, str | None, frozenset[str]]] = []
-            for st, p in prepare_stored(self.settings, catalog, article_ids[i : i + 200], away):
-                out = p.render(st.known.path)
-                h, alt = file_hash(out[0][1]), p.alt_path(st.known.path)
-                if h != st.known.content_hash or alt != st.alt_path:
-                    files.extend(out)
-                    updates.append((st.known.article_id, h, alt, p.refs))
-            self.writer.write_batch(files)
-            with catalog.transaction():
-                for article_id, h, alt, refs in updates:
-                    catalog.set_rendered(article_id, h, alt)
-                    catalog.set_refs(article_id, sorted(refs))
-            count += len(updates)
+            count += self._render(catalog, article_ids[i : i + 200], away, every=False)
         return count
+
+    def publish_recorded(self, catalog: Catalog) -> int:
+        """Write the files of the articles workers recorded (``unpublished``), from their
+        latest revision, durable before their marks go.  Returns how many were written."""
+        count = 0
+        away = self._away(catalog)
+        while ids := catalog.unpublished(200):
+            self._render(catalog, ids, away, every=True)
+            with catalog.transaction():
+                catalog.clear_unpublished(ids)  # also those of sources no longer configured
+            count += len(ids)
+        return count
+
+    def _render(
+        self, catalog: Catalog, article_ids: list[int], away: Away | None, *, every: bool
+    ) -> int:
+        """Render these articles from the catalog; write them all (``every``) or those
+        whose files change, and record the new renderings.  Returns how many changed."""
+        files: list[tuple[str, bytes]] = []
+        updates: list[tuple[int, str, str | None, frozenset[str]]] = []
+        for st, p in prepare_stored(self.settings, catalog, article_ids, away):
+            out = p.render(st.known.path)
+            h, alt = file_hash(out[0][1]), p.alt_path(st.known.path)
+            changed = h != st.known.content_hash or alt != st.alt_path
+            if changed or every:
+                files.extend(out)
+            if changed:
+                updates.append((st.known.article_id, h, alt, p.refs))
+        self.writer.write_batch(files)
+        with catalog.transaction():
+            for article_id, h, alt, refs in updates:
+                catalog.set_rendered(article_id, h, alt)
+                catalog.set_refs(article_id, sorted(refs))
+        return len(updates)
 
     def fix_up(self, catalog: Catalog) -> int:
         """Render again the articles whose links or images became resolvable."""

@@ -33,6 +33,7 @@ from . import __version__, opml, sizes
 from .actions import DEFAULT_PACKAGE, write_actions_files
 from .cli_archive import bundle, diff_command, export_warc, rotate
 from .cli_common import Obj, console, err_console, fail, fmt_time, lit, open_catalog, styled
+from .cli_queue import enqueue, publish, worker
 from .config import DEFAULT_CONFIG_NAME, Settings, parse_duration, with_base_url
 from .errors import NewsmirrorError
 from .health import notify, problems
@@ -562,5 +563,5 @@ def sources_import(obj: Obj, file: Path) -> None:
     )
 
 
-for _command in (diff_command, export_warc, bundle, rotate):
+for _command in (diff_command, export_warc, bundle, rotate, worker, enqueue, publish):
     main.add_command(_command)

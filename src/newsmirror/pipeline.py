@@ -146,6 +146,67 @@ class Updater:
                 self._publish(report)
         return report
 
+    def fetch_source(self, source_id: str) -> SourceReport:
+        """A worker's task (see ``queue``): fetch one source and record what it brought
+        in the catalog only; its files are written by :meth:`publish`.  The archive's
+        folder is not touched, so workers can run on machines without it."""
+        source = next((s for s in self.settings.sources if s.id == source_id), None)
+        if source is None:
+            raise NewsmirrorError(f"{source_id}: no such source in the configuration")
+        self.applier.write_files = False
+        catalog = Catalog(self.settings.catalog)
+        try:
+            with catalog.transaction():
+                catalog.ensure_source(source.id, source.name, source.url)
+            if catalog.needs_adoption(source.id):
+                raise NewsmirrorError(
+                    f"{source.id}: the archive's existing files are not in the catalog yet "
+                    "(the publisher takes them in: run `newsmirror publish`)"
+                )
+            return asyncio.run(self._fetch_one(source, catalog))
+        finally:
+            catalog.close()
+
+    async def _fetch_one(self, source: SourceSettings, catalog: Catalog) -> SourceReport:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="write") as pool:
+            async with Fetcher(self.settings.network) as fetcher:
+                r = await self._source(source, catalog, fetcher, pool)
+        assert r is not None  # no stop flag in a worker's task
+        return r
+
+    def publish(self) -> UpdateReport:
+        """The single publisher of what workers recorded (see ``queue``): takes existing
+        files of new sources in, copies images (copy mode), writes the recorded
+        articles' files from the catalog, makes the due re-checks (they write edited
+        files), renders again what now links to them, the lists and the README, and
+        commits and pushes."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with archive_lock(self.root):
+            self.writer.clear_temps()
+            catalog = Catalog(self.settings.catalog)
+            try:
+                with catalog.transaction():
+                    for s in self.settings.sources:
+                        catalog.ensure_source(s.id, s.name, s.url)
+                for s in self.settings.sources:
+                    if catalog.needs_adoption(s.id):
+                        self._adopt(catalog, s)
+                report = UpdateReport()
+                asyncio.run(self._copy_stored(catalog, catalog.unpublished()))
+                report.published = self.applier.publish_recorded(catalog)
+                if self.settings.watch.enabled:
+                    report.watch = asyncio.run(self._recheck_alone(catalog))
+                report.rerendered = self.applier.fix_up(catalog)
+                if self.settings.rotate.enabled:
+                    report.rotation = RotateReport()
+                    self._mover().settle(catalog, report.rotation)
+                self.applier.lists(catalog)
+            finally:
+                catalog.close()
+            if self.settings.git.enabled:
+                self._publish(report, f"Publish: {report.published} articles\n")
+        return report
+
     def rewrite(self) -> UpdateReport:
         """Render every archived article again with the current images, links and script
         settings, from the catalog's revisions: no article is fetched again.  In copy mode
@@ -261,6 +322,10 @@ class Updater:
         if not self.stop:
             report.rerendered = self.applier.fix_up(catalog)
         return report
+
+    async def _recheck_alone(self, catalog: Catalog) -> WatchReport:
+        async with Fetcher(self.settings.network) as fetcher:
+            return await self._recheck(catalog, fetcher)
 
     async def _recheck(self, catalog: Catalog, fetcher: Fetcher) -> WatchReport:
         """Look again at the archived articles that are due (see watch.py)."""

@@ -47,6 +47,7 @@ class UpdateReport:
     publish_errors: dict[str, str] = field(default_factory=dict)
     interrupted: bool = False
     rerendered: int = 0  # files rendered again: links now resolvable, images now copied
+    published: int = 0  # files written by the publisher for what workers recorded
     watch: WatchReport | None = None  # what re-checks of archived articles found
     rotation: RotateReport | None = None  # edits of rotated articles moved to their period
 

@@ -531,6 +531,27 @@ class Catalog:
         rows = self._rows_in("SELECT article_id FROM refs WHERE key IN (?)", keys)
         return sorted({r[0] for r in rows})
 
+    def mark_unpublished(self, article_ids: Sequence[int]) -> None:
+        """These articles' rows changed without their files (a worker recorded them): the
+        publisher writes the files.  In the transaction that records them."""
+        self.db.executemany(
+            "INSERT INTO unpublished (article_id) VALUES (?) ON CONFLICT DO NOTHING",
+            [(i,) for i in article_ids],
+        )
+
+    def unpublished(self, limit: int | None = None) -> list[int]:
+        """Ids of the articles whose files wait for the publisher, oldest first."""
+        sql = "SELECT article_id FROM unpublished ORDER BY article_id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [r[0] for r in self.db.execute(sql)]
+
+    def clear_unpublished(self, article_ids: Sequence[int]) -> None:
+        """Those articles' files are written and durable."""
+        self.db.executemany(
+            "DELETE FROM unpublished WHERE article_id = ?", [(i,) for i in article_ids]
+        )
+
     def article_ids(self, sources: Sequence[str]) -> list[int]:
         """Every article id of these sources."""
         rows = self._rows_in("SELECT id FROM articles WHERE source IN (?)", sources)

@@ -188,5 +188,18 @@ MIGRATIONS: tuple[str, ...] = (
         title, content = '', columnsize = 0, tokenize = 'unicode61 remove_diacritics 2'
     );
     """,
+    # 8: articles recorded by workers whose files the publisher has not written yet
+    # (see queue.py; a single-process pass writes the files before their rows), and the
+    # politeness towards hosts that workers share (fetch/polite.py)
+    """
+    CREATE TABLE unpublished (article_id INTEGER PRIMARY KEY REFERENCES articles(id));
+    CREATE TABLE hosts (
+        name TEXT PRIMARY KEY,
+        next_ms INTEGER,
+        asked_ms INTEGER,
+        hold_until_ms INTEGER,
+        refusals INTEGER NOT NULL DEFAULT 0
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

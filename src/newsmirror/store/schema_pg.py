@@ -160,6 +160,16 @@ PG_MIGRATIONS: dict[int, str] = {
     CREATE INDEX search_by_title ON search_docs USING gin (title);
     CREATE INDEX search_by_chars ON search_docs USING gin (chars);
     """,
+    8: f"""
+    CREATE TABLE unpublished (article_id BIGINT PRIMARY KEY REFERENCES articles(id));
+    CREATE TABLE hosts (
+        name {_T} PRIMARY KEY,
+        next_ms BIGINT,
+        asked_ms BIGINT,
+        hold_until_ms BIGINT,
+        refusals INTEGER NOT NULL DEFAULT 0
+    );
+    """,
 }
 
 assert set(PG_MIGRATIONS) == set(range(PG_FIRST, SCHEMA_VERSION + 1))

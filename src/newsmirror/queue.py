@@ -1,0 +1,221 @@
+"""Workers on a task queue kept in the PostgreSQL catalog (procrastinate).
+
+A pass becomes jobs: ``fetch`` one source (any worker, on any machine: it writes only
+catalog rows, each source's in one transaction, and marks the articles unpublished) and
+``publish`` (only workers started with ``--publisher``, on the machine holding the
+archive: it writes the files from the catalog, commits and pushes).  The schedule is a
+periodic job (``tick``, every minute): it queues the sources that are due by the same
+rules as ``run`` (interval, backoff, Retry-After), so no cron is needed anywhere.
+
+Why the effects happen once: a source's job holds the lock ``source:<id>`` (two workers
+never fetch one source at once) and commits everything it found in one transaction; a
+worker killed before it commits leaves nothing, one killed after leaves rows the retry
+finds known (unchanged, nothing archived twice).  A killed worker's jobs are found by its
+missing heartbeats and queued again by the workers still alive.  The publisher writes
+durable files before it clears their marks and commits them through the archive's
+journal, so a killed publisher's work is done again by the next one, to the same bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .config import Settings, load
+from .errors import ConfigError
+from .pipeline import Updater, wall_clock_ms
+from .store.catalog import Catalog
+from .store.db import is_postgres
+
+if TYPE_CHECKING:
+    from procrastinate import App
+
+log = logging.getLogger(__name__)
+
+FETCH = "fetch"
+PUBLISH = "publish"
+TICK_CRON = "* * * * *"
+
+
+def _procrastinate() -> Any:
+    try:
+        import procrastinate
+    except ImportError as e:
+        raise ConfigError(
+            "workers need the queue engine: pip install 'newsmirror[postgresql]'"
+        ) from e
+    return procrastinate
+
+
+def _url(settings: Settings) -> str:
+    url = settings.catalog
+    if not isinstance(url, str) or not is_postgres(url):
+        raise ConfigError(
+            "workers share their work through a PostgreSQL catalog: set "
+            '[catalog] url = "postgresql://…"'
+        )
+    return url
+
+
+def make_app(config: Path) -> App:
+    """The queue of the archive configured in ``config``, with newsmirror's tasks.  Each
+    task reads the configuration again, so edits take effect with the next job."""
+    _procrastinate()
+    import procrastinate
+
+    settings = load(config)
+    app = procrastinate.App(
+        connector=procrastinate.PsycopgConnector(conninfo=_url(settings)),
+    )
+
+    @app.task(
+        name="newsmirror.fetch",
+        queue=FETCH,
+        retry=procrastinate.RetryStrategy(max_attempts=5, exponential_wait=10),
+    )
+    async def fetch(source_id: str) -> dict[str, Any]:
+        # A source's own failure is recorded in the catalog (with its backoff) and is no
+        # reason to retry here; what raises is the catalog or the configuration.
+        report = await asyncio.to_thread(Updater(load(config)).fetch_source, source_id)
+        if report.new or report.updated:
+            await defer_publish(app)
+        return {"new": report.new, "updated": report.updated, "error": report.error}
+
+    @app.task(
+        name="newsmirror.publish",
+        queue=PUBLISH,
+        lock="publish",
+        retry=procrastinate.RetryStrategy(max_attempts=5, exponential_wait=10),
+    )
+    async def publish() -> dict[str, Any]:
+        report = await asyncio.to_thread(Updater(load(config)).publish)
+        if report.publish_errors:
+            log.error("publish: %s", "; ".join(report.publish_errors.values()))
+        return {"published": report.published, "commit": report.commit}
+
+    @app.periodic(cron=TICK_CRON, periodic_id="tick")
+    @app.task(name="newsmirror.tick", queue=FETCH, queueing_lock="tick")
+    async def tick(timestamp: int) -> int:
+        return await enqueue(app, load(config))
+
+    return app
+
+
+async def defer_publish(app: Any) -> bool:
+    """Ask for a publication; False when one is already waiting (it will see this too)."""
+    procrastinate = _procrastinate()
+    try:
+        await app.configure_task("newsmirror.publish", queueing_lock="publish").defer_async()
+    except procrastinate.exceptions.AlreadyEnqueued:
+        return False
+    return True
+
+
+async def enqueue(app: Any, settings: Settings, *, force: bool = False) -> int:
+    """Queue a fetch of every enabled source that is due (all of them with ``force``),
+    and a publication if recorded articles wait for one.  A source already waiting in
+    the queue is not queued twice.  Returns how many fetches were queued."""
+    procrastinate = _procrastinate()
+
+    def due() -> tuple[list[str], bool]:
+        catalog = Catalog(settings.catalog)
+        try:
+            states = {st.id: st for st in catalog.sources()}
+            waiting = bool(catalog.unpublished(1))
+        finally:
+            catalog.close()
+        now = wall_clock_ms()
+        ids = []
+        for s in settings.sources:
+            st = states.get(s.id)
+            next_due = st.next_due_ms if st else None
+            if s.enabled and (force or next_due is None or next_due <= now):
+                ids.append(s.id)
+        return ids, waiting
+
+    ids, waiting = await asyncio.to_thread(due)
+    queued = 0
+    for sid in ids:
+        try:
+            await app.configure_task(
+                "newsmirror.fetch", lock=f"source:{sid}", queueing_lock=f"fetch:{sid}"
+            ).defer_async(source_id=sid)
+            queued += 1
+        except procrastinate.exceptions.AlreadyEnqueued:
+            pass
+    if waiting:
+        await defer_publish(app)
+    return queued
+
+
+def install(url: str) -> None:
+    """The queue's tables, made once in the catalog's database (several workers
+    starting at once wait for the first)."""
+    _procrastinate()
+    import psycopg
+    from procrastinate.schema import SchemaManager
+
+    schema = SchemaManager.get_schema()
+    with psycopg.connect(url) as conn:  # one transaction
+        conn.execute("SELECT pg_advisory_xact_lock(7361)")
+        if conn.execute("SELECT to_regclass('procrastinate_jobs')").fetchone() == (None,):
+            conn.execute(schema)
+
+
+async def _retry_stalled(app: Any, after_s: float, stop: asyncio.Event) -> None:
+    """Jobs of workers whose heartbeats stopped (killed, frozen, cut off) go back to
+    the queue.  Every live worker looks; retrying a job twice is harmless."""
+    while not stop.is_set():
+        try:
+            for job in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=after_s):
+                log.warning("job %s (%s) of a stalled worker: queued again", job.id, job.task_name)
+                await app.job_manager.retry_job(job)
+        except Exception as e:  # the next look may succeed; the worker goes on
+            log.error("looking for stalled jobs: %s", e)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=max(after_s / 3, 0.2))
+
+
+async def work(
+    config: Path,
+    *,
+    queues: Sequence[str],
+    concurrency: int,
+    heartbeat_s: float = 10.0,
+    stalled_after_s: float = 60.0,
+) -> None:
+    """Run one worker until it is stopped (SIGINT/SIGTERM: the jobs in hand finish)."""
+    app = make_app(config)
+    await asyncio.to_thread(install, _url(load(config)))
+    stop = asyncio.Event()
+    async with app.open_async():
+        watchdog = asyncio.create_task(_retry_stalled(app, stalled_after_s, stop))
+        try:
+            await app.run_worker_async(
+                queues=list(queues),
+                concurrency=concurrency,
+                update_heartbeat_interval=heartbeat_s,
+                stalled_worker_timeout=stalled_after_s,
+                delete_jobs="successful",
+            )
+        finally:
+            stop.set()
+            await watchdog
+
+
+async def queue_now(config: Path, *, force: bool) -> int:
+    """``newsmirror enqueue``: queue the due sources now (what the tick does)."""
+    app = make_app(config)
+    await asyncio.to_thread(install, _url(load(config)))
+    async with app.open_async():
+        return await enqueue(app, load(config), force=force)
+
+
+def check(config: Path) -> None:
+    """Raise a clear error when this configuration cannot run workers."""
+    _procrastinate()
+    _url(load(config))

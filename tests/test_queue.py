@@ -1,0 +1,189 @@
+"""Workers on the queue in a PostgreSQL catalog: real worker processes, a real server, a
+fake outlet of 200 feeds with article pages; one worker killed mid-pass.  The archive
+they and the publisher leave is the one a single process leaves with SQLite."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from newsmirror.config import load
+from newsmirror.pipeline import Updater
+
+from . import conftest
+from . import outlets as o
+from .conftest import write_config
+from .fakeserver import Answer, FakeServer, Request
+from .feeds import Item, dt, rss
+
+FEEDS = 200
+ITEMS = 3
+BASE_MS = 1_669_280_000_000  # 2022-11-24
+
+
+def _outlet(server: FakeServer, pause: float) -> list[dict[str, object]]:
+    """FEEDS feeds of ITEMS teasers each; every article page answers after ``pause``."""
+    page = o.rfa_page()
+
+    def slow(_req: Request) -> Answer:
+        time.sleep(pause)
+        return Answer(200, page, {"Content-Type": "text/html; charset=utf-8"})
+
+    sources = []
+    for f in range(FEEDS):
+        items = []
+        for i in range(ITEMS):
+            path = f"/f{f}/a{i}.html"
+            server.routes[path] = slow
+            when = dt(BASE_MS + (f * ITEMS + i) * 60_000)
+            items.append(Item(f"第{f}号源的第{i}篇报道", server.url(path), "摘要。", when))
+        server.routes[f"/f{f}.xml"] = rss(items)
+        sources.append(
+            {
+                "id": f"f{f:03d}",
+                "url": server.url(f"/f{f}.xml"),
+                "fulltext": "page",
+                "extractor": "rfa",
+                "images": "original",
+            }
+        )
+    return sources
+
+
+def _cli(config: Path, *args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "newsmirror", "-c", str(config), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        **kw,
+    )
+
+
+def _worker(config: Path, log: Path, *extra: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "newsmirror", "-c", str(config), "worker",
+         "--heartbeat", "0.5", "--stalled-after", "3", *extra],
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+
+
+def _sql(url: str, statement: str) -> Any:
+    with psycopg.connect(url, autocommit=True) as conn:
+        return conn.execute(statement).fetchall()
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    """The archive's files; README's times of last change are what may differ."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root)
+        if p.is_file() and rel.parts[0] not in (".git", ".newsmirror"):
+            data = p.read_bytes()
+            if str(rel) == "README.md":
+                data = re.sub(rb"\d{4}-\d\d-\d\d \d\d:\d\d", b"<time>", data)
+            out[str(rel)] = data
+    return out
+
+
+def _wait(what: str, until: Any, timeout: float = 240) -> None:
+    deadline = time.monotonic() + timeout
+    while not until():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def test_killed_worker_leaves_the_archive_a_single_process_leaves(
+    tmp_path: Path, server: FakeServer, pg_cluster: Any
+) -> None:
+    sources = _outlet(server, pause=0.02)
+    for side in "ab":
+        (tmp_path / side).mkdir()
+    single = write_config(tmp_path / "a" / "newsmirror.toml", sources)
+    Updater(load(single)).run()
+    expected = _files(tmp_path / "a" / "site")
+    assert len([p for p in expected if p.startswith("articles/")]) == FEEDS * ITEMS
+
+    conftest.PG_CLUSTER = pg_cluster
+    try:
+        config = write_config(tmp_path / "b" / "newsmirror.toml", sources)
+        url = conftest.catalog_url(tmp_path / "b" / "site")
+        assert url is not None
+        assert _cli(config, "publish").returncode == 0  # a new archive: nothing to take in
+        done = _cli(config, "enqueue")
+        assert done.returncode == 0, done.stderr
+        assert f"{FEEDS} sources queued" in done.stdout
+        logs = [tmp_path / f"w{n}.log" for n in range(3)]
+        first = _worker(config, logs[0])
+        second = _worker(config, logs[1], "--concurrency", "2")
+        try:
+
+            def articles() -> int:
+                return int(_sql(url, "SELECT count(*) FROM articles")[0][0])
+
+            _wait("the first articles", lambda: articles() >= 60)
+            first.send_signal(signal.SIGKILL)  # mid-pass: it holds jobs in hand
+            first.wait()
+            publisher = _worker(config, logs[2], "--publisher")
+            try:
+                _wait(
+                    "the queue to empty",
+                    lambda: (
+                        _sql(
+                            url,
+                            "SELECT count(*) FROM procrastinate_jobs "
+                            "WHERE status IN ('todo', 'doing')",
+                        )[0][0]
+                        == 0
+                        and articles() == FEEDS * ITEMS
+                    ),
+                )
+            finally:
+                publisher.send_signal(signal.SIGTERM)
+                assert publisher.wait(timeout=60) == 0
+        finally:
+            second.send_signal(signal.SIGTERM)
+            second.wait(timeout=60)
+        assert _cli(config, "publish").returncode == 0
+        got = _files(tmp_path / "b" / "site")
+        revisions = _sql(url, "SELECT count(*), count(DISTINCT article_id) FROM revisions")
+        unpublished = _sql(url, "SELECT count(*) FROM unpublished")
+        stalled = "of a stalled worker: queued again" in logs[1].read_text() + logs[2].read_text()
+    finally:
+        conftest._forget_databases()
+    assert revisions == [(FEEDS * ITEMS, FEEDS * ITEMS)]  # nothing archived twice
+    assert unpublished == [(0,)]
+    assert stalled  # the killed worker had jobs in hand, and they were done by others
+    assert sorted(got) == sorted(expected)
+    assert got == expected
+
+
+ONE = [{"id": "s", "url": "http://127.0.0.1:9/feed.xml"}]
+
+
+def test_workers_need_a_postgresql_catalog(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "newsmirror.toml", ONE)
+    for args in (("worker",), ("enqueue",)):
+        r = _cli(config, *args)
+        assert r.returncode == 1
+        assert "PostgreSQL catalog" in r.stderr
+
+
+@pytest.mark.parametrize(
+    "args", [("--concurrency", "0"), ("--heartbeat", "5", "--stalled-after", "2")]
+)
+def test_worker_options_are_checked(tmp_path: Path, args: tuple[str, ...]) -> None:
+    config = write_config(tmp_path / "newsmirror.toml", ONE)
+    r = _cli(config, "worker", *args)
+    assert r.returncode != 0
+    assert "concurrency" in r.stderr or "heartbeat" in r.stderr
