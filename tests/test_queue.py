@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from newsmirror.config import load
+from newsmirror.config import NetworkSettings, load
 from newsmirror.pipeline import Updater
 
 from . import conftest
@@ -29,13 +30,28 @@ ITEMS = 3
 BASE_MS = 1_669_280_000_000  # 2022-11-24
 
 
-def _outlet(server: FakeServer, pause: float) -> list[dict[str, object]]:
-    """FEEDS feeds of ITEMS teasers each; every article page answers after ``pause``."""
-    page = o.rfa_page()
+class Pages:
+    """The outlet's article pages: each answers after a pause, and the most answered at
+    once is recorded (all feeds are on one host, so its limit holds for all workers)."""
 
-    def slow(_req: Request) -> Answer:
-        time.sleep(pause)
-        return Answer(200, page, {"Content-Type": "text/html; charset=utf-8"})
+    def __init__(self, pause: float) -> None:
+        self.pause = pause
+        self.page = o.rfa_page()
+        self.now = self.most = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, _req: Request) -> Answer:
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        time.sleep(self.pause)
+        with self.lock:
+            self.now -= 1
+        return Answer(200, self.page, {"Content-Type": "text/html; charset=utf-8"})
+
+
+def _outlet(server: FakeServer, slow: Pages) -> list[dict[str, object]]:
+    """FEEDS feeds of ITEMS teasers each, with their article pages."""
 
     sources = []
     for f in range(FEEDS):
@@ -106,7 +122,8 @@ def _wait(what: str, until: Any, timeout: float = 240) -> None:
 def test_killed_worker_leaves_the_archive_a_single_process_leaves(
     tmp_path: Path, server: FakeServer, pg_cluster: Any
 ) -> None:
-    sources = _outlet(server, pause=0.02)
+    pages = Pages(pause=0.02)
+    sources = _outlet(server, pages)
     for side in "ab":
         (tmp_path / side).mkdir()
     single = write_config(tmp_path / "a" / "newsmirror.toml", sources)
@@ -120,6 +137,7 @@ def test_killed_worker_leaves_the_archive_a_single_process_leaves(
         url = conftest.catalog_url(tmp_path / "b" / "site")
         assert url is not None
         assert _cli(config, "publish").returncode == 0  # a new archive: nothing to take in
+        pages.most = 0
         done = _cli(config, "enqueue")
         assert done.returncode == 0, done.stderr
         assert f"{FEEDS} sources queued" in done.stdout
@@ -161,6 +179,7 @@ def test_killed_worker_leaves_the_archive_a_single_process_leaves(
         stalled = "of a stalled worker: queued again" in logs[1].read_text() + logs[2].read_text()
     finally:
         conftest._forget_databases()
+    assert pages.most <= NetworkSettings().per_host_concurrency  # one host, all workers
     assert revisions == [(FEEDS * ITEMS, FEEDS * ITEMS)]  # nothing archived twice
     assert unpublished == [(0,)]
     assert stalled  # the killed worker had jobs in hand, and they were done by others

@@ -31,6 +31,7 @@ from .config import Settings, SourceSettings
 from .cores import Cores, Runner, default_processes, in_thread
 from .errors import CatalogError, NewsmirrorError, is_fatal, reason
 from .fetch.http import Fetcher
+from .fetch.polite import SharedManners
 from .model import Article, SourceResult
 from .publish import git as git_publish
 from .publish.lists import readme_times
@@ -39,6 +40,7 @@ from .rotate import Mover
 from .sources import Context, drivers
 from .store import adopt
 from .store.catalog import Catalog
+from .store.db import is_postgres
 from .store.files import ArchiveWriter, SyncBarrier
 from .transform.images import image_sources
 from .watch import Rechecker, WatchReport
@@ -113,6 +115,7 @@ class Updater:
             settings, self.writer, clock=clock, stop=lambda: bool(self.stop), rng=self.rng
         )
         self._writing: set[str] = set()
+        self.shared = False  # politeness shared through the catalog (workers: queue.py)
         self.cpu: Runner = in_thread  # replaced for each pass by the pool of its settings
         self.assets: AssetFetcher | None = None
         # Image copies go to their own repository when [images] repository says so.
@@ -154,6 +157,7 @@ class Updater:
         if source is None:
             raise NewsmirrorError(f"{source_id}: no such source in the configuration")
         self.applier.write_files = False
+        self.shared = True
         catalog = Catalog(self.settings.catalog)
         try:
             with catalog.transaction():
@@ -169,7 +173,7 @@ class Updater:
 
     async def _fetch_one(self, source: SourceSettings, catalog: Catalog) -> SourceReport:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="write") as pool:
-            async with Fetcher(self.settings.network) as fetcher:
+            async with self._fetcher() as fetcher:
                 r = await self._source(source, catalog, fetcher, pool)
         assert r is not None  # no stop flag in a worker's task
         return r
@@ -181,6 +185,7 @@ class Updater:
         files), renders again what now links to them, the lists and the README, and
         commits and pushes."""
         self.root.mkdir(parents=True, exist_ok=True)
+        self.shared = True
         with archive_lock(self.root):
             self.writer.clear_temps()
             catalog = Catalog(self.settings.catalog)
@@ -227,6 +232,15 @@ class Updater:
                 self._publish(report, f"Rewrite images and links: {report.rerendered} articles\n")
         return report
 
+    def _fetcher(self) -> Fetcher:
+        """A fetcher; in a worker or the publisher its per-host limits and the pauses
+        servers ask for are shared with every worker of the same PostgreSQL catalog.
+        (``update`` keeps them for its pass: ``--force`` means now.)"""
+        url = self.settings.catalog
+        if self.shared and isinstance(url, str) and is_postgres(url):
+            return Fetcher(self.settings.network, manners=SharedManners(self.settings.network, url))
+        return Fetcher(self.settings.network)
+
     def _mover(self) -> Mover:
         return Mover(self.settings, self.writer, clock=self.clock)
 
@@ -262,7 +276,7 @@ class Updater:
         return report
 
     async def _copy_stored(self, catalog: Catalog, article_ids: list[int]) -> None:
-        async with Fetcher(self.settings.network) as fetcher:
+        async with self._fetcher() as fetcher:
             self.assets = self._asset_fetcher(fetcher, catalog)
             if self.assets is None:
                 return
@@ -296,7 +310,7 @@ class Updater:
             cores.start()
         with ThreadPoolExecutor(max_workers=4, thread_name_prefix="write") as pool:
             self.applier.barrier = SyncBarrier(self.writer, pool)
-            async with Fetcher(self.settings.network) as fetcher:
+            async with self._fetcher() as fetcher:
                 self.assets = self._asset_fetcher(fetcher, catalog)
                 tasks = {
                     s.id: asyncio.create_task(self._source(s, catalog, fetcher, pool))
@@ -324,7 +338,7 @@ class Updater:
         return report
 
     async def _recheck_alone(self, catalog: Catalog) -> WatchReport:
-        async with Fetcher(self.settings.network) as fetcher:
+        async with self._fetcher() as fetcher:
             return await self._recheck(catalog, fetcher)
 
     async def _recheck(self, catalog: Catalog, fetcher: Fetcher) -> WatchReport:

@@ -147,7 +147,7 @@ async def enqueue(app: Any, settings: Settings, *, force: bool = False) -> int:
             queued += 1
         except procrastinate.exceptions.AlreadyEnqueued:
             pass
-    if waiting:
+    if waiting or settings.watch.enabled:  # re-checks are the publisher's too
         await defer_publish(app)
     return queued
 

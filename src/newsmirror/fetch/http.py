@@ -18,7 +18,6 @@ import random
 import re
 import time
 import zlib
-from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -32,6 +31,7 @@ from ..config import NetworkSettings
 from ..errors import FetchError, reason
 from . import backend
 from .guard import check_host
+from .polite import LocalManners, Manners
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +228,7 @@ class Fetcher:
         network: NetworkSettings,
         transport: httpx.AsyncBaseTransport | None = None,
         guard: Guard | None = None,
+        manners: Manners | None = None,
     ) -> None:
         self.network = network
         # Checks each hop's host before connecting; None when private networks are allowed.
@@ -244,41 +245,21 @@ class Fetcher:
             trust_env=False,
         )
         self._all = asyncio.Semaphore(network.concurrency)
-        self._next_start: dict[str, float] = {}
-        # Loop time until which a server (host:port) asked us (429/503) to send nothing.
-        self._hold: dict[str, float] = {}
-        self._hosts: dict[str, asyncio.Semaphore] = defaultdict(
-            lambda: asyncio.Semaphore(network.per_host_concurrency)
-        )
+        # Per-host limits and pauses: in this process, or shared through the catalog.
+        self.manners: Manners = manners or LocalManners(network)
 
-    async def _pace(self, host: str) -> None:
-        """At most one request start per ``per_host_delay`` to the same host."""
-        delay = self.network.per_host_delay
-        if delay <= 0:
-            return
-        loop = asyncio.get_running_loop()
-        start = max(loop.time(), self._next_start.get(host, 0.0))
-        self._next_start[host] = start + delay
-        if start > loop.time():
-            await asyncio.sleep(start - loop.time())
-
-    async def _honour_hold(self, host: str, url: str) -> None:
-        """Wait while ``host`` asked for a pause; fail at once if it asked for too long."""
-        loop = asyncio.get_running_loop()
-        wait = self._hold.get(host, 0.0) - loop.time()
+    async def _honour_hold(self, server: str, url: str) -> None:
+        """Wait while ``server`` asked for a pause; fail at once if it asked for too long."""
+        wait = await self.manners.held_for(server)
         if wait <= 0:
             return
         if wait > self.network.max_retry_wait:
             raise FetchError(
-                f"{url}: not asked, {host} wants no requests for {wait:.0f} s more",
+                f"{url}: not asked, {server} wants no requests for {wait:.0f} s more",
                 status=429,
                 retry_after=wait,
             )
         await asyncio.sleep(wait)
-
-    def _held(self, host: str, seconds: float) -> None:
-        loop = asyncio.get_running_loop()
-        self._hold[host] = max(self._hold.get(host, 0.0), loop.time() + seconds)
 
     async def get_retrying(
         self,
@@ -324,8 +305,11 @@ class Fetcher:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close pooled connections."""
-        await self.client.aclose()
+        """Close pooled connections and give back what the manners hold."""
+        try:
+            await self.client.aclose()
+        finally:
+            await self.manners.aclose()
 
     async def get(
         self,
@@ -385,13 +369,12 @@ class Fetcher:
         max_bytes: int | None,
     ) -> Response | str:
         """One hop, after any pause the server asked for, within the concurrency limits."""
-        loop = asyncio.get_running_loop()
         while True:
             await self._honour_hold(server, url)
-            async with self._all, self._hosts[host]:
-                if self._hold.get(server, 0.0) > loop.time():
+            async with self._all, self.manners.slot(host):
+                if await self.manners.held_for(server) > 0:
                     continue  # a pause began while we queued: give the slot back, wait
-                await self._pace(host)
+                await self.manners.pace(host)
                 return await self._one(url, headers, server, pinned, max_bytes)
 
     @staticmethod
@@ -495,7 +478,9 @@ class Fetcher:
                     wait = None
                     if r.status_code in (429, 503):
                         wait = retry_after(r.headers.get("Retry-After"))
-                        self._held(server, wait if wait is not None else self.network.retry_delay)
+                        await self.manners.hold(
+                            server, wait if wait is not None else self.network.retry_delay
+                        )
                     error = FetchError(
                         f"{url}: HTTP {r.status_code} {r.reason_phrase}"
                         + (f" (retry after {wait:.0f} s)" if wait is not None else ""),

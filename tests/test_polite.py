@@ -1,0 +1,146 @@
+"""Politeness shared through the PostgreSQL catalog: two fetchers with their own
+connections (two machines, as far as PostgreSQL can tell) keep one host's limits
+together; fetchers that keep them alone do not."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from newsmirror.config import NetworkSettings
+from newsmirror.errors import FetchError
+from newsmirror.fetch.http import Fetcher
+from newsmirror.fetch.polite import SharedManners
+from newsmirror.store.catalog import Catalog
+
+from .fakeserver import Answer, FakeServer, Request
+
+
+class Counting:
+    """A slow page that records how many requests it answers at once, and when each began."""
+
+    def __init__(self, pause: float) -> None:
+        self.pause = pause
+        self.now = self.most = 0
+        self.starts: list[float] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, _req: Request) -> Answer:
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+            self.starts.append(time.monotonic())
+        time.sleep(self.pause)
+        with self.lock:
+            self.now -= 1
+        return Answer(200, b"ok", {"Content-Type": "text/plain"})
+
+
+def _fetchers(network: NetworkSettings, url: str | None) -> list[Fetcher]:
+    if url is None:
+        return [Fetcher(network), Fetcher(network)]
+    return [Fetcher(network, manners=SharedManners(network, url)) for _ in range(2)]
+
+
+async def _get_all(fetchers: list[Fetcher], urls: list[str]) -> list[Any]:
+    try:
+        jobs = [fetchers[i % 2].get(u) for i, u in enumerate(urls)]
+        return await asyncio.gather(*jobs, return_exceptions=True)
+    finally:
+        for f in fetchers:
+            await f.aclose()
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_one_host_gets_its_concurrency_across_fetchers(
+    server: FakeServer, pg_url: str, shared: bool
+) -> None:
+    Catalog(pg_url).close()
+    page = server.routes["/slow"] = Counting(0.15)
+    network = NetworkSettings(allow_private_networks=True, per_host_concurrency=1, per_host_delay=0)
+    got = asyncio.run(_get_all(_fetchers(network, pg_url if shared else None),
+                               [server.url("/slow")] * 6))  # fmt: skip
+    assert all(r.status == 200 for r in got)
+    assert page.most == (1 if shared else 2)
+
+
+def test_request_starts_are_spaced_across_fetchers(server: FakeServer, pg_url: str) -> None:
+    Catalog(pg_url).close()
+    page = server.routes["/p"] = Counting(0)
+    network = NetworkSettings(
+        allow_private_networks=True, per_host_concurrency=4, per_host_delay=0.6
+    )
+    got = asyncio.run(_get_all(_fetchers(network, pg_url), [server.url("/p")] * 4))
+    assert all(r.status == 200 for r in got)
+    gaps = [b - a for a, b in zip(page.starts, page.starts[1:], strict=False)]
+    # Half the delay: the arrival of a request on a busy machine may lag its start.
+    assert len(gaps) == 3 and min(gaps) >= 0.3
+
+
+def test_a_pause_one_fetcher_was_asked_for_holds_the_others(
+    server: FakeServer, pg_url: str
+) -> None:
+    Catalog(pg_url).close()
+    server.routes["/busy"] = lambda _r: Answer(429, b"", {"Retry-After": "30"})
+    page = server.routes["/p"] = Counting(0)
+    network = NetworkSettings(allow_private_networks=True, per_host_delay=0, max_retry_wait=5)
+    first, second = _fetchers(network, pg_url)
+
+    async def run() -> Any:
+        try:
+            with pytest.raises(FetchError, match="429"):
+                await first.get(server.url("/busy"))
+            with pytest.raises(FetchError, match="wants no requests for"):
+                await second.get(server.url("/p"))  # not sent: the server is held
+        finally:
+            await first.aclose()
+            await second.aclose()
+
+    asyncio.run(run())
+    assert page.starts == []
+    db = Catalog(pg_url)
+    try:
+        rows = list(db.db.execute("SELECT name, refusals FROM hosts WHERE name LIKE 'hold %'"))
+    finally:
+        db.close()
+    assert [r[1] for r in rows] == [1]
+
+
+def test_a_dead_fetchers_slots_come_back(server: FakeServer, pg_url: str) -> None:
+    Catalog(pg_url).close()
+    network = NetworkSettings(allow_private_networks=True, per_host_concurrency=1)
+
+    async def run() -> None:
+        dead, alive = SharedManners(network, pg_url), SharedManners(network, pg_url)
+        slot = dead.slot("example.org")
+        await slot.__aenter__()  # held, then the process dies without giving it back
+        await dead._conn.close()
+        async with asyncio.timeout(10), alive.slot("example.org"):
+            pass
+        await alive.aclose()
+
+    asyncio.run(run())
+
+
+def test_manners_are_shared_by_workers_of_a_postgresql_catalog(tmp_path: Path, pg_url: str) -> None:
+    from newsmirror.config import load
+    from newsmirror.pipeline import Updater
+
+    from .conftest import write_config
+
+    one = [{"id": "s", "url": "http://127.0.0.1:9/f"}]
+    sqlite = Updater(load(write_config(tmp_path / "a.toml", one)))
+    (tmp_path / "b.toml").write_text(
+        (tmp_path / "a.toml").read_text() + f'\n[catalog]\nurl = "{pg_url}"\n'
+    )
+    postgres = Updater(load(tmp_path / "b.toml"))
+    for updater, shared in ((sqlite, False), (postgres, False), (sqlite, True), (postgres, True)):
+        updater.shared = shared  # as in a worker's job
+        fetcher = updater._fetcher()
+        assert isinstance(fetcher.manners, SharedManners) is (shared and updater is postgres)
+        asyncio.run(fetcher.aclose())
