@@ -1,6 +1,7 @@
 """Workers on the queue in a PostgreSQL catalog: real worker processes, a real server, a
-fake outlet of 200 feeds with article pages; one worker killed mid-pass.  The archive
-they and the publisher leave is the one a single process leaves with SQLite."""
+fake outlet of 200 feeds with article pages; one worker killed mid-pass, the database
+restarted under the others, a publisher killed.  The archive they leave is the one a
+single process leaves with SQLite."""
 
 from __future__ import annotations
 
@@ -152,6 +153,7 @@ def test_killed_worker_leaves_the_archive_a_single_process_leaves(
             _wait("the first articles", lambda: articles() >= 60)
             first.send_signal(signal.SIGKILL)  # mid-pass: it holds jobs in hand
             first.wait()
+            pg_cluster.pg_ctl("restart")  # and the database goes away under the other
             publisher = _worker(config, logs[2], "--publisher")
             try:
                 _wait(
@@ -183,6 +185,7 @@ def test_killed_worker_leaves_the_archive_a_single_process_leaves(
     assert revisions == [(FEEDS * ITEMS, FEEDS * ITEMS)]  # nothing archived twice
     assert unpublished == [(0,)]
     assert stalled  # the killed worker had jobs in hand, and they were done by others
+    assert "starting again" in logs[1].read_text()  # the restart did not end the worker
     assert sorted(got) == sorted(expected)
     assert got == expected
 
@@ -206,3 +209,58 @@ def test_worker_options_are_checked(tmp_path: Path, args: tuple[str, ...]) -> No
     r = _cli(config, "worker", *args)
     assert r.returncode != 0
     assert "concurrency" in r.stderr or "heartbeat" in r.stderr
+
+
+def test_a_killed_publisher_is_finished_by_the_next_to_the_same_archive(
+    tmp_path: Path, server: FakeServer, pg_cluster: Any
+) -> None:
+    from . import feeds
+    from .test_kill import FEEDS as N
+    from .test_kill import ITEMS as M
+    from .test_kill import _archive, _config, _run_to_end, _written
+
+    for i in range(N):
+        server.routes[f"/f{i}.xml"] = feeds.rss(
+            feeds.items(M, prefix=f"https://s{i}.example/n/", start_ms=1_666_000_000_000 + i)
+        )
+    started = time.monotonic()
+    assert _run_to_end(_config(tmp_path / "reference", server)) == 0
+    length = time.monotonic() - started  # kill moments scale with this machine's speed
+    expected = _archive(tmp_path / "reference")
+
+    conftest.PG_CLUSTER = pg_cluster
+    try:
+        config = _config(tmp_path / "killed", server)
+        settings = load(config)
+        assert _cli(config, "publish").returncode == 0
+        for s in settings.sources:  # what workers do, in this process
+            assert Updater(settings).fetch_source(s.id).new == M
+        assert _written(tmp_path / "killed") == 0  # workers write no file
+        url = conftest.catalog_url(tmp_path / "killed" / "site")
+        assert url is not None
+        mid_work = 0
+        for fraction in (0.1, 0.2, 0.3, 0.4, 0.6, 0.8):
+            p = subprocess.Popen(
+                [sys.executable, "-m", "newsmirror", "-c", str(config), "publish"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            time.sleep(length * fraction)
+            if p.poll() is None:
+                p.send_signal(signal.SIGKILL)
+            p.wait()
+            if 0 < _written(tmp_path / "killed") < N * M:
+                mid_work += 1
+        assert mid_work >= 1, "no kill landed while publishing; make the work larger"
+        assert _cli(config, "publish").returncode == 0
+        left = _sql(url, "SELECT count(*) FROM unpublished")
+    finally:
+        conftest._forget_databases()
+    got = _archive(tmp_path / "killed")
+    assert left == [(0,)]
+    assert sorted(got) == sorted(expected)
+    for name in expected:
+        assert got[name] == expected[name], name
+    site = tmp_path / "killed" / "site"
+    assert conftest.git(site, "status", "--porcelain") == ""
+    assert not list(site.rglob(".nm-*.tmp"))

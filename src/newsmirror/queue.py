@@ -21,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -188,7 +190,68 @@ async def work(
     heartbeat_s: float = 10.0,
     stalled_after_s: float = 60.0,
 ) -> None:
-    """Run one worker until it is stopped (SIGINT/SIGTERM: the jobs in hand finish)."""
+    """Run one worker until it is stopped (SIGINT/SIGTERM: the jobs in hand finish).
+
+    A database that goes away (restart, failover, network cut) does not end the worker:
+    it starts again once the database answers, waiting longer each time (up to a
+    minute); the jobs it had in hand are queued again as a stalled worker's."""
+    procrastinate = _procrastinate()
+    import psycopg
+
+    lost = (procrastinate.exceptions.ConnectorException, psycopg.OperationalError)
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    running: list[asyncio.Task[None]] = []
+
+    def on_signal() -> None:
+        # The jobs in hand finish; a second signal acts as if we had not caught it.
+        stopping.set()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        for task in running:
+            task.cancel()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    wait = 1.0
+    while not stopping.is_set():
+        started = time.monotonic()
+        task = asyncio.create_task(
+            _work_once(config, queues, concurrency, heartbeat_s, stalled_after_s)
+        )
+        running[:] = [task]
+        why = "it stopped (its database connection failed)"
+        try:
+            await task
+        except asyncio.CancelledError:
+            if not stopping.is_set():
+                raise
+        except lost as e:
+            why = _cause(e)
+        if stopping.is_set():
+            return
+        if time.monotonic() - started > 60:
+            wait = 1.0  # it had been working: start again soon
+        log.error("worker: %s; starting again in %.0f s", why, wait)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), timeout=wait)
+        wait = min(wait * 2, 60.0)
+
+
+def _cause(e: BaseException) -> str:
+    """The first line that says something (procrastinate wraps the driver's error)."""
+    while e.__cause__ is not None and not str(e).strip(" \n.").replace("Database error", ""):
+        e = e.__cause__
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+
+
+async def _work_once(
+    config: Path,
+    queues: Sequence[str],
+    concurrency: int,
+    heartbeat_s: float,
+    stalled_after_s: float,
+) -> None:
     app = make_app(config)
     await asyncio.to_thread(install, _url(load(config)))
     stop = asyncio.Event()
@@ -201,6 +264,7 @@ async def work(
                 update_heartbeat_interval=heartbeat_s,
                 stalled_worker_timeout=stalled_after_s,
                 delete_jobs="successful",
+                install_signal_handlers=False,  # work() handles them
             )
         finally:
             stop.set()
