@@ -264,3 +264,40 @@ def test_a_killed_publisher_is_finished_by_the_next_to_the_same_archive(
     site = tmp_path / "killed" / "site"
     assert conftest.git(site, "status", "--porcelain") == ""
     assert not list(site.rglob(".nm-*.tmp"))
+
+
+def test_the_schedule_is_a_periodic_job_that_queues_each_due_source_once(
+    tmp_path: Path, pg_url: str
+) -> None:
+    import asyncio
+
+    from newsmirror import queue
+
+    sources = [{"id": f"s{i}", "url": f"http://127.0.0.1:9/{i}.xml"} for i in range(3)]
+    sources[2]["enabled"] = False
+    config = write_config(tmp_path / "newsmirror.toml", sources)
+    config.write_text(config.read_text() + f'\n[catalog]\nurl = "{pg_url}"\n')
+    app = queue.make_app(config)
+    (periodic,) = app.periodic_registry.periodic_tasks.values()
+    assert periodic.task.name == "newsmirror.tick" and periodic.cron == "* * * * *"
+    queue.install(pg_url)
+    queue.install(pg_url)  # a second worker starting finds the queue's tables there
+
+    async def ticks() -> tuple[int, int]:
+        async with app.open_async():
+            return await periodic.task(timestamp=0), await periodic.task(timestamp=60)
+
+    assert asyncio.run(ticks()) == (2, 0)  # the second finds both still waiting
+    rows = _sql(pg_url, "SELECT args->>'source_id', lock FROM procrastinate_jobs "
+                        "WHERE task_name = 'newsmirror.fetch' ORDER BY 1")  # fmt: skip
+    assert rows == [("s0", "source:s0"), ("s1", "source:s1")]
+
+
+def test_a_worker_reads_the_configuration_again_when_it_changes(tmp_path: Path) -> None:
+    from newsmirror import queue
+
+    config = write_config(tmp_path / "newsmirror.toml", ONE)
+    first = queue._settings(config)
+    assert queue._settings(config) is first  # unchanged: not read again
+    config.write_text(config.read_text().replace('id = "s"', 'id = "renamed"'))
+    assert [s.id for s in queue._settings(config).sources] == ["renamed"]

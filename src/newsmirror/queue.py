@@ -63,6 +63,20 @@ def _url(settings: Settings) -> str:
     return url
 
 
+_LOADED: dict[Path, tuple[tuple[int, int, int], Settings]] = {}
+
+
+def _settings(config: Path) -> Settings:
+    """The configuration, read again only when the file changed: a job reads it, and
+    reading 2,000 sources takes ~90 ms."""
+    st = config.stat()
+    stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+    hit = _LOADED.get(config)
+    if hit is None or hit[0] != stamp:
+        hit = _LOADED[config] = (stamp, load(config))
+    return hit[1]
+
+
 def make_app(config: Path) -> App:
     """The queue of the archive configured in ``config``, with newsmirror's tasks.  Each
     task reads the configuration again, so edits take effect with the next job."""
@@ -82,7 +96,7 @@ def make_app(config: Path) -> App:
     async def fetch(source_id: str) -> dict[str, Any]:
         # A source's own failure is recorded in the catalog (with its backoff) and is no
         # reason to retry here; what raises is the catalog or the configuration.
-        report = await asyncio.to_thread(Updater(load(config)).fetch_source, source_id)
+        report = await asyncio.to_thread(Updater(_settings(config)).fetch_source, source_id)
         if report.new or report.updated:
             await defer_publish(app)
         return {"new": report.new, "updated": report.updated, "error": report.error}
@@ -94,7 +108,7 @@ def make_app(config: Path) -> App:
         retry=procrastinate.RetryStrategy(max_attempts=5, exponential_wait=10),
     )
     async def publish() -> dict[str, Any]:
-        report = await asyncio.to_thread(Updater(load(config)).publish)
+        report = await asyncio.to_thread(Updater(_settings(config)).publish)
         if report.publish_errors:
             log.error("publish: %s", "; ".join(report.publish_errors.values()))
         return {"published": report.published, "commit": report.commit}
@@ -102,7 +116,7 @@ def make_app(config: Path) -> App:
     @app.periodic(cron=TICK_CRON, periodic_id="tick")
     @app.task(name="newsmirror.tick", queue=FETCH, queueing_lock="tick")
     async def tick(timestamp: int) -> int:
-        return await enqueue(app, load(config))
+        return await enqueue(app, _settings(config))
 
     return app
 
