@@ -291,6 +291,7 @@ def test_the_schedule_is_a_periodic_job_that_queues_each_due_source_once(
     rows = _sql(pg_url, "SELECT args->>'source_id', lock FROM procrastinate_jobs "
                         "WHERE task_name = 'newsmirror.fetch' ORDER BY 1")  # fmt: skip
     assert rows == [("s0", "source:s0"), ("s1", "source:s1")]
+    assert "queue: 0 unpublished, 2 jobs todo, 0 workers" in _cli(config, "status").stdout
 
 
 def test_a_worker_reads_the_configuration_again_when_it_changes(tmp_path: Path) -> None:

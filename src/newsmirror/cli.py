@@ -301,6 +301,7 @@ def status(obj: Obj) -> None:
         errors = {s.id: catalog.item_errors(s.id) for s in settings.sources}
         uncopied = catalog.asset_failures()
         size = sizes.measure(settings, catalog)
+        queue = catalog.queue_state()
     finally:
         catalog.close()
     table = Table(title=f"newsmirror · {settings.archive.path}")
@@ -334,6 +335,11 @@ def status(obj: Obj) -> None:
                 f"  {lit(url)} ({attempts}×): {lit(error)}", markup=False, highlight=False
             )
     _print_sizes(size)
+    if len(queue) > 1 or queue["unpublished"]:
+        # Workers (see `newsmirror worker`): what waits and who works.
+        console.print(
+            "queue: " + ", ".join(f"{n} {what}" for what, n in queue.items()), markup=False
+        )
     trouble = problems(settings, list(states.values()), now)
     for line in trouble:
         err_console.print(styled(("unhealthy:", "bold red"), " ", lit(line)), highlight=False)
