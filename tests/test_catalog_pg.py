@@ -3,6 +3,7 @@ PostgreSQL cannot hold as given), and the same archive from both engines."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +127,21 @@ def _outlet(server: FakeServer) -> list[feeds.Item]:
     return its
 
 
-def _passes(root: Path, server: FakeServer, clock: Clock) -> dict[str, bytes]:
+def _pass(settings: Any, clock: Clock, workers: bool) -> tuple[int, int, int]:
+    """One pass: by one process, or by workers' jobs then the publisher (queue.py)."""
+    if not workers:
+        r = Updater(settings, clock=clock).run()
+        return r.new, r.updated, len(r.failed)
+    Updater(settings, clock=clock).publish()  # takes the archive's files in, first time
+    reports = [Updater(settings, clock=clock).fetch_source(s.id) for s in settings.sources]
+    Updater(settings, clock=clock).publish()
+    return (sum(r.new for r in reports), sum(r.updated for r in reports),
+            sum(1 for r in reports if r.error))  # fmt: skip
+
+
+def _passes(
+    root: Path, server: FakeServer, clock: Clock, *, workers: bool = False
+) -> dict[str, bytes]:
     root.mkdir()
     cfg = write_config(
         root / "newsmirror.toml",
@@ -139,13 +154,12 @@ def _passes(root: Path, server: FakeServer, clock: Clock) -> dict[str, bytes]:
     cfg.write_text(cfg.read_text() + '\n[images]\nmode = "copy"\n')
     settings = load(cfg)
     its = _outlet(server)
-    assert not Updater(settings, clock=clock).run().failed
+    assert _pass(settings, clock, workers) == (7, 0, 0)
     its[2].title = "改过的标题"
     its[2].body += "<p>更新</p>"
     server.routes["/f.xml"] = feeds.rss(its)
     clock.ms += 3_600_000
-    report = Updater(settings, clock=clock).run()
-    assert (report.updated, report.failed) == (1, [])
+    assert _pass(settings, clock, workers) == (0, 1, 0)
     return {k: v[0] for k, v in snapshot(root / "site").items()}
 
 
@@ -161,6 +175,32 @@ def test_the_same_passes_leave_the_same_archive_on_both_engines(
         conftest._forget_databases()
     assert on_postgres == on_sqlite
     assert any(p.startswith("assets/") for p in on_sqlite) and len(on_sqlite) > 8
+
+
+def test_workers_and_publisher_leave_what_one_process_leaves(
+    tmp_path: Path, server: FakeServer, pg_cluster: Any
+) -> None:
+    alone = _passes(tmp_path / "a", server, Clock())
+    conftest.PG_CLUSTER = pg_cluster
+    try:
+        shared = _passes(tmp_path / "b", server, Clock(), workers=True)
+    finally:
+        conftest._forget_databases()
+
+    # Edit pages are named by revision ids, which follow the order sources are applied
+    # in: one process applies them as their fetches finish, so only the names may differ.
+    def by_revision_free_name(files: dict[str, bytes]) -> dict[str, bytes]:
+        out = {}
+        for name, data in files.items():
+            name = re.sub(r"diffs/\d+-\d+", "diffs/N", name)
+            out[name] = re.sub(rb"diffs/\d+-\d+", b"diffs/N", data)
+        return out
+
+    assert len(shared) == len(alone)
+    shared, alone = by_revision_free_name(shared), by_revision_free_name(alone)
+    assert any("diffs/N" in name for name in alone)
+    for name in alone:
+        assert shared[name] == alone[name], name
 
 
 def test_bulk_indexing_makes_the_indexes_again(
