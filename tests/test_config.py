@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from newsmirror.config import load, parse_duration
+from newsmirror.config import load
+from newsmirror.config_table import parse_duration
 from newsmirror.errors import ConfigError
 
 DOCUMENTED = """

@@ -34,7 +34,8 @@ from .actions import DEFAULT_PACKAGE, write_actions_files
 from .cli_archive import bundle, diff_command, export_warc, rotate
 from .cli_common import Obj, console, err_console, fail, fmt_time, lit, open_catalog, styled
 from .cli_queue import enqueue, publish, worker
-from .config import DEFAULT_CONFIG_NAME, Settings, parse_duration, with_base_url
+from .config import DEFAULT_CONFIG_NAME, Settings, with_base_url
+from .config_table import parse_duration
 from .errors import NewsmirrorError
 from .health import notify, problems
 from .init import write_initial_config
