@@ -163,16 +163,21 @@ def _passes(
     return {k: v[0] for k, v in snapshot(root / "site").items()}
 
 
+def _on_postgres(root: Path, server: FakeServer, cluster: Any, workers: bool) -> dict[str, bytes]:
+    conftest.PG_CLUSTER = cluster
+    try:
+        files = _passes(root, server, Clock(), workers=workers)
+        assert "[catalog]" in (root / "newsmirror.toml").read_text()
+        return files
+    finally:
+        conftest._forget_databases()
+
+
 def test_the_same_passes_leave_the_same_archive_on_both_engines(
     tmp_path: Path, server: FakeServer, pg_cluster: Any
 ) -> None:
     on_sqlite = _passes(tmp_path / "a", server, Clock())
-    conftest.PG_CLUSTER = pg_cluster
-    try:
-        on_postgres = _passes(tmp_path / "b", server, Clock())
-        assert "[catalog]" in (tmp_path / "b/newsmirror.toml").read_text()
-    finally:
-        conftest._forget_databases()
+    on_postgres = _on_postgres(tmp_path / "b", server, pg_cluster, workers=False)
     assert on_postgres == on_sqlite
     assert any(p.startswith("assets/") for p in on_sqlite) and len(on_sqlite) > 8
 
@@ -181,11 +186,7 @@ def test_workers_and_publisher_leave_what_one_process_leaves(
     tmp_path: Path, server: FakeServer, pg_cluster: Any
 ) -> None:
     alone = _passes(tmp_path / "a", server, Clock())
-    conftest.PG_CLUSTER = pg_cluster
-    try:
-        shared = _passes(tmp_path / "b", server, Clock(), workers=True)
-    finally:
-        conftest._forget_databases()
+    shared = _on_postgres(tmp_path / "b", server, pg_cluster, workers=True)
 
     # Edit pages are named by revision ids, which follow the order sources are applied
     # in: one process applies them as their fetches finish, so only the names may differ.

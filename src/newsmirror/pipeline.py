@@ -190,12 +190,7 @@ class Updater:
             self.writer.clear_temps()
             catalog = Catalog(self.settings.catalog)
             try:
-                with catalog.transaction():
-                    for s in self.settings.sources:
-                        catalog.ensure_source(s.id, s.name, s.url)
-                for s in self.settings.sources:
-                    if catalog.needs_adoption(s.id):
-                        self._adopt(catalog, s)
+                self._know_sources(catalog)
                 report = UpdateReport()
                 asyncio.run(self._copy_stored(catalog, catalog.unpublished()))
                 report.published = self.applier.publish_recorded(catalog)
@@ -287,12 +282,7 @@ class Updater:
 
     async def _sources(self, catalog: Catalog) -> UpdateReport:
         report = UpdateReport()
-        with catalog.transaction():
-            for s in self.settings.sources:
-                catalog.ensure_source(s.id, s.name, s.url)
-        for s in self.settings.sources:
-            if catalog.needs_adoption(s.id):
-                self._adopt(catalog, s)
+        self._know_sources(catalog)
         now = self.clock()
         states = {st.id: st for st in catalog.sources()}
         sources = []
@@ -377,6 +367,15 @@ class Updater:
             return
         templates = self.settings.image_proxies(source)
         await self.assets.fetch(u for a in articles for u in image_sources(a.body, templates))
+
+    def _know_sources(self, catalog: Catalog) -> None:
+        """Every configured source in the catalog, and a new one's existing files in it."""
+        with catalog.transaction():
+            for s in self.settings.sources:
+                catalog.ensure_source(s.id, s.name, s.url)
+        for s in self.settings.sources:
+            if catalog.needs_adoption(s.id):
+                self._adopt(catalog, s)
 
     def _adopt(self, catalog: Catalog, source: SourceSettings) -> None:
         """Take the files already in the source's folder into the catalog (first pass only)."""
