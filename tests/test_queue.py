@@ -309,3 +309,13 @@ def test_a_worker_reads_the_configuration_again_when_it_changes(tmp_path: Path) 
     assert queue._settings(config) is first  # unchanged: not read again
     config.write_text(config.read_text().replace('id = "s"', 'id = "renamed"'))
     assert [s.id for s in queue._settings(config).sources] == ["renamed"]
+
+
+def test_enqueue_names_an_unreachable_database_without_its_password(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "newsmirror.toml", ONE)
+    config.write_text(
+        config.read_text() + '\n[catalog]\nurl = "postgresql://u:s3cret@127.0.0.1:1/x"\n'
+    )
+    r = _cli(config, "enqueue")
+    assert r.returncode == 1
+    assert "127.0.0.1" in r.stderr and "s3cret" not in r.stderr + r.stdout

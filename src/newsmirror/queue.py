@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import Settings, load
-from .errors import ConfigError
+from .errors import CatalogError, ConfigError
 from .pipeline import Updater, wall_clock_ms
 from .store.catalog import Catalog
-from .store.db import is_postgres
+from .store.db import is_postgres, redact
 
 if TYPE_CHECKING:
     from procrastinate import App
@@ -287,13 +287,20 @@ async def _work_once(
 
 async def queue_now(config: Path, *, force: bool) -> int:
     """``newsmirror enqueue``: queue the due sources now (what the tick does)."""
+    procrastinate = _procrastinate()
+    import psycopg
+
+    url = _url(load(config))
     app = make_app(config)
-    await asyncio.to_thread(install, _url(load(config)))
-    async with app.open_async():
-        return await enqueue(app, load(config), force=force)
+    try:
+        await asyncio.to_thread(install, url)
+        async with app.open_async():
+            return await enqueue(app, load(config), force=force)
+    except (psycopg.Error, procrastinate.exceptions.ConnectorException) as e:
+        raise CatalogError(f"{redact(url)}: {_cause(e)}") from e
 
 
 def check(config: Path) -> None:
     """Raise a clear error when this configuration cannot run workers."""
-    _procrastinate()
     _url(load(config))
+    _procrastinate()
