@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import feeds
@@ -60,22 +61,8 @@ def test_killed_runs_converge_to_the_uninterrupted_archive(
 
     killed = tmp_path / "killed"
     _config(killed, server)
-    total = FEEDS * ITEMS
-    mid_work = 0
-    # First a kill as soon as the first file is there (whatever this machine's speed), then
-    # kills at moments spread over the length of a whole run.
-    for fraction in (None, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2):
-        p = _run(killed)
-        if fraction is None:
-            while _written(killed) == 0 and p.poll() is None:
-                time.sleep(0.005)
-        else:
-            time.sleep(length * fraction)
-        if p.poll() is None:
-            p.send_signal(signal.SIGKILL)
-        p.wait()
-        if 0 < _written(killed) < total:
-            mid_work += 1
+    fractions = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2)
+    mid_work = kill_repeatedly(lambda: _run(killed), killed, length, fractions)
     assert mid_work >= 1, "no kill landed in the middle of the work; make the work larger"
     assert _run_to_end(killed / "newsmirror.toml") == 0
     got = _archive(killed)
@@ -86,6 +73,31 @@ def test_killed_runs_converge_to_the_uninterrupted_archive(
     assert git(site, "status", "--porcelain") == ""  # everything is committed
     assert not (site / ".git/index.lock").exists()
     assert not list(site.rglob(".nm-*.tmp"))  # no temporary file left behind
+
+
+def kill_repeatedly(
+    start: Callable[[], subprocess.Popen[bytes]],
+    root: Path,
+    length: float,
+    fractions: Sequence[float],
+) -> int:
+    """Start a run and SIGKILL it: first as soon as its first article file is there
+    (whatever this machine's speed), then at these fractions of ``length`` (the time of
+    a whole run).  Returns how many kills left the articles part-written."""
+    mid_work = 0
+    for fraction in (None, *fractions):
+        p = start()
+        if fraction is None:
+            while _written(root) == 0 and p.poll() is None:
+                time.sleep(0.005)
+        else:
+            time.sleep(length * fraction)
+        if p.poll() is None:
+            p.send_signal(signal.SIGKILL)
+        p.wait()
+        if 0 < _written(root) < FEEDS * ITEMS:
+            mid_work += 1
+    return mid_work
 
 
 def _written(root: Path) -> int:

@@ -218,7 +218,7 @@ def test_a_killed_publisher_is_finished_by_the_next_to_the_same_archive(
     from . import feeds
     from .test_kill import FEEDS as N
     from .test_kill import ITEMS as M
-    from .test_kill import _archive, _config, _run_to_end, _written
+    from .test_kill import _archive, _config, _run_to_end, _written, kill_repeatedly
 
     for i in range(N):
         server.routes[f"/f{i}.xml"] = feeds.rss(
@@ -239,25 +239,13 @@ def test_a_killed_publisher_is_finished_by_the_next_to_the_same_archive(
         assert _written(tmp_path / "killed") == 0  # workers write no file
         url = conftest.catalog_url(tmp_path / "killed" / "site")
         assert url is not None
-        mid_work = 0
-        # First a kill as soon as the first file is there (whatever this machine's
-        # speed), then kills at moments spread over the length of a whole run.
-        for fraction in (None, 0.1, 0.2, 0.3, 0.4, 0.6, 0.8):
-            p = subprocess.Popen(
-                [sys.executable, "-m", "newsmirror", "-c", str(config), "publish"],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            if fraction is None:
-                while _written(tmp_path / "killed") == 0 and p.poll() is None:
-                    time.sleep(0.005)
-            else:
-                time.sleep(length * fraction)
-            if p.poll() is None:
-                p.send_signal(signal.SIGKILL)
-            p.wait()
-            if 0 < _written(tmp_path / "killed") < N * M:
-                mid_work += 1
+        command = [sys.executable, "-m", "newsmirror", "-c", str(config), "publish"]
+        mid_work = kill_repeatedly(
+            lambda: subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+            tmp_path / "killed",
+            length,
+            (0.1, 0.2, 0.3, 0.4, 0.6, 0.8),
+        )
         assert mid_work >= 1, "no kill landed while publishing; make the work larger"
         assert _cli(config, "publish").returncode == 0
         left = _sql(url, "SELECT count(*) FROM unpublished")
