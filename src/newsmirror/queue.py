@@ -83,7 +83,7 @@ def make_app(config: Path) -> App:
     _procrastinate()
     import procrastinate
 
-    settings = load(config)
+    settings = _settings(config)
     app = procrastinate.App(
         connector=procrastinate.PsycopgConnector(conninfo=_url(settings)),
     )
@@ -267,7 +267,7 @@ async def _work_once(
     stalled_after_s: float,
 ) -> None:
     app = make_app(config)
-    await asyncio.to_thread(install, _url(load(config)))
+    await asyncio.to_thread(install, _url(_settings(config)))
     stop = asyncio.Event()
     async with app.open_async():
         watchdog = asyncio.create_task(_retry_stalled(app, stalled_after_s, stop))
@@ -290,17 +290,18 @@ async def queue_now(config: Path, *, force: bool) -> int:
     procrastinate = _procrastinate()
     import psycopg
 
-    url = _url(load(config))
+    settings = _settings(config)
+    url = _url(settings)
     app = make_app(config)
     try:
         await asyncio.to_thread(install, url)
         async with app.open_async():
-            return await enqueue(app, load(config), force=force)
+            return await enqueue(app, settings, force=force)
     except (psycopg.Error, procrastinate.exceptions.ConnectorException) as e:
         raise CatalogError(f"{redact(url)}: {_cause(e)}") from e
 
 
 def check(config: Path) -> None:
     """Raise a clear error when this configuration cannot run workers."""
-    _url(load(config))
+    _url(_settings(config))
     _procrastinate()
