@@ -43,6 +43,7 @@ from .model import printable
 from .pipeline import StopFlag, Updater, wall_clock_ms
 from .publish.serve import make_server
 from .publish.site import BuildReport, SiteBuilder
+from .queue import state as queue_state
 from .report import SourceReport, UpdateReport
 from .store.catalog import Catalog
 from .store.search import MAX_COUNT, Hit, SearchIndex
@@ -302,7 +303,7 @@ def status(obj: Obj) -> None:
         errors = {s.id: catalog.item_errors(s.id) for s in settings.sources}
         uncopied = catalog.asset_failures()
         size = sizes.measure(settings, catalog)
-        queue = catalog.queue_state()
+        queue = queue_state(catalog)
     finally:
         catalog.close()
     table = Table(title=f"newsmirror · {settings.archive.path}")

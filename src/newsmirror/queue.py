@@ -121,6 +121,21 @@ def make_app(config: Path) -> App:
     return app
 
 
+def state(catalog: Catalog) -> dict[str, int]:
+    """What waits and who works: articles waiting for the publisher, the queue's jobs by
+    status and the workers alive (the last two once the queue's tables exist)."""
+    out = {"unpublished": catalog.unpublished_count()}
+    if catalog.dialect != "postgresql":
+        return out
+    db = catalog.db
+    if not db.execute("SELECT to_regclass('procrastinate_jobs')").fetchone()[0]:
+        return out
+    for status, n in db.execute("SELECT status::text, count(*) FROM procrastinate_jobs GROUP BY 1"):
+        out[f"jobs {status}"] = n
+    out["workers"] = db.execute("SELECT count(*) FROM procrastinate_workers").fetchone()[0]
+    return out
+
+
 async def defer_publish(app: Any) -> bool:
     """Ask for a publication; False when one is already waiting (it will see this too)."""
     procrastinate = _procrastinate()

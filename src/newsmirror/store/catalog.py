@@ -546,20 +546,9 @@ class Catalog:
             sql += f" LIMIT {int(limit)}"
         return [r[0] for r in self.db.execute(sql)]
 
-    def queue_state(self) -> dict[str, int]:
-        """Workers' state (PostgreSQL only, see queue.py): articles waiting for the
-        publisher, the queue's jobs by status and the workers alive; empty without."""
-        out = {"unpublished": self.db.execute("SELECT count(*) FROM unpublished").fetchone()[0]}
-        if self.dialect != "postgresql":
-            return out
-        if not self.db.execute("SELECT to_regclass('procrastinate_jobs')").fetchone()[0]:
-            return out
-        for status, n in self.db.execute(
-            "SELECT status::text, count(*) FROM procrastinate_jobs GROUP BY 1"
-        ):
-            out[f"jobs {status}"] = n
-        out["workers"] = self.db.execute("SELECT count(*) FROM procrastinate_workers").fetchone()[0]
-        return out
+    def unpublished_count(self) -> int:
+        """How many articles wait for the publisher."""
+        return int(self.db.execute("SELECT count(*) FROM unpublished").fetchone()[0])
 
     def clear_unpublished(self, article_ids: Sequence[int]) -> None:
         """Those articles' files are written and durable."""
