@@ -21,6 +21,7 @@ are found in its first 16,383 tokens, single words anywhere.
 from __future__ import annotations
 
 import contextlib
+import time
 import unicodedata
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
@@ -136,14 +137,20 @@ def bulk(catalog: Catalog, count: int) -> Iterator[None]:
         yield
     finally:
         make()
+        # The statistics newest() chooses its way by: now, not when autovacuum comes.
+        catalog.db.execute("ANALYZE search_docs")
+        catalog.memo.pop("search_stats", None)
 
 
-def _term(term: Term) -> str:
-    """One word or phrase as a ``tsquery``: its tokens adjacent, the last maybe a prefix."""
+def _term(term: Term, *, loose: bool = False) -> str:
+    """One word or phrase as a ``tsquery``: its tokens adjacent, the last maybe a prefix
+    (``loose``: its tokens anywhere)."""
     parts = [_quote(fold(t)) for t in term.tokens]
     if term.prefix:
         parts[-1] += ":*"
-    return parts[0] if len(parts) == 1 else "(" + " <-> ".join(parts) + ")"
+    if len(parts) == 1:
+        return parts[0]
+    return "(" + (" & " if loose else " <-> ").join(parts) + ")"
 
 
 def _all(terms: Sequence[Term]) -> str:
@@ -154,23 +161,38 @@ def _any(terms: Sequence[Term]) -> str:
     return " | ".join(_term(t) for t in terms)
 
 
-def condition(groups: Sequence[Sequence[Term]]) -> tuple[str, list[object]]:
-    """The WHERE condition on ``search_docs`` for what ``groups`` match, and its values."""
+def condition(
+    groups: Sequence[Sequence[Term]], *, loose: bool = False
+) -> tuple[str, list[object], bool]:
+    """The WHERE condition on ``search_docs`` for what ``groups`` match, its values, and
+    whether a GIN index answers it alone (without opening a row's vector).
+
+    Each column gets one ``tsquery`` (its words, and ``!`` before each exclusion), so a
+    row is decompressed once, and an exclusion of single tokens stays in the index.
+    ``loose``: a condition every match meets that the index answers whenever it can —
+    a phrase's tokens present anywhere, exclusions of phrases left out.
+    """
     ors: list[str] = []
     args: list[object] = []
+    exact = True
     for g in groups:
         ands: list[str] = []
         for char, column in ((False, "words"), (True, "chars")):
             wanted = [t for t in g if t.char == char and not t.negated]
             unwanted = [t for t in g if t.char == char and t.negated]
+            if loose:
+                exact = exact and all(len(t.tokens) == 1 for t in wanted + unwanted)
+                unwanted = [t for t in unwanted if len(t.tokens) == 1]
             if wanted:
                 ands.append(f"{column} @@ ?::tsquery")
-                args.append(_all(wanted))
-            if unwanted:
+                query = [_term(t, loose=loose) for t in wanted]
+                args.append(" & ".join(query + [f"!{_term(t)}" for t in unwanted]))
+            elif unwanted:
                 ands.append(f"NOT ({column} @@ ?::tsquery)")
                 args.append(_any(unwanted))
+                exact = False
         ors.append("(" + " AND ".join(ands) + ")")
-    return " OR ".join(ors), args
+    return " OR ".join(ors), args, exact
 
 
 def in_title(groups: Sequence[Sequence[Term]]) -> str | None:
@@ -181,10 +203,55 @@ def in_title(groups: Sequence[Sequence[Term]]) -> str | None:
     return " | ".join(alternatives) or None
 
 
-# Matches are looked up in the newest FIRST_WINDOW article ids, then in windows twice as
-# large further back, until enough are found: a common word stops in the first window, a
-# rare one costs one index lookup per window (a handful even at millions of articles).
-FIRST_WINDOW = 20_000
+# What one row costs, in microseconds, read either way (measured at 30,000 and 300,000
+# bench articles): walking the ids backwards decompresses each row's vector; a GIN bitmap
+# costs little per match but reads every match in the table before the newest are known.
+WALK_ROW_US = 12.0
+BITMAP_ROW_US = 0.4
+STATS_TTL = 300.0  # seconds the planner statistics read below are kept
+
+
+def _statistics(catalog: Catalog) -> tuple[float, dict[str, dict[str, float]]]:
+    """How many rows ``search_docs`` holds and, per vector column, how often its most
+    common lexemes occur (PostgreSQL's own ``ANALYZE`` figures; the last entry of each,
+    under ``""``, is the frequency below which the lexemes are not listed)."""
+    now = time.monotonic()
+    cached = catalog.memo.get("search_stats")
+    if cached and now - cached[0] < STATS_TTL:
+        return cached[1], cached[2]
+    rows = catalog.db.execute(
+        "SELECT reltuples FROM pg_class WHERE oid = 'search_docs'::regclass"
+    ).fetchone()
+    if not rows or rows[0] < 0:  # never analyzed: counted (kept for STATS_TTL as well)
+        rows = catalog.db.execute("SELECT count(*) FROM search_docs").fetchone()
+    freqs: dict[str, dict[str, float]] = {}
+    for column, elems, fs in catalog.db.execute(
+        "SELECT attname, most_common_elems::text::text[], most_common_elem_freqs "
+        "FROM pg_stats WHERE tablename = 'search_docs' AND schemaname = current_schema() "
+        "AND most_common_elems IS NOT NULL"
+    ):
+        known = dict(zip(elems, fs, strict=False))
+        known[""] = fs[len(elems)]  # the minimum frequency, after the lexemes' own
+        freqs[column] = known
+    catalog.memo["search_stats"] = (now, float(rows[0] if rows else 0), freqs)
+    return float(rows[0] if rows else 0), freqs
+
+
+def _share(freqs: dict[str, dict[str, float]], group: Sequence[Term]) -> float:
+    """About what share of the articles match ``group``: its rarest token's, less what
+    an exclusion of one token takes away (as if independent)."""
+    share, kept = 1.0, 1.0
+    for t in group:
+        known = freqs.get("chars" if t.char else "words")
+        if not known:
+            return 1.0
+        if t.negated:
+            if len(t.tokens) == 1 and not t.prefix:
+                kept *= 1.0 - known.get(fold(t.tokens[0]), 0.0)
+            continue
+        for token in t.tokens[:-1] if t.prefix else t.tokens:
+            share = min(share, known.get(fold(token), known[""]))
+    return share * kept
 
 
 def newest(
@@ -193,33 +260,71 @@ def newest(
     """Ids of the newest ``limit`` articles matching ``groups`` (among ``sources``), newest
     first.
 
-    Each window is read through the GIN indexes as a bitmap (planner settings local to
-    the transaction): left to itself, PostgreSQL walks the ids backwards and tests every
-    row's ``tsvector``, which it must decompress — 20 ms per 3,000 articles, for every
-    query, where the bitmap takes one or two.
+    Two ways, chosen by what PostgreSQL's statistics say of the rarest token: a common
+    one walks the ids backwards testing each row until ``limit`` match (a word in 90 % of
+    the articles: ~1,100 rows); a rarer one reads the candidates (all tokens present)
+    from the GIN indexes as a bitmap, which never opens a vector, and then tests only
+    those whose tokens must also be adjacent (phrases) or that an exclusion may drop,
+    newest first, until ``limit`` match.  Left to itself the planner takes the walk for
+    every query whose matches it thinks many, whatever decompressing a vector costs.
     """
-    where, args = condition(groups)
+    where, args, _ = condition(groups)
+    loose, loose_args, exact = condition(groups, loose=True)
     if sources:
-        where = f"({where}) AND article_id IN (SELECT id FROM articles WHERE source IN "
-        where += f"({','.join('?' * len(sources))}))"
-        args += list(sources)
-    sql = (
-        f"SELECT article_id FROM search_docs WHERE ({where}) AND article_id >= ? "
-        "AND article_id < ? ORDER BY article_id DESC LIMIT ?"
-    )
-    out: list[int] = []
+        restrict = " AND article_id IN (SELECT id FROM articles WHERE source IN "
+        restrict += f"({','.join('?' * len(sources))}))"
+        where, loose = f"({where}){restrict}", f"({loose}){restrict}"
+        args, loose_args = [*args, *sources], [*loose_args, *sources]
+    total, freqs = _statistics(catalog)
+    share = max(1e-9, min(1.0, sum(_share(freqs, g) for g in groups)))
+    walk = limit / share * WALK_ROW_US
+    bitmap = share * total * BITMAP_ROW_US
+    if not exact:
+        bitmap += min(limit / share, share * total) * WALK_ROW_US
     with catalog.transaction():
+        # Planned afresh each time: psycopg prepares statements used often, and a plan
+        # made once for another query (or for any) would ignore what is chosen here.
+        catalog.db.execute("SET LOCAL plan_cache_mode = force_custom_plan")
         catalog.db.execute("SET LOCAL enable_seqscan = off")
-        catalog.db.execute("SET LOCAL enable_indexscan = off")
-        top = catalog.db.execute("SELECT max(article_id) FROM search_docs").fetchone()[0]
-        if top is None:
-            return out
-        high, size = top + 1, FIRST_WINDOW
-        while high > 0 and len(out) < limit:
-            low = max(0, high - size)
-            out += [r[0] for r in catalog.db.execute(sql, (*args, low, high, limit - len(out)))]
-            high, size = low, size * 2
-    return out
+        if walk < bitmap:
+            return _walk(catalog, where, args, limit)
+        return _bitmap(catalog, (loose, loose_args, exact), (where, args), limit)
+
+
+def _walk(catalog: Catalog, where: str, args: Sequence[object], limit: int) -> list[int]:
+    """The newest ``limit`` rows meeting ``where``, testing each row from the newest."""
+    catalog.db.execute("SET LOCAL enable_bitmapscan = off")
+    sql = f"SELECT article_id FROM search_docs WHERE {where} ORDER BY article_id DESC LIMIT ?"
+    return [r[0] for r in catalog.db.execute(sql, (*args, limit))]
+
+
+def _bitmap(
+    catalog: Catalog,
+    candidates: tuple[str, Sequence[object], bool],
+    check: tuple[str, Sequence[object]],
+    limit: int,
+) -> list[int]:
+    """The newest ``limit`` rows meeting ``check``, of those the GIN indexes give for
+    ``candidates`` (rows tested only when the candidates are not exact)."""
+    catalog.db.execute("SET LOCAL enable_indexscan = off")
+    where, args, exact = candidates
+    sql = f"SELECT article_id FROM search_docs WHERE {where} ORDER BY article_id DESC"
+    if exact:
+        return [r[0] for r in catalog.db.execute(sql + " LIMIT ?", (*args, limit))]
+    found = [r[0] for r in catalog.db.execute(sql, args)]
+    catalog.db.execute("SET LOCAL enable_indexscan = on")
+    test = f"SELECT article_id FROM search_docs WHERE article_id = ANY(?) AND ({check[0]})"
+    out: list[int] = []
+    at, batch = 0, 64
+    while at < len(found) and len(out) < limit:
+        chunk = found[at : at + batch]
+        kept = {r[0] for r in catalog.db.execute(test, (chunk, *check[1]))}
+        out += [i for i in chunk if i in kept]
+        at += len(chunk)
+        # Ask next for about what is still wanted, at the share kept so far.
+        rate = max(len(out), 1) / at
+        batch = min(8192, max(64, int((limit - len(out)) / rate * 1.2)))
+    return out[:limit]
 
 
 def titled(db: Connection, groups: Sequence[Sequence[Term]], window: Sequence[int]) -> set[int]:
