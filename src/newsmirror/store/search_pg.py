@@ -51,30 +51,40 @@ def _quote(token: str) -> str:
     return f"'{token}'"
 
 
+@lru_cache(maxsize=65_536)
+def _lexeme(token: str) -> str:
+    """A token as it is written in a ``tsvector`` literal ('' for none)."""
+    lexeme = fold(token)
+    return _quote(lexeme) if lexeme else ""
+
+
+_NUMBERS = [str(i) for i in range(MAX_POSITION + 1)]
+
+
 def vector(tokens: Sequence[str], start: int = 1) -> str:
     """The ``tsvector`` literal of ``tokens`` at positions from ``start`` (PostgreSQL keeps
     at most 255 positions of a lexeme, none past :data:`MAX_POSITION`)."""
     positions: dict[str, list[int]] = {}
+    add = positions.setdefault
     for i, token in enumerate(tokens, start):
-        at = positions.get(token)
-        if at is None:
-            positions[token] = [i]
-        elif len(at) < 255:
-            at.append(i)
+        add(token, []).append(i)
+    numbers = _NUMBERS
     parts = []
     for token, at in positions.items():
-        lexeme = fold(token)
+        lexeme = _lexeme(token)
         if not lexeme:
             continue
         if at[-1] > MAX_POSITION:
             at = [p for p in at if p < MAX_POSITION] + [MAX_POSITION]
-        parts.append(f"{_quote(lexeme)}:{','.join(map(str, at))}")
+        if len(at) > 255:
+            at = at[:255]
+        parts.append(lexeme + ":" + ",".join([numbers[p] for p in at]))
     return " ".join(parts)
 
 
 def bare_vector(tokens: Sequence[str]) -> str:
     """The ``tsvector`` literal of ``tokens`` without positions."""
-    return " ".join(_quote(t) for t in dict.fromkeys(fold(t) for t in tokens) if t)
+    return " ".join(t for t in dict.fromkeys(map(_lexeme, tokens)) if t)
 
 
 def index(
