@@ -74,10 +74,10 @@ def vector(tokens: Sequence[str], start: int = 1) -> str:
         lexeme = _lexeme(token)
         if not lexeme:
             continue
-        if at[-1] > MAX_POSITION:
-            at = [p for p in at if p < MAX_POSITION] + [MAX_POSITION]
         if len(at) > 255:
             at = at[:255]
+        if at[-1] > MAX_POSITION:
+            at = [p for p in at if p < MAX_POSITION] + [MAX_POSITION]
         parts.append(lexeme + ":" + ",".join([numbers[p] for p in at]))
     return " ".join(parts)
 
@@ -261,6 +261,8 @@ def _share(freqs: dict[str, dict[str, float]], group: Sequence[Term]) -> float:
             continue
         for token in t.tokens[:-1] if t.prefix else t.tokens:
             share = min(share, known.get(fold(token), known[""]))
+        if t.prefix:  # how many words start so is not known: taken as not common, since
+            share = min(share, known[""])  # a walk past rare matches costs the table
     return share * kept
 
 
