@@ -184,23 +184,16 @@ def by_revision_free_name(files: dict[str, bytes]) -> dict[str, bytes]:
     return out
 
 
-def test_the_same_passes_leave_the_same_archive_on_both_engines(
-    tmp_path: Path, server: FakeServer, pg_cluster: Any
+@pytest.mark.parametrize("workers", [False, True], ids=["one-process", "workers"])
+def test_postgresql_leaves_what_one_sqlite_process_leaves(
+    tmp_path: Path, server: FakeServer, pg_cluster: Any, workers: bool
 ) -> None:
-    on_sqlite = _passes(tmp_path / "a", server, Clock())
-    on_postgres = _on_postgres(tmp_path / "b", server, pg_cluster, workers=False)
-    assert len(on_postgres) == len(on_sqlite)
-    assert by_revision_free_name(on_postgres) == by_revision_free_name(on_sqlite)
-    assert any(p.startswith("assets/") for p in on_sqlite) and len(on_sqlite) > 8
-
-
-def test_workers_and_publisher_leave_what_one_process_leaves(
-    tmp_path: Path, server: FakeServer, pg_cluster: Any
-) -> None:
+    """The same passes on PostgreSQL — in one process, or as workers' jobs and a
+    publisher — leave the archive one process leaves on SQLite."""
     alone = _passes(tmp_path / "a", server, Clock())
-    shared = _on_postgres(tmp_path / "b", server, pg_cluster, workers=True)
-
+    shared = _on_postgres(tmp_path / "b", server, pg_cluster, workers=workers)
     assert len(shared) == len(alone)
+    assert any(p.startswith("assets/") for p in alone) and len(alone) > 8
     shared, alone = by_revision_free_name(shared), by_revision_free_name(alone)
     assert any("diffs/N" in name for name in alone)
     for name in alone:
