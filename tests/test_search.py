@@ -18,6 +18,7 @@ from newsmirror.config import load
 from newsmirror.model import Article
 from newsmirror.report import UpdateReport
 from newsmirror.store.catalog import Catalog
+from newsmirror.store.db import unpack
 from newsmirror.store.search import (
     QueryError,
     SearchIndex,
@@ -336,7 +337,7 @@ def test_every_query_finds_exactly_what_the_text_says(
         for aid, title, body in catalog.db.execute(
             "SELECT a.id, r.title, r.body FROM articles a JOIN revisions r ON r.article_id = a.id"
         ):
-            texts[aid] = (normalize(title), normalize(plain_text(body)))
+            texts[aid] = (normalize(title), normalize(plain_text(unpack(body))))
         index = SearchIndex(catalog)
         index.sync()
         checked = 0

@@ -22,7 +22,7 @@ from ..errors import CatalogError
 from ..model import Article
 from ..transform.links import path_keys
 from .adopt import ExistingFile
-from .db import Connection, PgConnection, first_line, is_postgres, redact
+from .db import Connection, PgConnection, first_line, is_postgres, pack, redact, unpack
 from .schema import MIGRATIONS, SCHEMA_VERSION
 from .schema_pg import PG_FIRST, PG_MIGRATIONS
 
@@ -425,7 +425,7 @@ class Catalog:
                 article.title,
                 article.date_ms,
                 json.dumps(list(article.authors), ensure_ascii=False),
-                article.body,
+                pack(self.dialect, article.body),
             ),
         )
 
@@ -579,6 +579,7 @@ class Catalog:
             aid, ident, h, path, number, source, key = row[:7]
             url, title, date, body, authors, canon, alt = row[7:]
             names = tuple(json.loads(authors))
+            body = unpack(body)
             article = Article(source, ident, key, url, title, date, body, names, "", canon)
             out.append(Stored(Known(aid, ident, h, path, number), article, alt))
         return out
@@ -678,7 +679,7 @@ class Catalog:
             url=url,
             title=title,
             date_ms=date_ms,
-            body=body,
+            body=unpack(body),
             authors=tuple(json.loads(authors)),
         )
 

@@ -42,6 +42,7 @@ from ..errors import NewsmirrorError
 from ..transform.script import converter
 from . import search_pg
 from .catalog import Catalog
+from .db import unpack
 
 # Han, kana, hangul: the scripts written without spaces between words.
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002ffff"
@@ -417,7 +418,7 @@ class SearchIndex:
                     "SELECT title, body FROM revisions WHERE id = ?", (old_rev,)
                 ).fetchone()
                 if old is not None:
-                    *words, chars = self._terms(*old)
+                    *words, chars = self._terms(old[0], unpack(old[1]))
                     self.db.execute(
                         "INSERT INTO search_fts (search_fts, rowid, title, body) "
                         "VALUES ('delete', ?, ?, ?)",

@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from ..model import clamp_ms
 from .catalog import Catalog
+from .db import unpack
 
 EDIT, REMOVAL, RESTORATION, DISAPPEARANCE = "edit", "removal", "restoration", "disappearance"
 KINDS = (EDIT, REMOVAL, RESTORATION, DISAPPEARANCE)
@@ -62,6 +64,11 @@ class Revision:
     title: str
     date_ms: int
     body: str
+
+
+def _revision(row: Sequence[Any]) -> Revision:
+    rid, seen_ms, title, date_ms, body = row
+    return Revision(rid, seen_ms, title, date_ms, unpack(body))
 
 
 class Watchlist:
@@ -276,7 +283,7 @@ class Watchlist:
     def revisions(self, article_id: int) -> list[Revision]:
         """Every stored version of an article, oldest first."""
         return [
-            Revision(*row)
+            _revision(row)
             for row in self.db.execute(
                 "SELECT id, seen_ms, title, date_ms, body FROM revisions WHERE article_id = ? "
                 "ORDER BY id",
@@ -290,7 +297,7 @@ class Watchlist:
             "SELECT id, seen_ms, title, date_ms, body FROM revisions WHERE id = ?",
             (revision_id,),
         ).fetchone()
-        return None if row is None else Revision(*row)
+        return None if row is None else _revision(row)
 
     def find_article(self, ref: str) -> int | None:
         """An article by its catalog id, archive path, URL or ident."""
