@@ -39,6 +39,32 @@ def test_new_database_gets_the_schema_and_reopens(pg_url: str) -> None:
     assert _sql(pg_url, "SELECT count(*) FROM sources") == [(1,)]
 
 
+def test_a_schema_8_search_index_is_made_again_with_pairs(pg_url: str) -> None:
+    from newsmirror.store.search import SearchIndex
+
+    c = Catalog(pg_url)
+    with c.transaction():
+        c.ensure_source("s", "S", "https://e.example/f")
+        for i, text in enumerate(("联合国人权理事会开会", "联合国开会，人权组织")):
+            a = Article(
+                "s", f"id:{i}", f"k{i}", f"https://e.example/{i}", text, i, f"<p>{text}</p>"
+            )
+            c.add_article(a, f"articles/s/{i}.md", None, f"h{i}", i)
+    SearchIndex(c).sync()
+    c.close()
+    # As schema 8 left it: no pairs.
+    _sql(pg_url, "ALTER TABLE search_docs DROP COLUMN pairs")
+    _sql(pg_url, "UPDATE newsmirror_schema SET version = 8")
+    c = Catalog(pg_url)
+    assert _sql(pg_url, "SELECT count(*) FROM search_docs") == [(0,)]
+    index = SearchIndex(c)
+    assert index.sync() == 2
+    hits, total = index.search("联合国人权")
+    assert total == 1 and hits[0].title == "联合国人权理事会开会"
+    assert _sql(pg_url, "SELECT cardinality(pairs) > 0 FROM search_docs") == [(True,), (True,)]
+    c.close()
+
+
 def test_newer_schema_and_foreign_tables_are_refused_untouched(
     pg_url: str, pg_cluster: Any
 ) -> None:

@@ -11,7 +11,7 @@ pages built from the catalog come out in the same order, byte for byte, whatever
 the database was made with.  Times are milliseconds (``BIGINT``).  The search index keeps
 no text either: ``tsvector`` columns hold the tokens ``search.py`` makes (``words``: of
 the title and the body, ``title``: of the title alone, for ranking; ``chars``: the
-characters).
+characters; ``pairs``: hashes of adjacent tokens, for phrases).
 """
 
 from __future__ import annotations
@@ -169,6 +169,13 @@ PG_MIGRATIONS: dict[int, str] = {
         hold_until_ms BIGINT,
         refusals INTEGER NOT NULL DEFAULT 0
     );
+    """,
+    # The pairs of adjacent tokens (hashed), so a phrase's candidates are about its matches
+    # (search_pg.py).  Every article is indexed again, at the next sync, with its pairs.
+    9: """
+    TRUNCATE search_docs;
+    ALTER TABLE search_docs ADD COLUMN pairs INTEGER[] NOT NULL DEFAULT '{}';
+    CREATE INDEX search_by_pairs ON search_docs USING gin (pairs);
     """,
 }
 
