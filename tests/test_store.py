@@ -94,6 +94,7 @@ def test_long_bodies_are_kept_deflated_and_read_back_as_written(tmp_path: Path) 
         c.ensure_source("ex", "Ex", "https://e.example/feed")
         c.add_article(_article(body=long), "articles/ex/1.md", None, "h1", 10)
         c.add_article(_article(ident="id:2", key="2", body="<p>短</p>"), "a/ex/2.md", None, "h", 10)
+    assert c.db.execute("PRAGMA page_size").fetchone()[0] == 8192
     kept = dict(c.db.execute("SELECT article_id, body FROM revisions").fetchall())
     assert isinstance(kept[1], bytes) and len(kept[1]) < len(long.encode()) / 3
     assert kept[2] == "<p>短</p>"  # too short to gain: text
@@ -219,7 +220,7 @@ def test_schema_1_catalog_is_migrated_with_its_data(tmp_path: Path) -> None:
     c = Catalog(path)
     (st,) = c.sources()
     assert (st.id, st.failures, st.next_due_ms, st.failing_since_ms) == ("ex", 2, None, None)
-    assert c.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
+    assert c.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 9
     assert c.db.execute("SELECT count(*) FROM checks").fetchone()[0] == 0
 
 
