@@ -216,6 +216,31 @@ def test_control_characters_and_line_breaks_in_titles_and_authors(
     assert not re.search("[\x00-\x08\x0b-\x1f\x7f]", text)
 
 
+def test_lone_surrogates_from_json_are_kept_as_replacement_characters(
+    tmp_path: Path, server: FakeServer, run_update, clock: Clock
+) -> None:
+    """JSON may escape half a surrogate pair alone: no text can hold it, so it becomes
+    U+FFFD and the article is archived (it was lost, as an encoding error, before)."""
+    doc = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "items": [
+            {
+                "id": "1",
+                "url": "https://bad.example/1",
+                "title": "标题\ud800",
+                "authors": [{"name": "作者\udc00"}],
+                "content_html": "<p>正文\udfff" + "长" * 300 + "</p>",
+            }
+        ],
+    }
+    server.routes["/bad.xml"] = json.dumps(doc).encode()
+    first, _second = _passes(tmp_path, server, run_update, clock)
+    assert not _bad(first).item_errors  # type: ignore[attr-defined]
+    (f,) = [p for p in (tmp_path / "site/articles/bad").rglob("*.md")]
+    text = f.read_text(encoding="utf-8")
+    assert text.startswith("<!--") and "[标题\ufffd](" in text and "正文\ufffd长" in text
+
+
 HOSTILE_PIECES = st.sampled_from(
     [
         "<script>alert(1)</script>",
