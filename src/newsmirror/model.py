@@ -27,11 +27,20 @@ LATEST_MS = 32_503_680_000_000 - 1  # just before 3000-01-01
 # afterwards and reached terminals as escape sequences.
 _CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x80-\x84\x86-\x9f]")
 _BREAKS = re.compile("\r\n?|[\v\f\x85\u2028\u2029]")
+# Half a surrogate pair alone: JSON can escape one ("\ud800"), but no text holds it and
+# UTF-8 cannot write it, so the article it was in was lost at its first write.  It becomes
+# U+FFFD, as a browser shows it.
+_LONE_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def printable(text: str) -> str:
-    """``text`` without control characters (tab and line breaks stay)."""
-    return _CONTROLS.sub("", text) if _CONTROLS.search(text) else text
+    """``text`` without control characters (tab and line breaks stay) and with U+FFFD for
+    each lone surrogate."""
+    if _CONTROLS.search(text):
+        text = _CONTROLS.sub("", text)
+    if _LONE_SURROGATES.search(text):
+        text = _LONE_SURROGATES.sub("\ufffd", text)
+    return text
 
 
 def one_line(text: str) -> str:

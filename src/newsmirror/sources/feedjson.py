@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from typing import Any
 
 from ..errors import ParseError
@@ -20,22 +19,13 @@ from .feedxml import Entry, Text, date_ms
 
 log = logging.getLogger(__name__)
 
-# JSON may escape half of a surrogate pair alone ("\ud800"); such a string is no Unicode
-# text and cannot be written as UTF-8.  Each half becomes U+FFFD, as a browser shows it,
-# so the rest of the field is kept.
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _clean(value: str) -> str:
-    return _LONE_SURROGATE.sub("\ufffd", value)
-
 
 def _str(item: dict[str, Any], key: str, where: str) -> str:
     value = item.get(key)
     if value is None:
         return ""
     if isinstance(value, str):
-        return _clean(value)
+        return value
     if isinstance(value, int | float) and not isinstance(value, bool) and key == "id":
         return str(value)  # JSON Feed 1.0 publishers wrote numeric ids
     log.debug("%s: %r is a %s, not a string; left out", where, key, type(value).__name__)
@@ -59,7 +49,7 @@ def _authors(item: dict[str, Any], where: str) -> list[str]:
     for a in found:
         name = a.get("name") if isinstance(a, dict) else a
         if isinstance(name, str) and name.strip():
-            names.append(_clean(name.strip()))
+            names.append(name.strip())
         else:
             log.debug("%s: an author that is not an object with a name; left out", where)
     return names

@@ -334,7 +334,9 @@ def sanitize(html: str, base_url: str, iframe_hosts: Sequence[str] = DEFAULT_IFR
         # a minute of CPU); no article nests that deep, so such a body keeps its text only.
         log.warning("a body nested more than %d elements deep kept as text", MAX_DEPTH)
         html = "<p>" + " ".join(_ANY_TAG.sub(" ", html).split()) + "</p>"
-    return printable(_sanitize(html, base_url, iframe_hosts))
+    # printable() before (no lone surrogate reaches the parser, which encodes its input)
+    # and after (character references the parser decoded to controls).
+    return printable(_sanitize(printable(html), base_url, iframe_hosts))
 
 
 MAX_DEPTH = 512
