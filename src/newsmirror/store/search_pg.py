@@ -6,7 +6,8 @@ forms, so PostgreSQL's own word parser and dictionaries never see them: a token 
 exactly as it was made, in any database locale.  ``search_docs`` holds, per article:
 
 - ``words``: the title's tokens, then the body's, with positions (phrases are adjacent
-  tokens, ``<->``); a gap between title and body so no phrase spans the two;
+  tokens, ``<->``); a gap between title and body so no phrase spans the two; and the
+  group of ids the article is in (see :data:`BLOCK`), as ``chars`` also holds;
 - ``title``: the title's tokens alone (ranking: articles with the words in their title
   come first);
 - ``chars``: the distinct CJK characters (queries of one character);
