@@ -97,7 +97,7 @@ def bare_vector(tokens: Sequence[str]) -> str:
     return " ".join(t for t in dict.fromkeys(map(_lexeme, tokens)) if t)
 
 
-PAIR_BUCKETS = 1 << 20  # an article's ~1,000 pairs fill 0.1 % of them
+PAIR_BUCKETS = 1 << 20  # a bench article's ~1,450 pairs fill 0.14 % of them
 
 
 @lru_cache(maxsize=262_144)
@@ -355,13 +355,14 @@ def newest(
     """Ids of the newest ``limit`` articles matching ``groups`` (among ``sources``), newest
     first.
 
-    Two ways, chosen by what PostgreSQL's statistics say of the rarest token: a common
-    one walks the ids backwards testing each row until ``limit`` match (a word in 90 % of
-    the articles: ~1,100 rows); a rarer one reads the candidates (all tokens present)
-    from the GIN indexes as a bitmap, which never opens a vector, and then tests only
-    those whose tokens must also be adjacent (phrases) or that an exclusion may drop,
-    newest first, until ``limit`` match.  Left to itself the planner takes the walk for
-    every query whose matches it thinks many, whatever decompressing a vector costs.
+    Two ways, chosen by what PostgreSQL's statistics say of the rarest token or pair: a
+    common one walks the ids backwards testing each row until ``limit`` match (a word in
+    90 % of the articles: ~1,100 rows); a rarer one reads the candidates (all tokens and
+    pairs present) from the GIN indexes, a range of ids at a time, which never opens a
+    vector, and then tests only those whose tokens must also be adjacent (phrases) or
+    that an exclusion may drop, newest first, until ``limit`` match.  Left to itself the
+    planner takes the walk for every query whose matches it thinks many, whatever
+    decompressing a vector costs.
     """
     where, args, _ = condition(groups)
     restrict = ""
@@ -417,8 +418,9 @@ def _bitmap(
 
     Read in ranges of ids from the newest: a GIN bitmap gives candidates in no order, and
     each is fetched from its row to learn its id, so reading all 9,000 matches of a word
-    to keep the newest 1,000 cost 60 ms at 300,000 articles.  The first range holds about
-    ``limit`` matches at the estimated ``share``; each next one is at least twice the last.
+    to keep the newest 1,000 cost 60 ms at 300,000 articles.  The first range should hold
+    twice ``limit`` matches at the estimated ``share``; each next one is at least twice
+    the last.
     """
     db = catalog.db
     top = db.execute("SELECT max(article_id) FROM search_docs").fetchone()[0]
@@ -449,8 +451,9 @@ def _checked(
     catalog: Catalog, found: list[int], check: tuple[str, Sequence[object]], limit: int
 ) -> list[int]:
     """The first ``limit`` of ``found`` (newest first) whose rows meet ``check``, tested
-    in batches sized by the share kept so far (all of the first batch kept, with a
-    phrase's pairs in the candidates: one statement costs more than testing many rows)."""
+    in batches: the first of ``limit`` rows (with a phrase's pairs among the candidates
+    most pass, and a statement costs more than testing a few hundred rows), the next
+    sized by the share kept so far."""
     catalog.db.execute("SET LOCAL enable_indexscan = on")
     test = f"SELECT article_id FROM search_docs WHERE article_id = ANY(?) AND ({check[0]})"
     out: list[int] = []
