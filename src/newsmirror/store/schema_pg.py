@@ -171,7 +171,7 @@ PG_MIGRATIONS: dict[int, str] = {
     );
     """,
     # The pairs of adjacent tokens (hashed), so a phrase's candidates are about its matches
-    # (search_pg.py).  Every article is indexed again, at the next sync, with its pairs.
+    # (search_pg.py), and groups of ids.  Every article is indexed again, at the next sync.
     9: """
     TRUNCATE search_docs;
     ALTER TABLE search_docs ADD COLUMN pairs INTEGER[] NOT NULL DEFAULT '{}';
