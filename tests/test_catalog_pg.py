@@ -239,11 +239,26 @@ def test_bulk_indexing_makes_the_indexes_again(
         for i, text in enumerate(["气候谈判破裂", "对话继续", "气候峰会"]):
             a = Article("s", f"id:{i}", str(i), f"https://e.example/{i}", text, i, f"<p>{text}</p>")
             c.add_article(a, f"articles/s/{i}.md", None, f"h{i}", 5)
-        c.db.execute("DROP INDEX search_by_chars")  # as a run killed mid-bulk leaves it
+        # As a run killed mid-bulk leaves it: an index missing, autovacuum off.
+        c.db.execute("DROP INDEX search_by_chars")
+        c.db.execute("ALTER TABLE search_docs SET (autovacuum_enabled = false)")
+        seen: list[object] = []
         index = SearchIndex(c)
+        real_index = search_pg.index
+
+        def indexing(db: Any, *args: Any) -> None:  # what the table's options are meanwhile
+            seen.append(
+                _sql(pg_url, "SELECT reloptions FROM pg_class WHERE relname = 'search_docs'")
+            )
+            real_index(db, *args)
+
+        monkeypatch.setattr(search_pg, "index", indexing)
         assert index.sync() == 3
+        assert seen and all(s == [(["autovacuum_enabled=false"],)] for s in seen)
         names = {r[0] for r in c.db.execute("SELECT indexname FROM pg_indexes")}
         assert set(search_pg.INDEXES) <= names
+        options = c.db.execute("SELECT reloptions FROM pg_class WHERE relname = 'search_docs'")
+        assert options.fetchone()[0] is None  # autovacuum back
         assert sorted(h.article_id for h in index.search("气候")[0]) == [1, 3]
         assert [h.title for h in index.search("谈")[0]] == ["气候谈判破裂"]
     finally:
