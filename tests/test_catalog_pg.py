@@ -226,6 +226,36 @@ def test_postgresql_leaves_what_one_sqlite_process_leaves(
         assert shared[name] == alone[name], name
 
 
+def test_bulk_indexing_in_processes_writes_what_one_process_writes(
+    pg_cluster: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newsmirror.store import search, search_pg
+    from newsmirror.store.search import SearchIndex
+
+    monkeypatch.setattr(search_pg, "BULK", 5)
+    rows = []
+    for processes in (0, 3):
+        monkeypatch.setattr(search, "default_processes", lambda n=processes: n)
+        url = pg_cluster.database()
+        c = Catalog(url)
+        c.ensure_source("s", "S", "https://e.example/f")
+        for i in range(40):
+            text = f"第{i}条：气候谈判{i % 7}破裂，对话继续 talks {i}"
+            a = Article("s", f"id:{i}", str(i), f"https://e.example/{i}", text, i, f"<p>{text}</p>")
+            c.add_article(a, f"articles/s/{i}.md", None, f"h{i}", 5)
+        assert SearchIndex(c).sync() == 40
+        rows.append(
+            _sql(
+                url,
+                "SELECT article_id, hash, revision_id, words::text, title::text, chars::text, "
+                "pairs FROM search_docs ORDER BY article_id",
+            )
+        )
+        assert [h.article_id for h in SearchIndex(c).search("谈判3")[0]] == [39, 32, 25, 18, 11, 4]
+        c.close()
+    assert len(rows[0]) == 40 and rows[0] == rows[1]
+
+
 def test_bulk_indexing_makes_the_indexes_again(
     pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
