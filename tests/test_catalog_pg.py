@@ -259,10 +259,11 @@ def test_bulk_indexing_in_processes_writes_what_one_process_writes(
 def test_bulk_indexing_makes_the_indexes_again(
     pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from newsmirror.store import search_pg
+    from newsmirror.store import search, search_pg
     from newsmirror.store.search import SearchIndex
 
     monkeypatch.setattr(search_pg, "BULK", 2)
+    monkeypatch.setattr(search, "default_processes", lambda: 0)  # indexed in this process
     c = Catalog(pg_url)
     try:
         c.ensure_source("s", "S", "https://e.example/f")
