@@ -399,8 +399,9 @@ class SearchIndex:
     def _index_in_processes(self, ids: list[int], processes: int, batch: int) -> None:
         """Index ``ids`` of a PostgreSQL catalog in several processes, each on its own
         connection: making the tokens is Python's work, and the database takes rows from
-        many at once (300,000 bench articles: ~60 a second in one process, ~160 in two
-        on two cores).  A process stopped midway leaves its rest stale for the next sync."""
+        many at once (300,000 bench articles on two cores: ~154 a second in two processes;
+        one process made ~60, though with autovacuum analysing alongside, since stopped).
+        A process stopped midway leaves its rest stale for the next sync."""
         url = cast(PgConnection, self.db).url
         parts = [ids[k::processes] for k in range(processes)]
         # forkserver: serve syncs from a thread, and a fork copies no threads but one.
