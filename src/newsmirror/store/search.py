@@ -347,10 +347,7 @@ def _index_part(url: str, ids: list[int], batch: int) -> None:
     """Index ``ids`` of the PostgreSQL catalog at ``url`` (one of several processes)."""
     catalog = Catalog(url, create=False)
     try:
-        index = SearchIndex(catalog)
-        for i in range(0, len(ids), batch):
-            with catalog.transaction():
-                index._index(ids[i : i + batch])
+        SearchIndex(catalog)._index_batches(ids, batch)
     finally:
         catalog.close()
 
@@ -389,12 +386,15 @@ class SearchIndex:
             processes = default_processes() if self.pg and len(ids) >= search_pg.BULK else 0
             if processes > 1:
                 self._index_in_processes(ids, processes, batch)
-                return len(ids)
-            for i in range(0, len(ids), batch):
-                chunk = ids[i : i + batch]
-                with self.catalog.transaction():
-                    self._index(chunk)
+            else:
+                self._index_batches(ids, batch)
         return len(ids)
+
+    def _index_batches(self, ids: Sequence[int], batch: int) -> None:
+        """Index ``ids``, ``batch`` of them to a transaction."""
+        for i in range(0, len(ids), batch):
+            with self.catalog.transaction():
+                self._index(ids[i : i + batch])
 
     def _index_in_processes(self, ids: list[int], processes: int, batch: int) -> None:
         """Index ``ids`` of a PostgreSQL catalog in several processes, each on its own
