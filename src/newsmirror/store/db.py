@@ -65,7 +65,9 @@ def redact(url: str) -> str:
 # A revision keeps its body as it was fetched, and every article has one: in SQLite the
 # revisions were a third of the catalog.  SQLite keeps them deflated (about half the size for
 # Chinese HTML); PostgreSQL compresses long values itself (TOAST), so there they stay text.
-# Readers take either form, so catalogs written before this read as they are.
+# Readers take either form, so catalogs written before this read as they are.  Level 1: on
+# the bench's Chinese HTML it keeps 93 % of level 6's gain (2.9x vs 3.1x) in 57 % of the time,
+# and an update deflates every body it stores, in the process that also writes the files.
 PACK_FROM = 200  # characters: shorter bodies gain too little to be worth it
 
 
@@ -74,7 +76,7 @@ def pack(dialect: str, body: str) -> str | bytes:
     if dialect != "sqlite" or len(body) < PACK_FROM:
         return body
     raw = body.encode()
-    packed = zlib.compress(raw, 6)
+    packed = zlib.compress(raw, 1)
     return packed if len(packed) < len(raw) else body
 
 
