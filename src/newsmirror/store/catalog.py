@@ -22,7 +22,7 @@ from ..errors import CatalogError
 from ..model import Article
 from ..transform.links import path_keys
 from .adopt import ExistingFile
-from .db import Connection, PgConnection, first_line, is_postgres, pack, redact, unpack
+from .db import Connection, PgConnection, first_line, insert_id, is_postgres, pack, redact, unpack
 from .schema import MIGRATIONS, SCHEMA_VERSION
 from .schema_pg import PG_FIRST, PG_MIGRATIONS
 
@@ -352,10 +352,12 @@ class Catalog:
         alt_path: str | None = None,
     ) -> int:
         """Insert a new article (``h``: its file hash) and its first revision; returns its id."""
-        cur = self.db.execute(
+        article_id = insert_id(
+            self.db,
+            self.dialect,
             "INSERT INTO articles (source, ident, key, path, number, url, canonical, title, "
             "date_ms, content_hash, first_seen_ms, last_changed_ms, alt_path) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 article.source,
                 article.ident,
@@ -372,7 +374,6 @@ class Catalog:
                 alt_path,
             ),
         )
-        article_id = int(cur.fetchone()[0])
         self._add_revision(article_id, article, h, now_ms)
         return article_id
 

@@ -13,6 +13,7 @@ only a catalog URL that names PostgreSQL imports it.
 from __future__ import annotations
 
 import re
+import sqlite3
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
@@ -69,6 +70,16 @@ def redact(url: str) -> str:
 # the bench's Chinese HTML it keeps 93 % of level 6's gain (2.9x vs 3.1x) in 57 % of the time,
 # and an update deflates every body it stores, in the process that also writes the files.
 PACK_FROM = 200  # characters: shorter bodies gain too little to be worth it
+
+
+def insert_id(db: Connection, dialect: str, sql: str, parameters: Sequence[Any]) -> int:
+    """Run one ``INSERT`` and return the ``id`` it made.  SQLite names its row id for free;
+    there ``RETURNING`` made an articles insert cost 3.5 times as much (35 µs against 10)."""
+    if dialect == "sqlite":
+        row_id = cast(sqlite3.Cursor, db.execute(sql, parameters)).lastrowid
+        assert row_id is not None  # an INSERT sets it
+        return row_id
+    return int(db.execute(sql + " RETURNING id", parameters).fetchone()[0])
 
 
 def pack(dialect: str, body: str) -> str | bytes:

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..model import clamp_ms
 from .catalog import Catalog
-from .db import unpack
+from .db import insert_id, unpack
 
 EDIT, REMOVAL, RESTORATION, DISAPPEARANCE = "edit", "removal", "restoration", "disappearance"
 KINDS = (EDIT, REMOVAL, RESTORATION, DISAPPEARANCE)
@@ -151,12 +151,13 @@ class Watchlist:
     ) -> int:
         """Keep one event; returns its id."""
         assert kind in KINDS
-        cur = self.db.execute(
+        return insert_id(
+            self.db,
+            self.catalog.dialect,
             "INSERT INTO events (article_id, at_ms, kind, detail, before_rev, after_rev) "
-            "VALUES (?,?,?,?,?,?) RETURNING id",
+            "VALUES (?,?,?,?,?,?)",
             (article_id, at_ms, kind, detail, before_rev, after_rev),
         )
-        return int(cur.fetchone()[0])
 
     def events(
         self,
