@@ -13,7 +13,7 @@ from newsmirror.errors import ConfigError
 from newsmirror.extract.blocks import CAPTION
 
 from . import outlets as o
-from .conftest import catalog_db, write_config
+from .conftest import archive_catalog, catalog_db, write_config
 from .fakeserver import Answer, FakeServer
 from .feeds import Item, rss
 
@@ -138,7 +138,9 @@ def test_outlet_page_becomes_the_article(
     outlet = o.Outlet(server, case.name.replace("-", ""), f"/{case.name}/rss.xml")
     outlet.pages[case.path] = case.page()
     link = server.url(case.path) + "?at_medium=RSS&at_campaign=rss&utm_source=RSS"
-    outlet.serve([o.teaser("香港审讯", link, "2022-11-24T08:00:00+00:00")])
+    # A long teaser: deflated as the feed is parsed, a body the page then replaces.
+    teaser = o.teaser("香港审讯", link, "2022-11-24T08:00:00+00:00", summary="摘要。" * 100)
+    outlet.serve([teaser])
     cfg = write_config(tmp_path / "c.toml", [outlet.config(extractor=name)])
     report = run_update(cfg)
     assert report.new == 1, report
@@ -155,6 +157,9 @@ def test_outlet_page_becomes_the_article(
     for furniture in (*o.FURNITURE, *case.absent):
         assert furniture not in body, f"{case.name}: furniture {furniture!r} kept in {body}"
     assert "摘要" not in body  # the teaser is replaced, not kept
+    catalog = archive_catalog(tmp_path / "site")
+    (kept,) = catalog.stored([r[0] for r in catalog.db.execute("SELECT id FROM articles")])
+    assert case.texts[-1] in kept.article.body and "摘要" not in kept.article.body
 
 
 def test_a_page_of_an_unknown_site_gbk_lying_about_its_charset(

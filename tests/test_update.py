@@ -9,7 +9,7 @@ import pytest
 from newsmirror.store.catalog import FIRST_NUMBER
 
 from . import feeds
-from .conftest import Clock, catalog_db, snapshot, write_config
+from .conftest import Clock, archive_catalog, catalog_db, snapshot, write_config
 from .fakeserver import Answer, FakeServer
 
 # Every test here runs on both catalog engines (conftest.catalog_backend).
@@ -124,6 +124,34 @@ def test_edited_item_one_file_two_revisions(
     db = catalog_db(tmp_path / "site")
     titles = [r[0] for r in db.execute("SELECT title FROM revisions ORDER BY id")]
     assert titles == ["示例新闻 0", "新标题"]
+
+
+def test_each_revision_keeps_its_own_items_text(
+    tmp_path: Path, server: FakeServer, run_update, clock: Clock
+) -> None:
+    # Long bodies are deflated where the feed is parsed (SQLite keeps them so); each row
+    # must still hold its own item's text, the first time and after an edit.
+    cfg = _one_source(tmp_path, server)
+    its = feeds.items(4)
+    for i, it in enumerate(its):
+        it.body = f"<p>条目{i}独有的文字。</p>" + "<p>很长的正文段落，反复出现。</p>" * (20 * i)
+    server.routes["/feed.xml"] = feeds.rss(its)
+    run_update(cfg)
+    its[1].body += "<p>更正：补充的一段。</p>"
+    server.routes["/feed.xml"] = feeds.rss(its)
+    clock.ms += 60_000
+    assert run_update(cfg).updated == 1
+    catalog = archive_catalog(tmp_path / "site")
+    ids = [r[0] for r in catalog.db.execute("SELECT id FROM articles")]
+    stored = {st.article.title: st.article.body for st in catalog.stored(ids)}
+    for i, it in enumerate(its):
+        assert stored[it.title].startswith(f"<p>条目{i}独有的文字。</p>")
+        assert stored[it.title].count("很长的正文段落") == 20 * i
+    assert stored[its[1].title].endswith("<p>更正：补充的一段。</p>")
+    bodies = [r[0] for r in catalog.db.execute("SELECT body FROM revisions")]
+    assert len(bodies) == 5
+    if catalog.deflates:
+        assert sum(isinstance(b, bytes) for b in bodies) == 4  # all but the short one
 
 
 def test_conditional_get_on_the_wire(tmp_path: Path, server: FakeServer, run_update) -> None:

@@ -196,6 +196,7 @@ class Applier:
         complete = r.error is None and done == len(groups)
         retry = any(e.retry for e in result.item_errors)
         edits = self._edits(catalog, by_ident, written_changed)
+        made = result.packed if catalog.deflates else {}
         blobs: dict[int, bytes | None] = {}
         now = self.clock()
         watch = Watchlist(catalog)
@@ -204,7 +205,13 @@ class Applier:
             for nf in written_new:
                 x = by_ident[nf.article.ident]
                 aid = catalog.add_article(
-                    x.given, nf.path, nf.number, nf.hash, now, x.alt_path(nf.path)
+                    x.given,
+                    nf.path,
+                    nf.number,
+                    nf.hash,
+                    now,
+                    x.alt_path(nf.path),
+                    made.get(x.given.ident),
                 )
                 recorded.append(aid)
                 catalog.set_refs(aid, sorted(x.refs))
@@ -212,7 +219,14 @@ class Applier:
                 catalog.add_pending([x.given.ident, f"url:{x.given.canonical}"])
             for ch in written_changed:
                 x = by_ident[ch.article.ident]
-                catalog.update_article(ch.known, x.given, ch.hash, now, x.alt_path(ch.known.path))
+                catalog.update_article(
+                    ch.known,
+                    x.given,
+                    ch.hash,
+                    now,
+                    x.alt_path(ch.known.path),
+                    made.get(x.given.ident),
+                )
                 catalog.set_refs(ch.known.article_id, sorted(x.refs))
                 if ch.known.article_id in edits:
                     before_rev, detail = edits[ch.known.article_id]

@@ -410,6 +410,7 @@ class Updater:
             known_dates=lambda idents: catalog.dates(source.id, idents),
             iframe_hosts=self.settings.iframe_hosts,
             cpu=self.cpu,
+            deflate=catalog.deflates,
         )
         try:
             result = await self.drivers[source.kind](source, catalog.source(source.id), ctx)

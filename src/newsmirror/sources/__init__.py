@@ -30,6 +30,9 @@ class Context:
     # Where parsing and extracting run (a worker process on a machine with cores to spare):
     # only module-level functions and plain data go through it.
     cpu: Runner = in_thread
+    # The catalog keeps revision bodies deflated: a driver may deflate them where it parses
+    # (see SourceResult.packed); the deflating was a fifth of the storing process's time.
+    deflate: bool = False
 
 
 class Driver(Protocol):

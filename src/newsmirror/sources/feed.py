@@ -29,6 +29,7 @@ from ..errors import ParseError, reason
 from ..model import Article, ItemError, SourceResult
 from ..render.markdown import clean_title
 from ..store.catalog import SourceState
+from ..store.db import deflated
 from ..transform.footer import strip_footer
 from ..transform.sanitize import DEFAULT_IFRAME_HOSTS, sanitize
 from . import Context
@@ -347,6 +348,20 @@ def _dedupe(articles: Iterable[Article]) -> list[Article]:
     return out
 
 
+def parse_and_deflate(
+    raw: bytes, deflate: bool, **options: Any
+) -> tuple[list[Article], list[ItemError], dict[str, bytes]]:
+    """:func:`parse_feed`, and with ``deflate`` each body as the catalog keeps it (by ident):
+    both run in the parsing worker, beside the other sources' storing."""
+    articles, errors = parse_feed(raw, **options)
+    packed = {}
+    for a in articles if deflate else ():
+        made = deflated(a.body)
+        if made is not None:
+            packed[a.ident] = made
+    return articles, errors, packed
+
+
 async def collect(source: SourceSettings, state: SourceState | None, ctx: Context) -> SourceResult:
     """The ``feed`` driver: one conditional GET, then every item of the document (and the
     article pages of the items, when the source takes its text from them)."""
@@ -362,9 +377,10 @@ async def collect(source: SourceSettings, state: SourceState | None, ctx: Contex
     try:
         # Parsing and sanitizing are CPU work: off the event loop, so one huge or hostile
         # document never stalls the other sources' requests.
-        articles, errors = await ctx.cpu(
-            parse_feed,
+        articles, errors, packed = await ctx.cpu(
+            parse_and_deflate,
             response.content,
+            ctx.deflate,
             source=source.id,
             feed_url=response.url,
             now_ms=ctx.now_ms,
@@ -379,9 +395,13 @@ async def collect(source: SourceSettings, state: SourceState | None, ctx: Contex
     if source.fulltext != "feed":
         from .fulltext import complete  # the extractors load only for sources that use them
 
+        parsed = {a.ident: a for a in articles}
         articles, page_errors, pages = await complete(source, articles, ctx)
         errors += page_errors
         answers.update(pages)
+        # An article completed from its page has another body: it is deflated when stored.
+        kept = {id(a) for a in articles}
+        packed = {i: p for i, p in packed.items() if id(parsed[i]) in kept}
     return SourceResult(
         source=source.id,
         articles=articles,
@@ -391,4 +411,5 @@ async def collect(source: SourceSettings, state: SourceState | None, ctx: Contex
         max_age=response.max_age,
         listed=listed,
         answers=answers,
+        packed=packed,
     )

@@ -350,8 +350,10 @@ class Catalog:
         h: str,
         now_ms: int,
         alt_path: str | None = None,
+        packed: str | bytes | None = None,
     ) -> int:
-        """Insert a new article (``h``: its file hash) and its first revision; returns its id."""
+        """Insert a new article (``h``: its file hash) and its first revision; returns its id.
+        ``packed``: its body as :meth:`packed` gives it, if made beforehand (elsewhere)."""
         article_id = insert_id(
             self.db,
             self.dialect,
@@ -374,11 +376,17 @@ class Catalog:
                 alt_path,
             ),
         )
-        self._add_revision(article_id, article, h, now_ms)
+        self._add_revision(article_id, article, h, now_ms, packed)
         return article_id
 
     def update_article(
-        self, known: Known, article: Article, h: str, now_ms: int, alt_path: str | None = None
+        self,
+        known: Known,
+        article: Article,
+        h: str,
+        now_ms: int,
+        alt_path: str | None = None,
+        packed: str | bytes | None = None,
     ) -> None:
         """Record a changed article: the new state and one more revision; earlier ones stay."""
         self.db.execute(
@@ -396,7 +404,7 @@ class Catalog:
                 known.article_id,
             ),
         )
-        self._add_revision(known.article_id, article, h, now_ms)
+        self._add_revision(known.article_id, article, h, now_ms, packed)
 
     def adopt(self, sid: str, files: Sequence[ExistingFile], now_ms: int) -> int:
         """Insert article files found on disk (see ``adopt``); returns how many were new."""
@@ -419,7 +427,23 @@ class Catalog:
                 "UPDATE articles SET ident = ? WHERE id = ?", (article.ident, known.article_id)
             )
 
-    def _add_revision(self, article_id: int, article: Article, h: str, now_ms: int) -> None:
+    @property
+    def deflates(self) -> bool:
+        """Whether revision bodies are kept deflated (as ``db.deflated`` makes them)."""
+        return self.dialect == "sqlite"
+
+    def packed(self, body: str) -> str | bytes:
+        """A revision body as this catalog keeps it."""
+        return pack(self.dialect, body)
+
+    def _add_revision(
+        self,
+        article_id: int,
+        article: Article,
+        h: str,
+        now_ms: int,
+        packed: str | bytes | None = None,
+    ) -> None:
         self.db.execute(
             "INSERT INTO revisions (article_id, content_hash, seen_ms, url, title, date_ms, "
             "authors, body) VALUES (?,?,?,?,?,?,?,?)",
@@ -431,7 +455,7 @@ class Catalog:
                 article.title,
                 article.date_ms,
                 json.dumps(list(article.authors), ensure_ascii=False),
-                pack(self.dialect, article.body),
+                self.packed(article.body) if packed is None else packed,
             ),
         )
 

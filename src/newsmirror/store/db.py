@@ -82,13 +82,19 @@ def insert_id(db: Connection, dialect: str, sql: str, parameters: Sequence[Any])
     return int(db.execute(sql + " RETURNING id", parameters).fetchone()[0])
 
 
-def pack(dialect: str, body: str) -> str | bytes:
-    """A revision's body as the catalog keeps it in ``dialect``."""
-    if dialect != "sqlite" or len(body) < PACK_FROM:
-        return body
+def deflated(body: str) -> bytes | None:
+    """``body`` as SQLite keeps it when deflating gains (None: it is kept as text)."""
+    if len(body) < PACK_FROM:
+        return None
     raw = body.encode()
     packed = zlib.compress(raw, 1)
-    return packed if len(packed) < len(raw) else body
+    return packed if len(packed) < len(raw) else None
+
+
+def pack(dialect: str, body: str) -> str | bytes:
+    """A revision's body as the catalog keeps it in ``dialect``."""
+    made = deflated(body) if dialect == "sqlite" else None
+    return body if made is None else made
 
 
 def unpack(value: str | bytes) -> str:
