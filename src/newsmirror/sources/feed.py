@@ -16,7 +16,7 @@ import calendar
 import html
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -349,11 +349,14 @@ def _dedupe(articles: Iterable[Article]) -> list[Article]:
 
 
 def parse_and_deflate(
-    raw: bytes, deflate: bool, **options: Any
+    parse: Callable[..., tuple[list[Article], list[ItemError]]],
+    raw: bytes,
+    deflate: bool,
+    **options: Any,
 ) -> tuple[list[Article], list[ItemError], dict[str, bytes]]:
-    """:func:`parse_feed`, and with ``deflate`` each body as the catalog keeps it (by ident):
-    both run in the parsing worker, beside the other sources' storing."""
-    articles, errors = parse_feed(raw, **options)
+    """``parse`` (:func:`parse_feed`), and with ``deflate`` each body as the catalog keeps it
+    (by ident): both run in the parsing worker, beside the other sources' storing."""
+    articles, errors = parse(raw, **options)
     packed = {}
     for a in articles if deflate else ():
         made = deflated(a.body)
@@ -379,6 +382,7 @@ async def collect(source: SourceSettings, state: SourceState | None, ctx: Contex
         # document never stalls the other sources' requests.
         articles, errors, packed = await ctx.cpu(
             parse_and_deflate,
+            parse_feed,
             response.content,
             ctx.deflate,
             source=source.id,
