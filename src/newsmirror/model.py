@@ -31,15 +31,15 @@ _BREAKS = re.compile("\r\n?|[\v\f\x85\u2028\u2029]")
 # UTF-8 cannot write it, so the article it was in was lost at its first write.  It becomes
 # U+FFFD, as a browser shows it.
 _LONE_SURROGATES = re.compile("[\ud800-\udfff]")
+# Either: one scan finds the rare text that needs a change (every body passes here twice).
+_UNPRINTABLE = re.compile(f"{_CONTROLS.pattern}|{_LONE_SURROGATES.pattern}")
 
 
 def printable(text: str) -> str:
     """``text`` without control characters (tab and line breaks stay) and with U+FFFD for
     each lone surrogate."""
-    if _CONTROLS.search(text):
-        text = _CONTROLS.sub("", text)
-    if _LONE_SURROGATES.search(text):
-        text = _LONE_SURROGATES.sub("\ufffd", text)
+    if _UNPRINTABLE.search(text):
+        text = _LONE_SURROGATES.sub("\ufffd", _CONTROLS.sub("", text))
     return text
 
 
