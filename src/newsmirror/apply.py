@@ -201,6 +201,7 @@ class Applier:
         now = self.clock()
         watch = Watchlist(catalog)
         recorded = [ch.known.article_id for ch in written_changed]
+        arrived: list[str] = []
         with catalog.transaction():
             for nf in written_new:
                 x = by_ident[nf.article.ident]
@@ -214,9 +215,9 @@ class Applier:
                     made.get(x.given.ident),
                 )
                 recorded.append(aid)
-                catalog.set_refs(aid, sorted(x.refs))
+                catalog.set_refs(aid, sorted(x.refs), new=True)
                 # Articles already linking here can now link to the copy.
-                catalog.add_pending([x.given.ident, f"url:{x.given.canonical}"])
+                arrived += (x.given.ident, f"url:{x.given.canonical}")
             for ch in written_changed:
                 x = by_ident[ch.article.ident]
                 catalog.update_article(
@@ -241,6 +242,7 @@ class Applier:
                         blob = blobs[id(answer)]
                         if blob is not None:
                             watch.add_evidence(aid, event, now, answer.url, answer.status, blob)
+            catalog.add_pending(arrived)
             for k, a in p.retagged:
                 catalog.take_over(k, a)
             if self.settings.watch.enabled and result.listed and complete:

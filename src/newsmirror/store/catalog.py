@@ -416,7 +416,7 @@ class Catalog:
             ).fetchone()
             if not exists:
                 aid = self.add_article(f.article, f.path, f.number, f.hash, now_ms)
-                self.set_refs(aid, sorted(path_keys(f.article.body)))
+                self.set_refs(aid, sorted(path_keys(f.article.body)), new=True)
                 added += 1
         return added
 
@@ -534,9 +534,11 @@ class Catalog:
                     out[key] = (mine, path)
         return {k: path for k, (_mine, path) in out.items()}
 
-    def set_refs(self, article_id: int, keys: Sequence[str]) -> None:
-        """What an article's rendering depends on: link keys and ``img:`` image URLs."""
-        self.db.execute("DELETE FROM refs WHERE article_id = ?", (article_id,))
+    def set_refs(self, article_id: int, keys: Sequence[str], *, new: bool = False) -> None:
+        """What an article's rendering depends on: link keys and ``img:`` image URLs.
+        ``new``: the article was just added, so it has none to forget yet."""
+        if not new:
+            self.db.execute("DELETE FROM refs WHERE article_id = ?", (article_id,))
         self.db.executemany(
             "INSERT INTO refs (key, article_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
             [(k, article_id) for k in keys],
