@@ -9,9 +9,10 @@ feedparser alone merely parses them (it uses one core).  Prints figures; asserts
 A start-up pass over two feeds goes first: worker processes start and modules load once
 per process, not once per pass.
 
-Leave a minute between runs on ext4: creating files just after many were deleted (the last
-run's archives) makes the kernel skip recently freed inodes one by one, and the kernel time
-of a pass grew from ~1 s to 4-9 s here.
+On ext4 without a journal, creating files after many were deleted (earlier runs' archives)
+makes the kernel skip recently freed inodes one by one: the kernel time of a pass grew from
+~0.7 s to 2-9 s here, still minutes later.  Use a file system that has not just lost many
+thousands of files (``--workdir`` on a loop-mounted image will do).
 
     python bench/pipeline.py [--feeds 200] [--items 50]
 """
