@@ -353,7 +353,7 @@ class Catalog:
         packed: str | bytes | None = None,
     ) -> int:
         """Insert a new article (``h``: its file hash) and its first revision; returns its id.
-        ``packed``: its body as :meth:`packed` gives it, if made beforehand (elsewhere)."""
+        ``packed``: its body as ``db.pack`` makes it here, if made beforehand (elsewhere)."""
         article_id = insert_id(
             self.db,
             self.dialect,
@@ -432,10 +432,6 @@ class Catalog:
         """Whether revision bodies are kept deflated (as ``db.deflated`` makes them)."""
         return self.dialect == "sqlite"
 
-    def packed(self, body: str) -> str | bytes:
-        """A revision body as this catalog keeps it."""
-        return pack(self.dialect, body)
-
     def _add_revision(
         self,
         article_id: int,
@@ -455,7 +451,7 @@ class Catalog:
                 article.title,
                 article.date_ms,
                 json.dumps(list(article.authors), ensure_ascii=False),
-                self.packed(article.body) if packed is None else packed,
+                pack(self.dialect, article.body) if packed is None else packed,
             ),
         )
 
