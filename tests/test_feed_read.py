@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import base64
 import json
+import zlib
 from pathlib import Path
 
 import pytest
 
 from newsmirror.errors import ParseError
 from newsmirror.model import Article
-from newsmirror.sources.feed import parse_feed
+from newsmirror.sources.feed import parse_and_deflate, parse_feed
 
 from .feedcorpus import compare, compare_bytes, corpus
 
@@ -437,3 +438,21 @@ def test_hostile_corpus_bodies_stay_inert(corpus_files: list[Path]) -> None:
             continue
         for a in articles:
             assert "<script" not in a.body.lower() and "javascript:" not in a.body.lower()
+
+
+def _two_articles(raw: bytes, **_: object) -> tuple[list[Article], list[object]]:
+    body = "<p>正文，很长的一段。</p>" * 30
+    fine = Article("s", "id:1", "k1", "https://x.example/1", "一", 0, body)
+    odd = Article("s", "id:2", "k2", "https://x.example/2", "二", 0, "\ud800" + body)
+    return [fine, odd], []
+
+
+def test_a_body_deflating_refuses_is_left_to_the_store() -> None:
+    # Deflating beside the parsing is an aid: a body it cannot take (here text UTF-8
+    # cannot write, which sanitizing never lets through) costs neither its feed nor its
+    # neighbours; the store deflates it, or names the item that failed.
+    articles, _errors, packed = parse_and_deflate(_two_articles, b"", True)
+    assert [a.ident for a in articles] == ["id:1", "id:2"]
+    assert zlib.decompress(packed["id:1"]).decode() == articles[0].body
+    assert "id:2" not in packed
+    assert parse_and_deflate(_two_articles, b"", False)[2] == {}

@@ -359,7 +359,10 @@ def parse_and_deflate(
     articles, errors = parse(raw, **options)
     packed = {}
     for a in articles if deflate else ():
-        made = deflated(a.body)
+        try:
+            made = deflated(a.body)
+        except Exception:  # an aid only: the article's store deflates it, or says why not
+            continue
         if made is not None:
             packed[a.ident] = made
     return articles, errors, packed
