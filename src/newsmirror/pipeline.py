@@ -39,6 +39,7 @@ from .report import RotateReport, SourceReport, UpdateReport
 from .rotate import Mover
 from .sources import Context, drivers
 from .store import adopt
+from .store.adopt import ExistingFile
 from .store.catalog import Catalog
 from .store.db import is_postgres
 from .store.files import ArchiveWriter, SyncBarrier
@@ -373,19 +374,32 @@ class Updater:
         with catalog.transaction():
             for s in self.settings.sources:
                 catalog.ensure_source(s.id, s.name, s.url)
+        empty = []
         for s in self.settings.sources:
-            if catalog.needs_adoption(s.id):
-                self._adopt(catalog, s)
+            if not catalog.needs_adoption(s.id):
+                continue
+            files, lowest = adopt.scan(self.root, s.id)
+            if files:
+                self._adopt(catalog, s, files, lowest)
+            else:
+                empty.append(s.id)
+        # A first pass over many new sources: one commit for all their empty folders.
+        with catalog.transaction():
+            for sid in empty:
+                catalog.mark_adopted(sid, None)
 
-    def _adopt(self, catalog: Catalog, source: SourceSettings) -> None:
+    def _adopt(
+        self,
+        catalog: Catalog,
+        source: SourceSettings,
+        files: list[ExistingFile],
+        lowest: int | None,
+    ) -> None:
         """Take the files already in the source's folder into the catalog (first pass only)."""
-        files, lowest = adopt.scan(self.root, source.id)
-        changed = None
-        if files:
-            try:
-                changed = readme_times((self.root / "README.md").read_bytes()).get(source.name)
-            except OSError:
-                changed = None
+        try:
+            changed = readme_times((self.root / "README.md").read_bytes()).get(source.name)
+        except OSError:
+            changed = None
         with catalog.transaction():
             added = catalog.adopt(source.id, files, self.clock())
             catalog.mark_adopted(source.id, None if lowest is None else lowest - 1, changed)
