@@ -9,6 +9,7 @@ nothing runs no ``git add``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import threading
 import time
@@ -16,8 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from newsmirror.config import load
 from newsmirror.errors import ArchiveError
+from newsmirror.pipeline import Updater
 from newsmirror.publish import git as git_publish
+from newsmirror.report import SourceReport
 from newsmirror.store import files as files_module
 from newsmirror.store.files import WRITTEN, ArchiveWriter, SyncBarrier
 
@@ -59,24 +63,45 @@ def test_new_files_share_syncs_and_are_not_fsynced_one_by_one(
     real_fsync = os.fsync
     monkeypatch.setattr(files_module, "sync_file_system", slow_sync)
     monkeypatch.setattr(os, "fsync", lambda fd: (fsynced.append(fd), real_fsync(fd))[1])
-    report = run_update(_config(tmp_path, server))
+    cfg = _config(tmp_path, server)
+    report = run_update(cfg)
     assert report.new == SOURCES * 5 and not report.failed
     assert 1 <= len(syncs) < SOURCES
-    # Per-file fsyncs only for what is not a new article: the lists, the README, folders.
-    assert len(fsynced) < SOURCES * 5
+    # Nothing is fsynced file by file: the lists and the README share a sync too.
+    assert fsynced == []
+    # A pass that edits every article replaces files (and rewrites every list): their
+    # bytes are synced before they are moved into place, a few syncs for them all.
+    for i in range(SOURCES):
+        edited = [
+            dataclasses.replace(it, body=it.body + "<p>更正。</p>")
+            for it in feeds.items(5, prefix=f"https://s{i}.example/n/", start_ms=1 + i)
+        ]
+        server.routes[f"/f{i}.xml"] = feeds.rss(edited)
+    syncs.clear()
+    again = run_update(cfg)
+    assert again.updated == SOURCES * 5 and not again.failed
+    assert fsynced == [] and 1 <= len(syncs) < 2 * SOURCES + 2
+    texts = [p.read_text() for p in (tmp_path / "site/articles/s0").rglob("*.md")]
+    assert len(texts) == 5 and all("更正。" in t for t in texts)
 
 
 def test_no_catalog_row_without_a_sync(
-    tmp_path: Path, server: FakeServer, run_update, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, server: FakeServer, run_update, clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken_sync(path: Path) -> None:
         raise ArchiveError(f"cannot sync {path}: Input/output error")
 
     cfg = _config(tmp_path, server)
     monkeypatch.setattr(files_module, "sync_file_system", broken_sync)
-    report = run_update(cfg)
-    assert report.new == 0 and len(report.failed) == SOURCES
-    assert all("Input/output error" in (s.error or "") for s in report.sources)
+    updater = Updater(load(cfg), clock=clock)
+    seen: list[SourceReport] = []
+    updater.on_source = seen.append
+    # Each source fails on its own; then the lists, which cannot be made durable either,
+    # end the pass with the same error.
+    with pytest.raises(ArchiveError, match="Input/output error"):
+        updater.run()
+    assert len(seen) == SOURCES
+    assert all("Input/output error" in (r.error or "") for r in seen)
     catalog = archive_catalog(tmp_path / "site")
     try:
         assert all(st.articles == 0 for st in catalog.sources())
@@ -86,6 +111,52 @@ def test_no_catalog_row_without_a_sync(
     monkeypatch.undo()
     again = run_update(cfg)
     assert again.new == SOURCES * 5 and not again.failed
+
+
+def test_replacements_are_moved_into_place_only_after_a_sync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = ArchiveWriter(tmp_path, fsync=True)
+    writer.write_batch([("a/old.md", b"old"), ("a/same.md", b"same")])
+    at_sync: list[dict[str, bytes]] = []
+
+    def sync(path: Path) -> None:
+        at_sync.append({p.name: p.read_bytes() for p in (tmp_path / "a").iterdir()})
+
+    fsynced: list[int] = []
+    monkeypatch.setattr(files_module, "sync_file_system", sync)
+    monkeypatch.setattr(os, "fsync", fsynced.append)
+    written = writer.write_batch(
+        [("a/old.md", b"new"), ("a/same.md", b"same"), ("a/fresh.md", b"fresh")],
+        defer_sync=True,
+    )
+    assert written == [True, False, True]
+    assert fsynced == []  # one sync for the batch instead of one fsync per replaced file
+    # At the sync the replaced file still held its old bytes and its new ones waited
+    # beside it: a crash there leaves the old file whole.
+    (seen,) = at_sync
+    assert seen["old.md"] == b"old" and b"new" in seen.values()
+    assert (tmp_path / "a/old.md").read_bytes() == b"new"
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["fresh.md", "old.md", "same.md"]
+    writer.sync()  # the renames
+    assert len(at_sync) == 2
+
+
+def test_a_failed_sync_leaves_every_replaced_file_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = ArchiveWriter(tmp_path, fsync=True)
+    writer.write_batch([("a/one.md", b"1"), ("a/two.md", b"2")])
+
+    def broken_sync(path: Path) -> None:
+        raise ArchiveError(f"cannot sync {path}: Input/output error")
+
+    monkeypatch.setattr(files_module, "sync_file_system", broken_sync)
+    with pytest.raises(ArchiveError):
+        writer.write_batch([("a/one.md", b"uno"), ("a/two.md", b"dos")], defer_sync=True)
+    assert (tmp_path / "a/one.md").read_bytes() == b"1"
+    assert (tmp_path / "a/two.md").read_bytes() == b"2"
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["one.md", "two.md"]
 
 
 def test_barrier_releases_a_waiter_only_after_a_sync_that_began_after_it() -> None:

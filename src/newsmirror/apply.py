@@ -402,7 +402,9 @@ class Applier:
         bundles = self._bundles(catalog) if self.settings.bundles.archive else []
         files.append(("README.md", render_readme(readme, older, bundles=bundles)))
         files += self._change_files(catalog)
-        self.writer.write_batch(files)
+        # One sync for all the lists, not one fsync for each (a pass rewrites them all).
+        self.writer.write_batch(files, defer_sync=True)
+        self.writer.sync()
 
     def _bundles(self, catalog: Catalog) -> list[tuple[str, str]]:
         """``[bundles] archive``: the latest bundles kept in the archive's ``bundles/``,

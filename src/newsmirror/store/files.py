@@ -170,7 +170,9 @@ class ArchiveWriter:
                     self._safe_dirs.add(folder)
         return os.path.join(folder, parts[-1])
 
-    def _write(self, target: str, data: bytes, fsync: bool) -> None:
+    def _write(self, target: str, data: bytes, fsync: bool, *, rename: bool = True) -> str:
+        """Write ``data`` to a temporary file beside ``target`` and (``rename``) move it
+        there; returns the temporary file's path."""
         name = f"{TMP_PREFIX}{os.getpid()}-{next(self._names)}{TMP_SUFFIX}"
         tmp = os.path.join(os.path.dirname(target), name)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -186,7 +188,9 @@ class ArchiveWriter:
                 os.unlink(tmp)
             raise
         os.close(fd)
-        os.replace(tmp, target)
+        if rename:
+            os.replace(tmp, target)
+        return tmp
 
     def write_batch(
         self,
@@ -198,12 +202,17 @@ class ArchiveWriter:
         """Write each ``(relpath, data)`` unless the file already holds exactly ``data``.
 
         Returns, per file handled, whether it was written; stops early (shorter list) when
-        ``stop()`` turns true, always between two files.  With ``defer_sync`` new files are
-        durable only after the next :meth:`sync`; otherwise everything is on return.
+        ``stop()`` turns true, always between two files.  With ``defer_sync`` what was written
+        is durable only after the next :meth:`sync` (a replaced file's bytes are before its
+        rename, by one sync for the batch); otherwise everything is on return.
         """
         defer = defer_sync and self.fsync and CAN_DEFER
         written: list[bool] = []
         folders: set[str] = set()
+        # With ``defer``, a file that replaces another is renamed only after one sync has
+        # made every replacement's bytes durable (a crash leaves the old file or the whole
+        # new one, never an empty one), instead of one fsync per file.
+        moves: list[tuple[str, str]] = []
         try:
             todo: list[tuple[str, str, bytes, bool] | None] = []
             for relpath, data in files:
@@ -221,15 +230,26 @@ class ArchiveWriter:
                     break
                 if task is not None:
                     _, target, data, existed = task
-                    self._write(target, data, fsync=self.fsync and (existed or not defer))
                     if defer:
+                        tmp = self._write(target, data, fsync=False, rename=not existed)
+                        if existed:
+                            moves.append((tmp, target))
                         self._unsynced = True
                     else:
+                        self._write(target, data, fsync=self.fsync)
                         folders.add(os.path.dirname(target))
                 written.append(task is not None)
+            if moves:
+                sync_file_system(self.root)  # the renames are durable at the next sync
+                for tmp, target in moves:
+                    os.replace(tmp, target)
+                moves = []
         except OSError as e:
             raise ArchiveError(f"cannot write {e.filename or self.root}: {e.strerror}") from e
         finally:
+            for tmp, _ in moves:  # not moved: the old files stay whole
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
             if self.fsync:
                 for folder in folders:
                     _fsync_dir(folder)
