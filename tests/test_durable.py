@@ -142,6 +142,25 @@ def test_replacements_are_moved_into_place_only_after_a_sync(
     assert len(at_sync) == 2
 
 
+def test_a_large_batch_is_made_durable_by_syncs_a_small_one_by_fsyncs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = ArchiveWriter(tmp_path, fsync=True)
+    writer.write_batch([(f"a/{i}.md", b"old") for i in range(5)])
+    syncs: list[Path] = []
+    fsynced: list[int] = []
+    monkeypatch.setattr(files_module, "sync_file_system", syncs.append)
+    monkeypatch.setattr(os, "fsync", fsynced.append)
+    many = [(f"a/{i}.md", b"new") for i in range(files_module.SHARED_SYNC_FROM + 5)]
+    assert writer.write_batch(many) == [True] * len(many)
+    # Durable on return: the replacements' bytes, then their renames and the new files.
+    assert fsynced == [] and len(syncs) == 2
+    assert all((tmp_path / p).read_bytes() == b"new" for p, _ in many)
+    syncs.clear()
+    assert writer.write_batch([("a/0.md", b"again"), ("b/x.md", b"x")]) == [True, True]
+    assert syncs == [] and len(fsynced) >= 2  # each file, then its folder
+
+
 def test_a_failed_sync_leaves_every_replaced_file_as_it_was(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -109,6 +109,9 @@ def sync_file_system(path: Path) -> None:
 
 
 CAN_DEFER = _SYNCFS is not None or hasattr(os, "sync")
+# From this many files a batch that must be durable on return is made so by one or two
+# syncs of the file system rather than an fsync per file (each a journal commit on ext4).
+SHARED_SYNC_FROM = 8
 
 
 class ArchiveWriter:
@@ -206,6 +209,10 @@ class ArchiveWriter:
         is durable only after the next :meth:`sync` (a replaced file's bytes are before its
         rename, by one sync for the batch); otherwise everything is on return.
         """
+        if not defer_sync and self.fsync and CAN_DEFER and len(files) >= SHARED_SYNC_FROM:
+            done = self.write_batch(files, stop, defer_sync=True)
+            self.sync()
+            return done
         defer = defer_sync and self.fsync and CAN_DEFER
         written: list[bool] = []
         folders: set[str] = set()
