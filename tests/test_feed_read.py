@@ -456,3 +456,22 @@ def test_a_body_deflating_refuses_is_left_to_the_store() -> None:
     assert zlib.decompress(packed["id:1"]).decode() == articles[0].body
     assert "id:2" not in packed
     assert parse_and_deflate(_two_articles, b"", False)[2] == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("\x93quoted\x94 \x85 end", "\u201cquoted\u201d \u2026 end"),  # Latin-1 only
+        ("中文\x93引号\x94", "中文\u201c引号\u201d"),  # among wider characters
+        ("中文©，无控制符", "中文©，无控制符"),  # C2 bytes in UTF-8, but no C1 control
+    ],
+)
+def test_c1_controls_stand_for_cp1252_punctuation(text: str, expected: str) -> None:
+    # feedparser's repair: a C1 control in a title or body is the cp1252 character that
+    # a producer meant.
+    doc = rss(f"<item><title>{text}</title><link>https://news.example.org/1</link>"
+              f"<description>&lt;p&gt;{text}&lt;/p&gt;</description></item>")  # fmt: skip
+    (a,), errors = read(doc)
+    assert not errors
+    assert a.title == expected and a.body == f"<p>{expected}</p>"
+    agrees(doc)

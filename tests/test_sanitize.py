@@ -190,3 +190,16 @@ def test_iframes_only_from_the_allow_list() -> None:
         '<iframe src="https://www.youtube.com/embed/v"><script>x</script></iframe>', BASE
     )
     assert inside.endswith('referrerpolicy="no-referrer"></iframe>') and "<script" not in inside
+
+
+def test_an_allowed_iframe_in_capitals_is_kept() -> None:
+    clean = sanitize('<p>视频</p><IFRAME SRC="https://www.youtube.com/embed/abc"></IFRAME>', BASE)
+    assert '<iframe src="https://www.youtube.com/embed/abc"' in clean
+
+
+def test_lone_surrogates_and_controls_never_leave_the_sanitizer() -> None:
+    # A lone surrogate (JSON can escape one) fails the parser's encoding: the body is
+    # then cleaned of it first; controls, written or as references, are removed after.
+    clean = sanitize("<p>前\ud800后\x01</p><p>&#1;引&#x81;</p>", BASE)
+    assert clean == "<p>前\ufffd后</p><p>引</p>"
+    assert sanitize("<p>纯文本。</p>", BASE) == "<p>纯文本。</p>"

@@ -307,9 +307,20 @@ def _repair(value: str) -> str:
     if not _NOT_LATIN1.search(value):
         with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
             value = value.encode("iso-8859-1").decode("utf-8")
-    if _C1_CHARS.search(value):
+    if _has_c1(value):
         value = value.translate(_C1)
     return value
+
+
+def _has_c1(value: str) -> bool:
+    """Whether ``value`` holds a C1 control.  In UTF-8 each of them starts with byte C2:
+    finding that byte in the encoded text is several times faster than a scan of the
+    characters by a regular expression (this runs on every body)."""
+    if value.isascii():
+        return False
+    if b"\xc2" not in value.encode("utf-8", "surrogatepass"):
+        return False
+    return _C1_CHARS.search(value) is not None
 
 
 _NOT_LATIN1 = re.compile(r"[^\x00-\xff]")

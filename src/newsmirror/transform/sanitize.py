@@ -256,6 +256,7 @@ _IFRAME_CLEANER = nh3.Cleaner(
 # is raw text that another sanitizer, unwrapping the iframe, could read as markup) and gets
 # its sandbox in a fixed order (nh3's own attribute setting orders them by hash).
 _IFRAME = re.compile(r"<iframe\b([^>]*)>.*?</iframe>", re.S)
+_IFRAME_OPEN = re.compile(r"<iframe", re.I)  # not lower(): a copy of every body
 _IFRAME_EXTRA = (
     ' sandbox="allow-scripts allow-same-origin allow-popups" referrerpolicy="no-referrer"'
 )
@@ -334,9 +335,14 @@ def sanitize(html: str, base_url: str, iframe_hosts: Sequence[str] = DEFAULT_IFR
         # a minute of CPU); no article nests that deep, so such a body keeps its text only.
         log.warning("a body nested more than %d elements deep kept as text", MAX_DEPTH)
         html = "<p>" + " ".join(_ANY_TAG.sub(" ", html).split()) + "</p>"
-    # printable() before (no lone surrogate reaches the parser, which encodes its input)
-    # and after (character references the parser decoded to controls).
-    return printable(_sanitize(printable(html), base_url, iframe_hosts))
+    # printable() after: controls, and character references the parser decoded to them.
+    # A lone surrogate makes the parser's encoding of its input fail: printable() first
+    # then (one scan fewer for every other body).
+    try:
+        clean = _sanitize(html, base_url, iframe_hosts)
+    except UnicodeEncodeError:
+        clean = _sanitize(printable(html), base_url, iframe_hosts)
+    return printable(clean)
 
 
 MAX_DEPTH = 512
@@ -360,7 +366,7 @@ def nesting_depth(html: str) -> int:
 
 
 def _sanitize(html: str, base_url: str, iframe_hosts: Sequence[str]) -> str:
-    if iframe_hosts and "<iframe" in html.lower():
+    if iframe_hosts and _IFRAME_OPEN.search(html):
         base, hosts = _BASE.set(base_url), _IFRAME_HOSTS.set(frozenset(iframe_hosts))
         try:
             return _IFRAME.sub(_finish_iframe, _IFRAME_CLEANER.clean(html))
