@@ -256,3 +256,70 @@ def test_removing_and_temps_of_a_reused_writer(tmp_path: Path) -> None:
     (tmp_path / "a/.nm-99-1.tmp").write_bytes(b"half")  # killed while writing there
     ArchiveWriter(tmp_path).clear_temps()
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["b.md", "c.md"]
+
+
+def test_sources_ready_together_share_a_commit_and_keep_their_own_errors(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+
+    from newsmirror.apply import CommitGroup
+
+    catalog = Catalog(tmp_path / "c.sqlite")
+    statements: list[str] = []
+    catalog.db.set_trace_callback(statements.append)  # type: ignore[union-attr]
+
+    def adds(sid: str, fail: bool = False):  # type: ignore[no-untyped-def]
+        def record() -> None:
+            catalog.ensure_source(sid, sid.upper(), f"https://{sid}.example/feed")
+            if fail:
+                raise ValueError(f"{sid}: broken")
+
+        return record
+
+    async def main() -> list[object]:
+        group = CommitGroup(catalog)
+        return await asyncio.gather(
+            group.run(adds("a")),
+            group.run(adds("b", fail=True)),
+            group.run(adds("c")),
+            return_exceptions=True,
+        )
+
+    try:
+        results = asyncio.run(main())
+        assert results[0] is None and results[2] is None
+        assert isinstance(results[1], ValueError) and "b: broken" in str(results[1])
+        # One transaction for the three; b's part alone was undone.
+        assert statements.count("COMMIT") == 1 and statements.count("BEGIN IMMEDIATE") == 1
+        assert [s.id for s in catalog.sources()] == ["a", "c"]
+    finally:
+        catalog.close()
+
+
+def test_a_failed_group_commit_is_every_sources_error(tmp_path: Path) -> None:
+    import asyncio
+
+    from newsmirror.apply import CommitGroup
+
+    catalog = Catalog(tmp_path / "c.sqlite")
+    other = sqlite3.connect(tmp_path / "c.sqlite", timeout=0)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the catalog: BEGIN fails
+    catalog.db.execute("PRAGMA busy_timeout = 0")
+
+    async def main() -> list[object]:
+        group = CommitGroup(catalog)
+        return await asyncio.gather(
+            group.run(lambda: catalog.ensure_source("a", "A", "https://a.example/")),
+            group.run(lambda: catalog.ensure_source("b", "B", "https://b.example/")),
+            return_exceptions=True,
+        )
+
+    try:
+        results = asyncio.run(main())
+        assert all(isinstance(r, CatalogError) for r in results), results
+    finally:
+        other.rollback()
+        other.close()
+    assert catalog.sources() == []
+    catalog.close()

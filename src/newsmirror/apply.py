@@ -65,6 +65,55 @@ def prepare_stored(
     return out
 
 
+class CommitGroup:
+    """The catalog records of sources that become ready together (released by the same
+    sync), committed in one transaction, each in a part of its own.
+
+    A commit writes every page its transaction touched, and each source touches about the
+    same index pages (the rightmost leaves and their parents): committing the sources of one
+    sync together writes a third less.  An exception undoes its own source's part only and
+    is that source's; a failed commit is every source's of the group.
+    """
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self._queue: list[tuple[Callable[[], None], asyncio.Future[None]]] = []
+
+    async def run(self, record: Callable[[], None]) -> None:
+        """Run ``record`` (catalog writes, no transaction of its own) and commit it."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._queue.append((record, future))
+        if len(self._queue) == 1:
+            loop.call_soon(self._flush)  # after the other sources woken with this one
+        await future
+
+    def _flush(self) -> None:
+        batch, self._queue = self._queue, []
+        done: list[tuple[asyncio.Future[None], BaseException | None]] = []
+        try:
+            with self.catalog.transaction():
+                for record, future in batch:
+                    if future.cancelled():
+                        continue  # its source was stopped: its rows wait for the next pass
+                    try:
+                        with self.catalog.part():
+                            record()
+                    except Exception as e:  # whatever it is, it is this source's
+                        done.append((future, e))
+                    else:
+                        done.append((future, None))
+        except Exception as e:
+            done = [(future, e) for _record, future in batch]
+        for future, error in done:
+            if future.done():
+                continue
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(error)
+
+
 class Applier:
     """Writes results into one archive and its catalog (one pass at a time)."""
 
@@ -84,9 +133,15 @@ class Applier:
         self.stopped = stop
         self.rng = rng
         self.barrier: SyncBarrier | None = None  # set while a pass shares syncs
+        self._group: CommitGroup | None = None
         # False in a worker (queue.py): rows are recorded and marked unpublished; the
         # publisher writes the files from the catalog.
         self.write_files = True
+
+    def _commits(self, catalog: Catalog) -> CommitGroup:
+        if self._group is None or self._group.catalog is not catalog:
+            self._group = CommitGroup(catalog)
+        return self._group
 
     def _away(self, catalog: Catalog) -> Away | None:
         """Links into period repositories, once the archive is rotated (see ``rotate``)."""
@@ -202,7 +257,8 @@ class Applier:
         watch = Watchlist(catalog)
         recorded = [ch.known.article_id for ch in written_changed]
         arrived: list[str] = []
-        with catalog.transaction():
+
+        def record() -> None:
             for nf in written_new:
                 x = by_ident[nf.article.ident]
                 aid = catalog.add_article(
@@ -217,7 +273,7 @@ class Applier:
                 recorded.append(aid)
                 catalog.set_refs(aid, sorted(x.refs), new=True)
                 # Articles already linking here can now link to the copy.
-                arrived += (x.given.ident, f"url:{x.given.canonical}")
+                arrived.extend((x.given.ident, f"url:{x.given.canonical}"))
             for ch in written_changed:
                 x = by_ident[ch.article.ident]
                 catalog.update_article(
@@ -272,6 +328,8 @@ class Applier:
                 numbers = [nf.number for nf in written_new if nf.number is not None]
                 next_number = min(numbers) - 1 if numbers else state.next_number
                 catalog.set_changed(source.id, now, next_number)
+
+        await self._commits(catalog).run(record)
         r.new, r.updated = len(written_new), len(written_changed)
         for item in result.item_errors:
             log.debug("%s: item %s: %s", source.id, item.where, item.reason)

@@ -206,6 +206,18 @@ class Catalog:
         else:
             self.db.execute("COMMIT")
 
+    @contextmanager
+    def part(self) -> Iterator[None]:
+        """A part of the open transaction that an exception undoes alone (a savepoint)."""
+        self.db.execute("SAVEPOINT part")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK TO SAVEPOINT part")
+            self.db.execute("RELEASE SAVEPOINT part")
+            raise
+        self.db.execute("RELEASE SAVEPOINT part")
+
     def _rows_in(self, sql: str, values: Sequence[Any], *before: Any) -> Iterator[Any]:
         """Rows of ``sql`` with its ``IN (?)`` taking ``values``, at most 500 at a time
         (SQLite limits the variables of one statement); ``before`` binds the ``?`` ahead."""
