@@ -220,8 +220,20 @@ def test_schema_1_catalog_is_migrated_with_its_data(tmp_path: Path) -> None:
     c = Catalog(path)
     (st,) = c.sources()
     assert (st.id, st.failures, st.next_due_ms, st.failing_since_ms) == ("ex", 2, None, None)
-    assert c.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 9
+    assert c.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 10
     assert c.db.execute("SELECT count(*) FROM checks").fetchone()[0] == 0
+    # Schema 10: the indexes of columns that are nearly always NULL keep only the others,
+    # and lookups by value still use them.
+    indexes = dict(c.db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'"))
+    assert indexes["articles_by_home"].endswith("WHERE home IS NOT NULL")
+    assert indexes["articles_by_alt_path"].endswith("WHERE alt_path IS NOT NULL")
+    for sql in (
+        "SELECT id FROM articles WHERE home = ?",
+        "SELECT url FROM articles WHERE path = ? OR alt_path = ?",
+    ):
+        marks = ("x",) * sql.count("?")
+        plan = " ".join(r[3] for r in c.db.execute("EXPLAIN QUERY PLAN " + sql, marks))
+        assert "INDEX" in plan and "SCAN" not in plan, plan
 
 
 def test_a_second_concurrent_update_is_refused_and_writes_nothing(tmp_path: Path) -> None:
