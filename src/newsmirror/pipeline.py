@@ -383,10 +383,10 @@ class Updater:
                 self._adopt(catalog, s, files, lowest)
             else:
                 empty.append(s.id)
-        # A first pass over many new sources: one commit for all their empty folders.
-        with catalog.transaction():
-            for sid in empty:
-                catalog.mark_adopted(sid, None)
+        if empty:  # a first pass over many new sources: one commit for their empty folders
+            with catalog.transaction():
+                for sid in empty:
+                    catalog.mark_adopted(sid, None)
 
     def _adopt(
         self,
