@@ -278,3 +278,56 @@ def test_a_connection_the_server_closed_is_not_used_again() -> None:
         assert len(connections) == 2  # the second request came on a new connection
     finally:
         listener.close()
+
+
+class _Socket:
+    """The part of an anyio stream the backend asks for: its socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def get_extra_info(self, info: str) -> object:
+        return self.sock if info == "socket" else None
+
+
+def test_idle_connections_are_asked_about_with_one_poll_per_step() -> None:
+    """httpcore asks each idle connection whether the server closed it, every time a
+    request starts or ends: one poll answers a whole step's questions, and the next step
+    (the same task's or another's) asks the kernel again."""
+    from newsmirror.fetch.backend import Readiness, Stream
+
+    pairs = [socket.socketpair() for _ in range(4)]
+    ours = [a for a, _ in pairs]
+    readiness = Readiness()
+    streams = [Stream(_Socket(a), readiness) for a in ours]  # type: ignore[arg-type]
+
+    async def go() -> list[list[bool]]:
+        seen = [[s.get_extra_info("is_readable") for s in streams]]
+        assert readiness.polls == 1
+        pairs[2][1].close()  # the server closes one connection...
+        pairs[3][1].send(b"x")  # ...and another sends what nobody asked for
+        seen.append([s.get_extra_info("is_readable") for s in streams])  # same step
+        await asyncio.sleep(0)
+        seen.append([s.get_extra_info("is_readable") for s in streams])
+        assert readiness.polls == 2
+
+        async def other() -> list[bool]:
+            return [s.get_extra_info("is_readable") for s in streams]
+
+        seen.append(await asyncio.create_task(other()))
+        assert readiness.polls == 3
+        return seen
+
+    try:
+        assert asyncio.run(go()) == [
+            [False, False, False, False],
+            [False, False, False, False],  # the step's answers hold until it ends
+            [False, False, True, True],
+            [False, False, True, True],
+        ]
+        ours[0].close()  # a closed socket cannot carry a request
+        assert streams[0].get_extra_info("is_readable") is True
+    finally:
+        for a, b in pairs:
+            a.close()
+            b.close()
