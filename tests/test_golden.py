@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
-from newsmirror.render.markdown import join_lines, render_article
+import pytest
+
+from newsmirror.render.markdown import file_hash, join_lines, render_article
 from newsmirror.report import UpdateReport
 from newsmirror.sources.feed import parse_feed
 
@@ -33,6 +36,15 @@ def _golden_update(
         layout=layout,
     )
     return run_update(cfg)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("size", [0, 1, 2046, 2047, 2048, 4094, 4095, 50_000])
+def test_file_hash_is_the_sha256_of_everything_after_the_date_line(size: int) -> None:
+    """Hashed in pieces (see ``file_hash``), still the hash of catalogs made before."""
+    body = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    for first in (b"<!--1666748057666-->\n", b"<!--1-->\n"):
+        assert file_hash(first + body) == hashlib.sha256(body).hexdigest()
+    assert file_hash(b"no line break") == hashlib.sha256(b"").hexdigest()
 
 
 def test_golden_through_a_whole_update(
