@@ -128,7 +128,8 @@ def file_hash(rendered: bytes) -> str:
     that bumps an item's date on every fetch does not rewrite it each hour, and a file
     adopted from an existing archive is recognised when the feed still carries it.
     """
-    body = memoryview(rendered)[rendered.find(b"\n") + 1 :] if b"\n" in rendered else b""
+    cut = rendered.find(b"\n")
+    body = memoryview(rendered)[cut + 1 :] if cut >= 0 else b""
     h = hashlib.sha256()
     # In pieces hashlib hashes without releasing the GIL (it does from 2,048 bytes): the
     # event loop hashes every file of a pass, and each release handed the GIL to a thread
