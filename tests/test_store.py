@@ -15,6 +15,7 @@ from newsmirror.errors import ArchiveError, CatalogError
 from newsmirror.model import Article
 from newsmirror.store.catalog import APPLICATION_ID, SCHEMA_VERSION, Catalog
 from newsmirror.store.files import ArchiveWriter
+from newsmirror.store.rows import NewArticle
 
 
 def _article(**kw: object) -> Article:
@@ -88,6 +89,56 @@ def test_revisions_are_kept(tmp_path: Path) -> None:
     with c.transaction():
         c.update_article(known, _article(title="t2"), "h2", 20)
     assert [(r[1], r[2]) for r in c.revisions("ex", "id:1")] == [(10, "t"), (20, "t2")]
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_articles_added_together_get_ids_revisions_and_refs_in_order(
+    engine: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Many rows go in one statement each (in pieces under the variable limit); the ids
+    come back in order and name the right rows, as one insert at a time would."""
+    where = request.getfixturevalue("pg_url") if engine == "postgresql" else tmp_path / "c"
+    c = Catalog(where)
+    new = [
+        NewArticle(
+            _article(ident=f"id:{i}", key=str(i), title=f"t{i}", body=f"<p>{'长' * i}</p>"),
+            f"articles/ex/{i}.md",
+            i,
+            f"h{i}",
+            {f"id:x{i}", f"url:https://e.example/{i}", "img:https://e.example/shared.png"},
+            alt_path=f"alt/{i}.md" if i % 2 else None,
+        )
+        for i in range(200)  # 13 values a row: more than one statement's worth
+    ]
+    with c.transaction():
+        c.ensure_source("ex", "Ex", "https://e.example/f")
+        first = c.add_article(_article(ident="id:first"), "articles/ex/first.md", None, "h", 5)
+        ids = c.add_articles(new, 10)
+        ids += c.add_articles([], 10)
+    assert len(set(ids)) == 200 and min(ids) > first
+    rows = c.db.execute(
+        "SELECT id, ident, path, number, title, content_hash, alt_path, first_seen_ms "
+        "FROM articles WHERE id != ? ORDER BY id",
+        (first,),
+    ).fetchall()
+    assert [tuple(r) for r in rows] == [
+        (aid, n.article.ident, n.path, n.number, n.article.title, n.hash, n.alt_path, 10)
+        for aid, n in zip(ids, new, strict=True)
+    ]
+    for aid, n in zip(ids[::37], new[::37], strict=True):
+        assert c.revisions("ex", n.article.ident) == [(n.hash, 10, n.article.title)]
+        (stored,) = c.stored([aid])
+        assert stored.article.body == n.article.body
+    assert c.referrers(["id:x5"]) == [ids[5]]
+    assert c.referrers(["img:https://e.example/shared.png"]) == sorted(ids)
+    with c.transaction():
+        c.add_pending(["id:x1", "id:x2", "id:x1"])  # a key twice is kept once
+        c.add_pending(["id:x2"])
+    assert c.pending() == ["id:x1", "id:x2"]
+    with c.transaction():
+        c.clear_pending(["id:x1", "id:none"])
+    assert c.pending() == ["id:x2"]
+    c.close()
 
 
 def test_long_bodies_are_kept_deflated_and_read_back_as_written(tmp_path: Path) -> None:

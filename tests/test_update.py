@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from newsmirror.store.catalog import FIRST_NUMBER
+from newsmirror.store.rows import FIRST_NUMBER
 
 from . import feeds
 from .conftest import Clock, archive_catalog, catalog_db, snapshot, write_config

@@ -28,9 +28,10 @@ from .publish.lists import Elsewhere, ReadmeSource, list_path, render_list, rend
 from .publish.site_bundles import BundlePages, fingerprint
 from .render.markdown import Away, away_url, file_hash
 from .report import SourceReport
-from .store.catalog import Catalog, ListEntry, Stored
+from .store.catalog import Catalog
 from .store.files import ArchiveWriter, SyncBarrier
 from .store.rotation import Homes
+from .store.rows import ListEntry, NewArticle, Stored
 from .store.watch import DISAPPEARANCE, EDIT, Watchlist
 from .transform.prepare import Prepared, prepare
 from .watch import edit_detail
@@ -259,21 +260,23 @@ class Applier:
         arrived: list[str] = []
 
         def record() -> None:
+            adding = []
             for nf in written_new:
                 x = by_ident[nf.article.ident]
-                aid = catalog.add_article(
-                    x.given,
-                    nf.path,
-                    nf.number,
-                    nf.hash,
-                    now,
-                    x.alt_path(nf.path),
-                    made.get(x.given.ident),
+                adding.append(
+                    NewArticle(
+                        x.given,
+                        nf.path,
+                        nf.number,
+                        nf.hash,
+                        x.refs,
+                        x.alt_path(nf.path),
+                        made.get(x.given.ident),
+                    )
                 )
-                recorded.append(aid)
-                catalog.set_refs(aid, sorted(x.refs), new=True)
                 # Articles already linking here can now link to the copy.
                 arrived.extend((x.given.ident, f"url:{x.given.canonical}"))
+            recorded.extend(catalog.add_articles(adding, now))
             for ch in written_changed:
                 x = by_ident[ch.article.ident]
                 catalog.update_article(

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from .config import Layout
 from .model import Article, clamp_ms
 from .render.markdown import file_hash, render_article
-from .store.catalog import Known
+from .store.rows import Known
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from .config import Settings
 from .errors import reason
 from .model import clamp_ms, printable
 from .report import UpdateReport
-from .store.catalog import SourceState
+from .store.rows import SourceState
 
 log = logging.getLogger(__name__)
 

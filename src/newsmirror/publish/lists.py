@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from ..model import clamp_ms
 from ..render.markdown import escape_link_text, link_destination
-from ..store.catalog import ListEntry
+from ..store.rows import ListEntry
 
 CHINA = timezone(timedelta(hours=8))
 

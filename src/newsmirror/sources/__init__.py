@@ -13,7 +13,7 @@ from ..config import SourceSettings
 from ..cores import Runner, in_thread
 from ..fetch.http import Fetcher
 from ..model import SourceResult
-from ..store.catalog import SourceState
+from ..store.rows import SourceState
 
 
 @dataclass(frozen=True, slots=True)

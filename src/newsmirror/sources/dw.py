@@ -23,7 +23,7 @@ from ..config import SourceSettings
 from ..errors import ParseError, reason
 from ..extract.document import parse_date, walk_json
 from ..model import Article, ItemError, SourceResult
-from ..store.catalog import SourceState
+from ..store.rows import SourceState
 from ..transform.sanitize import sanitize
 from . import Context
 from .charset import xml_to_utf8

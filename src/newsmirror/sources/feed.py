@@ -28,8 +28,8 @@ from ..config import SourceSettings
 from ..errors import ParseError, reason
 from ..model import Article, ItemError, SourceResult
 from ..render.markdown import clean_title
-from ..store.catalog import SourceState
 from ..store.db import deflated
+from ..store.rows import SourceState
 from ..transform.footer import strip_footer
 from ..transform.sanitize import DEFAULT_IFRAME_HOSTS, sanitize
 from . import Context

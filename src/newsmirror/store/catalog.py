@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,64 +22,24 @@ from ..errors import CatalogError
 from ..model import Article
 from ..transform.links import path_keys
 from .adopt import ExistingFile
-from .db import Connection, PgConnection, first_line, insert_id, is_postgres, pack, redact, unpack
+from .db import (
+    MAX_VARIABLES,
+    Connection,
+    PgConnection,
+    first_line,
+    insert_id,
+    insert_rows,
+    is_postgres,
+    pack,
+    redact,
+    unpack,
+)
+from .rows import Known, ListEntry, NewArticle, SourceState, Stored
 from .schema import MIGRATIONS, SCHEMA_VERSION
 from .schema_pg import PG_FIRST, PG_MIGRATIONS
 
 APPLICATION_ID = 0x4E4D4952  # "NMIR"
 PAGE_SIZE = 8192  # bytes, of a new SQLite catalog
-FIRST_NUMBER = 0xFFFFF - 1  # duty-machine: the first file of an empty source
-
-
-@dataclass(frozen=True, slots=True)
-class Known:
-    """What the catalog remembers of one article, enough to decide new/changed/unchanged."""
-
-    article_id: int
-    ident: str
-    content_hash: str
-    path: str
-    number: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class SourceState:
-    """A source's row: HTTP validators, health and numbering."""
-
-    id: str
-    name: str
-    etag: str | None = None
-    last_modified: str | None = None
-    last_attempt_ms: int | None = None
-    last_success_ms: int | None = None
-    last_error: str | None = None
-    last_error_ms: int | None = None
-    failures: int = 0
-    last_changed_ms: int | None = None
-    next_number: int = FIRST_NUMBER
-    articles: int = 0
-    next_due_ms: int | None = None
-    failing_since_ms: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Stored:
-    """An archived article as last given by its outlet, to be rendered again."""
-
-    known: Known
-    article: Article
-    alt_path: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class ListEntry:
-    """One line of a source list."""
-
-    path: str
-    title: str
-    date_ms: int
-    number: int | None
-    home: str | None = None  # the period repository holding it (rotated), None: here
 
 
 class Catalog:
@@ -361,35 +321,61 @@ class Catalog:
         number: int | None,
         h: str,
         now_ms: int,
-        alt_path: str | None = None,
-        packed: str | bytes | None = None,
+        refs: Collection[str] = (),
     ) -> int:
-        """Insert a new article (``h``: its file hash) and its first revision; returns its id.
-        ``packed``: its body as ``db.pack`` makes it here, if made beforehand (elsewhere)."""
-        article_id = insert_id(
-            self.db,
-            self.dialect,
-            "INSERT INTO articles (source, ident, key, path, number, url, canonical, title, "
-            "date_ms, content_hash, first_seen_ms, last_changed_ms, alt_path) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        """Insert one new article (see :meth:`add_articles`); returns its id."""
+        return self.add_articles([NewArticle(article, path, number, h, refs)], now_ms)[0]
+
+    def add_articles(self, new: Sequence[NewArticle], now_ms: int) -> list[int]:
+        """Insert new articles (each with its file hash) and their first revisions and
+        rendering dependencies; returns their ids, in order.
+
+        In SQLite, all rows of a kind go in one statement (see ``db.insert_rows``), so ids
+        are given here: the next ones after the highest, as SQLite itself would give them
+        (the write transaction keeps every other writer out).  PostgreSQL's come from its
+        sequence, one insert at a time.
+        """
+        rows = [
             (
-                article.source,
-                article.ident,
-                article.key,
-                path,
-                number,
-                article.url,
-                article.canonical,
-                article.title,
-                article.date_ms,
-                h,
+                n.article.source,
+                n.article.ident,
+                n.article.key,
+                n.path,
+                n.number,
+                n.article.url,
+                n.article.canonical,
+                n.article.title,
+                n.article.date_ms,
+                n.hash,
                 now_ms,
                 now_ms,
-                alt_path,
-            ),
+                n.alt_path,
+            )
+            for n in new
+        ]
+        head = (
+            "INSERT INTO articles ({id}source, ident, key, path, number, url, canonical, "
+            "title, date_ms, content_hash, first_seen_ms, last_changed_ms, alt_path)"
         )
-        self._add_revision(article_id, article, h, now_ms, packed)
-        return article_id
+        if self.dialect == "sqlite":
+            top = self.db.execute("SELECT coalesce(max(id), 0) FROM articles").fetchone()[0]
+            ids = list(range(top + 1, top + 1 + len(rows)))
+            insert_rows(
+                self.db, head.format(id="id, "), [(i, *r) for i, r in zip(ids, rows, strict=True)]
+            )
+        else:
+            single = head.format(id="") + " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+            ids = [insert_id(self.db, self.dialect, single, r) for r in rows]
+        self._add_revisions(
+            [(i, n.article, n.hash, n.packed) for i, n in zip(ids, new, strict=True)], now_ms
+        )
+        insert_rows(
+            self.db,
+            "INSERT INTO refs (key, article_id)",
+            [(k, i) for i, n in zip(ids, new, strict=True) for k in sorted(n.refs)],
+            "ON CONFLICT DO NOTHING",
+        )
+        return ids
 
     def update_article(
         self,
@@ -416,7 +402,7 @@ class Catalog:
                 known.article_id,
             ),
         )
-        self._add_revision(known.article_id, article, h, now_ms, packed)
+        self._add_revisions([(known.article_id, article, h, packed)], now_ms)
 
     def adopt(self, sid: str, files: Sequence[ExistingFile], now_ms: int) -> int:
         """Insert article files found on disk (see ``adopt``); returns how many were new."""
@@ -427,8 +413,9 @@ class Catalog:
                 (sid, f.article.ident, f.path),
             ).fetchone()
             if not exists:
-                aid = self.add_article(f.article, f.path, f.number, f.hash, now_ms)
-                self.set_refs(aid, sorted(path_keys(f.article.body)), new=True)
+                self.add_article(
+                    f.article, f.path, f.number, f.hash, now_ms, path_keys(f.article.body)
+                )
                 added += 1
         return added
 
@@ -444,27 +431,27 @@ class Catalog:
         """Whether revision bodies are kept deflated (as ``db.deflated`` makes them)."""
         return self.dialect == "sqlite"
 
-    def _add_revision(
-        self,
-        article_id: int,
-        article: Article,
-        h: str,
-        now_ms: int,
-        packed: str | bytes | None = None,
+    def _add_revisions(
+        self, revisions: Sequence[tuple[int, Article, str, str | bytes | None]], now_ms: int
     ) -> None:
-        self.db.execute(
+        """One revision per ``(article id, article, file hash, body as packed or None)``."""
+        insert_rows(
+            self.db,
             "INSERT INTO revisions (article_id, content_hash, seen_ms, url, title, date_ms, "
-            "authors, body) VALUES (?,?,?,?,?,?,?,?)",
-            (
-                article_id,
-                h,
-                now_ms,
-                article.url,
-                article.title,
-                article.date_ms,
-                json.dumps(list(article.authors), ensure_ascii=False),
-                pack(self.dialect, article.body) if packed is None else packed,
-            ),
+            "authors, body)",
+            [
+                (
+                    aid,
+                    h,
+                    now_ms,
+                    a.url,
+                    a.title,
+                    a.date_ms,
+                    json.dumps(list(a.authors), ensure_ascii=False),
+                    pack(self.dialect, a.body) if packed is None else packed,
+                )
+                for aid, a, h, packed in revisions
+            ],
         )
 
     def needs_adoption(self, sid: str) -> bool:
@@ -547,18 +534,22 @@ class Catalog:
         ``new``: the article was just added, so it has none to forget yet."""
         if not new:
             self.db.execute("DELETE FROM refs WHERE article_id = ?", (article_id,))
-        self.db.executemany(
-            "INSERT INTO refs (key, article_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        insert_rows(
+            self.db,
+            "INSERT INTO refs (key, article_id)",
             [(k, article_id) for k in keys],
+            "ON CONFLICT DO NOTHING",
         )
 
     def add_pending(self, keys: Sequence[str]) -> None:
         """Keys that became resolvable (an article arrived, an image got its copy): the
         articles depending on them are rendered again at the end of the pass.  Kept in the
         catalog, in the same transaction as the arrival, so a killed pass still does it."""
-        self.db.executemany(
-            "INSERT INTO pending_refs (key) VALUES (?) ON CONFLICT DO NOTHING",
+        insert_rows(
+            self.db,
+            "INSERT INTO pending_refs (key)",
             [(k,) for k in keys],
+            "ON CONFLICT DO NOTHING",
         )
 
     def pending(self) -> list[str]:
@@ -567,7 +558,11 @@ class Catalog:
 
     def clear_pending(self, keys: Sequence[str]) -> None:
         """Those keys are done."""
-        self.db.executemany("DELETE FROM pending_refs WHERE key = ?", [(k,) for k in keys])
+        for i in range(0, len(keys), MAX_VARIABLES):
+            chunk = keys[i : i + MAX_VARIABLES]
+            self.db.execute(
+                f"DELETE FROM pending_refs WHERE key IN ({','.join('?' * len(chunk))})", chunk
+            )
 
     def referrers(self, keys: Sequence[str]) -> list[int]:
         """Ids of the articles whose rendering depends on any of ``keys``."""

@@ -89,6 +89,27 @@ def insert_id(db: Connection, dialect: str, sql: str, parameters: Sequence[Any])
     return int(db.execute(sql + " RETURNING id", parameters).fetchone()[0])
 
 
+# SQLite steps a statement with the GIL released, and an update's event loop shares the GIL
+# with the threads writing files: each release can hand the GIL to one of them and wait to
+# get it back.  Many rows in one ``INSERT`` make one step where one statement per row made
+# one each.  999 variables at most per statement: the limit of SQLite builds before 3.32.
+MAX_VARIABLES = 999
+
+
+def insert_rows(db: Connection, head: str, rows: Sequence[Sequence[Any]], tail: str = "") -> None:
+    """Run ``head VALUES (…), (…) tail`` for all ``rows`` (all of one width), in as few
+    statements as the variable limit allows."""
+    if not rows:
+        return
+    width = len(rows[0])
+    group = "(" + ",".join("?" * width) + ")"
+    step = max(1, MAX_VARIABLES // width)
+    for i in range(0, len(rows), step):
+        chunk = rows[i : i + step]
+        values = ",".join([group] * len(chunk))
+        db.execute(f"{head} VALUES {values} {tail}", [v for row in chunk for v in row])
+
+
 def deflated(body: str) -> bytes | None:
     """``body`` as SQLite keeps it when deflating gains (None: it is kept as text)."""
     if len(body) < PACK_FROM:

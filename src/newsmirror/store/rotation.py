@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .catalog import Catalog, ListEntry
+from .catalog import Catalog
+from .rows import ListEntry
 
 SQUASH_PENDING = "rotate_squash_pending"
 
