@@ -346,6 +346,31 @@ def test_a_server_refusing_pages_is_left_alone_after_three(
     assert sum("refused 3 pages this pass" in e.reason for e in src.item_errors) == 7
 
 
+def test_refusals_of_one_server_are_counted_across_its_sources(
+    tmp_path: Path, server: FakeServer, run_update
+) -> None:
+    """Two feeds of one outlet, their pages on one server that refuses them all: three
+    refusals in the pass leave that server alone for both, not three for each."""
+    outlets = [o.Outlet(server, name, f"/{name}.xml") for name in ("bbc", "bbc2")]
+    for k, outlet in enumerate(outlets):
+        outlet.serve(
+            [
+                o.teaser(f"第{k}-{i}篇", server.url(f"/p/{k}/{i}"), f"2022-11-24T0{i}:00:00+00:00")
+                for i in range(5)
+            ]
+        )
+        for i in range(5):
+            server.routes[f"/p/{k}/{i}"] = lambda _r: Answer(403, b"Forbidden")
+    configs = [outlet.config(extractor="bbc") for outlet in outlets]
+    cfg = write_config(tmp_path / "c.toml", configs)
+    cfg.write_text(cfg.read_text().replace("per_host_delay = 0", "per_host_concurrency = 1"))
+    report = run_update(cfg)
+    assert len([r for r in server.requests if r.path.startswith("/p/")]) == 3
+    errors = [e for src in report.sources for e in src.item_errors]
+    assert len(errors) == 10
+    assert sum("refused 3 pages this pass" in e.reason for e in errors) == 7
+
+
 def test_voa_items_whose_guid_is_the_link(tmp_path: Path, server: FakeServer, run_update) -> None:
     page = server.url("/a/hong-kong-trial/6845123.html")
     server.routes["/voa.xml"] = (

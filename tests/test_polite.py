@@ -105,10 +105,64 @@ def test_a_pause_one_fetcher_was_asked_for_holds_the_others(
     assert page.starts == []
     db = Catalog(pg_url)
     try:
-        rows = list(db.db.execute("SELECT name, refusals FROM hosts WHERE name LIKE 'hold %'"))
+        rows = list(db.db.execute("SELECT hold_until_ms FROM hosts WHERE name LIKE 'hold %'"))
     finally:
         db.close()
-    assert [r[1] for r in rows] == [1]
+    assert len(rows) == 1 and rows[0][0] is not None
+
+
+def test_refusals_counted_by_one_worker_hold_back_the_others(
+    server: FakeServer, pg_url: str
+) -> None:
+    """Pages of one server across workers: after three refusals in all, no worker asks
+    it again until the count's window is over."""
+    from newsmirror.fetch.polite import REFUSALS_WINDOW
+    from newsmirror.sources.fulltext import MAX_REFUSALS, Refusals
+
+    Catalog(pg_url).close()
+    network = NetworkSettings(allow_private_networks=True, per_host_delay=0)
+    one, two = _fetchers(network, pg_url)
+    host = "127.0.0.1"
+
+    async def run() -> list[str]:
+        try:
+            a, b = Refusals(one), Refusals(two)
+            said = [await b.why_not(host)]
+            for status in (403, 200, 429, 404):  # two refusals; a 200 or a 404 is none
+                await a.note(host, status)
+            said.append(await b.why_not(host))
+            await b.note(host, 403)
+            said += [await a.why_not(host), await b.why_not(host), await b.why_not("other")]
+            return said
+        finally:
+            await one.aclose()
+            await two.aclose()
+
+    said = asyncio.run(run())
+    assert said[:2] == ["", ""] and said[4] == ""
+    assert said[2] == said[3] == f"not asked: {host} refused {MAX_REFUSALS} pages this pass"
+    # The window over, the count starts again.
+    db = Catalog(pg_url)
+    try:
+        db.db.execute(
+            "UPDATE hosts SET hold_until_ms = hold_until_ms - ? WHERE name = ?",
+            (round(REFUSALS_WINDOW * 1000 + 1000), "refused " + host),
+        )
+    finally:
+        db.close()
+    three = _fetchers(network, pg_url)
+
+    async def again() -> tuple[str, str]:
+        try:
+            r = Refusals(three[0])
+            before = await r.why_not(host)
+            await r.note(host, 403)
+            return before, await Refusals(three[1]).why_not(host)
+        finally:
+            for f in three:
+                await f.aclose()
+
+    assert asyncio.run(again()) == ("", "")
 
 
 def test_a_dead_fetchers_slots_come_back(server: FakeServer, pg_url: str) -> None:

@@ -31,7 +31,7 @@ from .config import Settings, SourceSettings, WatchSettings
 from .errors import is_fatal, reason
 from .model import Article
 from .sources import Context
-from .sources.fulltext import Refusals, server_of
+from .sources.fulltext import refusals_of, server_of
 from .sources.recheck import Outcome, look
 from .store.catalog import Catalog
 from .store.search import plain_text
@@ -100,7 +100,7 @@ class Rechecker:
         self.store_edits = store_edits
         self.clock = clock
         self.stopped = stopped  # a stop request: looks not yet asked are left for later
-        self.refusals = Refusals(ctx.fetcher.network.per_host_concurrency)
+        self.refusals = refusals_of(ctx.fetcher)
         self.to_save: list[str] = []  # pages to ask Save Page Now for
 
     async def run(self, sources: Sequence[SourceSettings]) -> WatchReport:
@@ -172,7 +172,7 @@ class Rechecker:
         async with self.refusals.slots[server]:
             if self.stopped():
                 return Outcome("skipped", "the pass is stopping")
-            if why := self.refusals.why_not(server):
+            if why := await self.refusals.why_not(server):
                 return Outcome("failed", why)
             try:
                 outcome = await look(source, stored, check.etag, check.last_modified, self.ctx)
@@ -181,7 +181,7 @@ class Rechecker:
                     raise
                 return Outcome("failed", reason(e))
             if outcome.kind == "failed":
-                self.refusals.note(server, outcome.status)
+                await self.refusals.note(server, outcome.status)
             return outcome
 
     async def _store(

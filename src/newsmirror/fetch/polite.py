@@ -1,5 +1,6 @@
 """How politely a host is asked: at most so many requests at once, one start per delay,
-and nothing while the server asked for a pause (429/503 with Retry-After).
+nothing while the server asked for a pause (429/503 with Retry-After), and a count of
+the pages each server refused, by which the page fetchers leave a refusing server alone.
 
 :class:`LocalManners` keeps that in the process (one ``update``).  :class:`SharedManners`
 keeps it in the PostgreSQL catalog, so every worker on every machine counts against the
@@ -36,17 +37,29 @@ class Manners(Protocol):
     async def hold(self, server: str, seconds: float) -> None:
         """The server asked for a pause of ``seconds``."""
 
+    async def refused(self, server: str) -> None:
+        """The server refused a page (403, 429): one more in its count."""
+
+    async def refusals(self, server: str) -> int:
+        """How many pages the server refused lately (this pass, or :data:`REFUSALS_WINDOW`)."""
+
     async def aclose(self) -> None:
         """Give back what is held."""
 
 
+# Workers have no common pass: refusals counted in the catalog are forgotten this long
+# after the first of them, as a pass's are when it ends.
+REFUSALS_WINDOW = 15 * 60.0  # seconds
+
+
 class LocalManners:
-    """Limits kept in this process (loop time)."""
+    """Limits kept in this process (loop time), for the fetcher's life: one pass."""
 
     def __init__(self, network: NetworkSettings) -> None:
         self.network = network
         self._next_start: dict[str, float] = {}
         self._hold: dict[str, float] = {}  # loop time until which a server wants nothing
+        self._refused: dict[str, int] = defaultdict(int)
         self._hosts: dict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(network.per_host_concurrency)
         )
@@ -71,12 +84,19 @@ class LocalManners:
         until = asyncio.get_running_loop().time() + seconds
         self._hold[server] = max(self._hold.get(server, 0.0), until)
 
+    async def refused(self, server: str) -> None:
+        self._refused[server] += 1
+
+    async def refusals(self, server: str) -> int:
+        return self._refused.get(server, 0)
+
     async def aclose(self) -> None:
         pass
 
 
 # The database's clock in ms, read once per statement.
 _NOW = "(SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms)"
+_WINDOW_MS = round(REFUSALS_WINDOW * 1000)
 _LOCK_CLASS = 0x6E6D  # the advisory locks' first key is this xor the host's hash
 
 
@@ -157,13 +177,35 @@ class SharedManners:
 
     async def hold(self, server: str, seconds: float) -> None:
         await self._query(
-            f"INSERT INTO hosts (name, hold_until_ms, refusals) SELECT %s, t.ms + %s, 1 "
+            f"INSERT INTO hosts (name, hold_until_ms) SELECT %s, t.ms + %s "
             f"FROM {_NOW} t ON CONFLICT (name) DO UPDATE SET "
-            "hold_until_ms = greatest(hosts.hold_until_ms, EXCLUDED.hold_until_ms), "
-            "refusals = hosts.refusals + 1",
+            "hold_until_ms = greatest(hosts.hold_until_ms, EXCLUDED.hold_until_ms)",
             "hold " + server,
             round(seconds * 1000),
         )
+
+    async def refused(self, server: str) -> None:
+        # The row's hold_until_ms is where its count's window ends: a refusal after that
+        # starts a new count and window.
+        await self._query(
+            f"INSERT INTO hosts (name, refusals, hold_until_ms) SELECT %s, 1, t.ms + %s "
+            f"FROM {_NOW} t ON CONFLICT (name) DO UPDATE SET "
+            "refusals = CASE WHEN hosts.hold_until_ms > EXCLUDED.hold_until_ms - %s "
+            "THEN hosts.refusals + 1 ELSE 1 END, "
+            "hold_until_ms = CASE WHEN hosts.hold_until_ms > EXCLUDED.hold_until_ms - %s "
+            "THEN hosts.hold_until_ms ELSE EXCLUDED.hold_until_ms END",
+            "refused " + server,
+            _WINDOW_MS,
+            _WINDOW_MS,
+            _WINDOW_MS,
+        )
+
+    async def refusals(self, server: str) -> int:
+        row = await self._query(
+            f"SELECT max(refusals) FROM hosts, {_NOW} t WHERE name = %s AND hold_until_ms > t.ms",
+            "refused " + server,
+        )
+        return int(row[0] or 0)
 
     async def aclose(self) -> None:
         if self._conn is not None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import weakref
 from collections import defaultdict
 from dataclasses import replace
 
@@ -23,7 +24,7 @@ from ..errors import FetchError, reason
 from ..extract import ExtractError, extract, render_body
 from ..extract.blocks import block_text
 from ..extract.outlets import extractor_for
-from ..fetch.http import Response
+from ..fetch.http import Fetcher, Response
 from ..model import Article, ItemError
 from ..transform.sanitize import sanitize
 from . import Context
@@ -62,35 +63,49 @@ MAX_REFUSALS = 3
 
 
 class Refusals:
-    """Per server, for one pass: how many pages may be asked at once, and how many it
-    refused.  The fetcher limits requests per host too; this also makes each page wait for
-    the answers before it, so a refusal is counted before the next page is asked."""
+    """Per server: how many pages may be asked at once, and whether it refused enough
+    already.  The fetcher limits requests per host too; this also makes each page wait for
+    the answers before it, so a refusal is counted before the next page is asked.  The
+    counts are the fetcher's manners': every source of a pass shares them, and so does
+    every worker of a PostgreSQL catalog."""
 
-    def __init__(self, width: int) -> None:
+    def __init__(self, fetcher: Fetcher) -> None:
+        width = fetcher.network.per_host_concurrency
         self.slots: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(width))
-        self.counts: dict[str, int] = {}
+        self.manners = fetcher.manners
 
-    def why_not(self, server: str) -> str:
+    async def why_not(self, server: str) -> str:
         """Why no more pages are asked of ``server`` this pass ("" while they are)."""
-        if self.counts.get(server, 0) >= MAX_REFUSALS:
+        if await self.manners.refusals(server) >= MAX_REFUSALS:
             return f"not asked: {server} refused {MAX_REFUSALS} pages this pass"
         return ""
 
-    def note(self, server: str, status: int | None) -> None:
+    async def note(self, server: str, status: int | None) -> None:
         """Count an answer that refused a page (403, 429)."""
         if status in (403, 429):
-            self.counts[server] = self.counts.get(server, 0) + 1
+            await self.manners.refused(server)
+
+
+_REFUSALS: weakref.WeakKeyDictionary[Fetcher, Refusals] = weakref.WeakKeyDictionary()
+
+
+def refusals_of(fetcher: Fetcher) -> Refusals:
+    """The :class:`Refusals` of ``fetcher``'s pass: one for all its sources and looks, so
+    their pages of one server wait for each other's answers too."""
+    if fetcher not in _REFUSALS:
+        _REFUSALS[fetcher] = Refusals(fetcher)
+    return _REFUSALS[fetcher]
 
 
 class _Pass:
-    """The pages of one source in one pass, with a per-server count of refusals."""
+    """The pages of one source in one pass (refusals counted with the pass's others)."""
 
     def __init__(self, source: SourceSettings, ctx: Context, keep: frozenset[str]) -> None:
         self.source = source
         self.ctx = ctx
         self.keep = keep  # idents whose page answers are kept (archived ones: maybe edits)
         self.answers: dict[str, Response] = {}
-        self.refusals = Refusals(ctx.fetcher.network.per_host_concurrency)
+        self.refusals = refusals_of(ctx.fetcher)
 
     def _error(self, a: Article, reason: str, retry: bool = True) -> ItemError:
         return ItemError(source=self.source.id, where=a.url, reason=reason, retry=retry)
@@ -105,12 +120,12 @@ class _Pass:
     async def _complete(self, a: Article) -> Article | ItemError:
         server = server_of(a.url)
         async with self.refusals.slots[server]:
-            if why := self.refusals.why_not(server):
+            if why := await self.refusals.why_not(server):
                 return self._error(a, why)
             try:
                 response = await self.ctx.fetcher.get_retrying(a.url, accept=PAGE_ACCEPT)
             except FetchError as e:
-                self.refusals.note(server, e.status)
+                await self.refusals.note(server, e.status)
                 return self._error(a, str(e), retry=not e.too_large)
         if a.ident in self.keep:
             self.answers[a.ident] = response
