@@ -307,3 +307,35 @@ def test_enqueue_names_an_unreachable_database_without_its_password(tmp_path: Pa
     r = _cli(config, "enqueue")
     assert r.returncode == 1
     assert "127.0.0.1" in r.stderr and "s3cret" not in r.stderr + r.stdout
+
+
+def test_a_workers_jobs_parse_in_its_pool_of_processes(
+    tmp_path: Path, server: FakeServer, pg_cluster: Any
+) -> None:
+    """A worker runs its jobs in threads of one process; their parsing goes to the
+    process's pool (``[archive] processes``), so a worker uses the machine's cores."""
+    import os
+
+    from newsmirror.cores import Cores
+
+    from . import feeds
+
+    server.routes["/f.xml"] = feeds.rss(feeds.items(5))
+    conftest.PG_CLUSTER = pg_cluster
+    try:
+        cfg = write_config(tmp_path / "c.toml", [{"id": "f", "url": server.url("/f.xml")}])
+        cfg.write_text(cfg.read_text().replace("[archive]", "[archive]\nprocesses = 3"))
+        settings = load(cfg)
+        old = Cores._pools.pop(3, None)
+        if old is not None:
+            old.shutdown()
+        Updater(settings).publish()
+        assert Updater(settings).fetch_source("f").new == 5
+        pool = Cores._pools[3]  # made by the job's first parse
+        pids = [p.pid for p in pool._processes.values()]
+        assert pids and os.getpid() not in pids
+        pool.shutdown()
+        del Cores._pools[3]
+    finally:
+        conftest._forget_databases()
+        conftest.PG_CLUSTER = None

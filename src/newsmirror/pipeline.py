@@ -173,6 +173,9 @@ class Updater:
             catalog.close()
 
     async def _fetch_one(self, source: SourceSettings, catalog: Catalog) -> SourceReport:
+        # The worker's jobs run in threads of one process: in threads, their parsing and
+        # extracting would share one core.  The pool is the process's, shared by its jobs.
+        self.cpu = self._cores()
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="write") as pool:
             async with self._fetcher() as fetcher:
                 r = await self._source(source, catalog, fetcher, pool)
@@ -227,6 +230,11 @@ class Updater:
             if self.settings.git.enabled and report.rerendered:
                 self._publish(report, f"Rewrite images and links: {report.rerendered} articles\n")
         return report
+
+    def _cores(self) -> Cores:
+        """The pool of parsing processes the settings ask for (one per core by default)."""
+        processes = self.settings.archive.processes
+        return Cores(default_processes() if processes is None else processes)
 
     def _fetcher(self) -> Fetcher:
         """A fetcher; in a worker or the publisher its per-host limits and the pauses
@@ -295,8 +303,7 @@ class Updater:
                 report.sources.append(SourceReport(id=s.id, name=s.name, skipped_until=due))
             else:
                 sources.append(s)
-        processes = self.settings.archive.processes
-        self.cpu = cores = Cores(default_processes() if processes is None else processes)
+        self.cpu = cores = self._cores()
         if sources:
             cores.start()
         with ThreadPoolExecutor(max_workers=4, thread_name_prefix="write") as pool:
