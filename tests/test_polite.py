@@ -112,13 +112,15 @@ def test_a_pause_one_fetcher_was_asked_for_holds_the_others(
 
 
 def test_refusals_counted_by_one_worker_hold_back_the_others(
-    server: FakeServer, pg_url: str
+    server: FakeServer, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Pages of one server across workers: after three refusals in all, no worker asks
     it again until the count's window is over."""
+    from newsmirror.fetch import polite
     from newsmirror.fetch.polite import REFUSALS_WINDOW
     from newsmirror.sources.fulltext import MAX_REFUSALS, Refusals
 
+    monkeypatch.setattr(polite, "REFUSALS_FRESH", 0.0)  # each look reads the catalog
     Catalog(pg_url).close()
     network = NetworkSettings(allow_private_networks=True, per_host_delay=0)
     one, two = _fetchers(network, pg_url)
@@ -198,3 +200,28 @@ def test_manners_are_shared_by_workers_of_a_postgresql_catalog(tmp_path: Path, p
         fetcher = updater._fetcher()
         assert isinstance(fetcher.manners, SharedManners) is (shared and updater is postgres)
         asyncio.run(fetcher.aclose())
+
+
+def test_a_burst_of_pages_reads_the_refusal_count_once(pg_url: str) -> None:
+    Catalog(pg_url).close()
+    network = NetworkSettings(allow_private_networks=True)
+    manners = SharedManners(network, pg_url)
+    asked: list[str] = []
+    query = manners._query
+
+    async def counting(sql: str, *params: Any) -> Any:
+        asked.append(sql)
+        return await query(sql, *params)
+
+    manners._query = counting  # type: ignore[method-assign]
+
+    async def run() -> list[int]:
+        try:
+            counts = [await manners.refusals("a.example") for _ in range(20)]
+            await manners.refused("a.example")  # its own refusal counts at once
+            return [*counts, await manners.refusals("a.example")]
+        finally:
+            await manners.aclose()
+
+    assert asyncio.run(run()) == [0] * 20 + [1]
+    assert len(asked) == 2  # one read, one count

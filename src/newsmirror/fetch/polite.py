@@ -50,6 +50,7 @@ class Manners(Protocol):
 # Workers have no common pass: refusals counted in the catalog are forgotten this long
 # after the first of them, as a pass's are when it ends.
 REFUSALS_WINDOW = 15 * 60.0  # seconds
+REFUSALS_FRESH = 1.0  # seconds a worker goes by the count it read last (its own are added)
 
 
 class LocalManners:
@@ -116,6 +117,9 @@ class SharedManners:
         self._conn: Any = None
         self._lock = asyncio.Lock()  # one statement at a time on the connection
         self._mine: set[tuple[int, int]] = set()  # advisory locks are re-entrant per session
+        # server -> (count, loop time it was read): read again after REFUSALS_FRESH, so a
+        # burst of one server's pages costs one query, not one each.
+        self._refusals: dict[str, tuple[int, float]] = {}
 
     async def _query(self, sql: str, *params: Any) -> Any:
         async with self._lock:
@@ -187,25 +191,31 @@ class SharedManners:
     async def refused(self, server: str) -> None:
         # The row's hold_until_ms is where its count's window ends: a refusal after that
         # starts a new count and window.
-        await self._query(
+        row = await self._query(
             f"INSERT INTO hosts (name, refusals, hold_until_ms) SELECT %s, 1, t.ms + %s "
             f"FROM {_NOW} t ON CONFLICT (name) DO UPDATE SET "
             "refusals = CASE WHEN hosts.hold_until_ms > EXCLUDED.hold_until_ms - %s "
             "THEN hosts.refusals + 1 ELSE 1 END, "
             "hold_until_ms = CASE WHEN hosts.hold_until_ms > EXCLUDED.hold_until_ms - %s "
-            "THEN hosts.hold_until_ms ELSE EXCLUDED.hold_until_ms END",
+            "THEN hosts.hold_until_ms ELSE EXCLUDED.hold_until_ms END RETURNING refusals",
             "refused " + server,
             _WINDOW_MS,
             _WINDOW_MS,
             _WINDOW_MS,
         )
+        self._refusals[server] = (int(row[0]), asyncio.get_running_loop().time())
 
     async def refusals(self, server: str) -> int:
+        now = asyncio.get_running_loop().time()
+        known = self._refusals.get(server)
+        if known is not None and now - known[1] < REFUSALS_FRESH:
+            return known[0]
         row = await self._query(
             f"SELECT max(refusals) FROM hosts, {_NOW} t WHERE name = %s AND hold_until_ms > t.ms",
             "refused " + server,
         )
-        return int(row[0] or 0)
+        self._refusals[server] = (int(row[0] or 0), now)
+        return self._refusals[server][0]
 
     async def aclose(self) -> None:
         if self._conn is not None:
