@@ -225,3 +225,41 @@ def test_a_burst_of_pages_reads_the_refusal_count_once(pg_url: str) -> None:
 
     assert asyncio.run(run()) == [0] * 20 + [1]
     assert len(asked) == 2  # one read, one count
+
+
+def test_slots_are_taken_one_lock_each_and_never_twice_by_one_session(pg_url: str) -> None:
+    """Each slot is one advisory lock (the query that tries them stops at the first it
+    gets), and one fetcher's concurrent requests never share a slot."""
+    Catalog(pg_url).close()
+    network = NetworkSettings(allow_private_networks=True, per_host_concurrency=3)
+    manners = SharedManners(network, pg_url)
+    inside = 0
+    most = 0
+    held: list[int] = []
+
+    async def request() -> None:
+        nonlocal inside, most
+        async with manners.slot("a.example"):
+            inside += 1
+            most = max(most, inside)
+            row = await manners._query(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                "AND pid = pg_backend_pid()"
+            )
+            held.append(row[0])
+            await asyncio.sleep(0.05)
+            inside -= 1
+
+    async def run() -> int:
+        try:
+            await asyncio.gather(*(request() for _ in range(7)))
+            row = await manners._query(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                "AND pid = pg_backend_pid()"
+            )
+            return int(row[0])
+        finally:
+            await manners.aclose()
+
+    assert asyncio.run(run()) == 0
+    assert most == 3 and max(held) == 3

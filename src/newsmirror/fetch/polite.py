@@ -123,12 +123,16 @@ class SharedManners:
 
     async def _query(self, sql: str, *params: Any) -> Any:
         async with self._lock:
-            if self._conn is None:
-                import psycopg
+            return await self._execute(sql, *params)
 
-                self._conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
-            cur = await self._conn.execute(sql, params)
-            return await cur.fetchone() if cur.description else None
+    async def _execute(self, sql: str, *params: Any) -> Any:
+        """A statement on the connection (made at the first); the caller holds the lock."""
+        if self._conn is None:
+            import psycopg
+
+            self._conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+        cur = await self._conn.execute(sql, params)
+        return await cur.fetchone() if cur.description else None
 
     @asynccontextmanager
     async def slot(self, host: str) -> AsyncIterator[None]:
@@ -141,17 +145,31 @@ class SharedManners:
             await self._query("SELECT pg_advisory_unlock(%s, %s)", key, taken)
 
     async def _take(self, key: int) -> int:
-        """One of the host's ``per_host_concurrency`` slots, waiting until one is free."""
+        """One of the host's ``per_host_concurrency`` slots, waiting until one is free.
+
+        One query tries the free-to-us slots in order and stops at the first it gets (the
+        lock is in the filter, which a ``LIMIT 1`` scan stops evaluating at the first row
+        it passes), where a query per slot made a busy host cost a round trip for each
+        slot other workers hold."""
         wait = 0.02
         while True:
-            for n in range(self.network.per_host_concurrency):
-                if (key, n) in self._mine:
-                    continue
-                self._mine.add((key, n))
-                row = await self._query("SELECT pg_try_advisory_lock(%s, %s)", key, n)
-                if row[0]:
-                    return n
-                self._mine.discard((key, n))
+            # Under the lock from choosing to noting: the session's locks are re-entrant,
+            # so two of its requests must never try the same slot.
+            async with self._lock:
+                free = [
+                    n
+                    for n in range(self.network.per_host_concurrency)
+                    if (key, n) not in self._mine
+                ]
+                row = await self._execute(
+                    "SELECT n FROM unnest(%s::int[]) AS n "
+                    "WHERE pg_try_advisory_lock(%s, n) LIMIT 1",
+                    free,
+                    key,
+                )
+                if row is not None:
+                    self._mine.add((key, row[0]))
+                    return int(row[0])
             await asyncio.sleep(wait * random.uniform(0.5, 1.5))
             wait = min(wait * 2, 0.5)
 
