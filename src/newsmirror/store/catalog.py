@@ -27,7 +27,6 @@ from .db import (
     Connection,
     PgConnection,
     first_line,
-    insert_id,
     insert_rows,
     is_postgres,
     pack,
@@ -330,10 +329,11 @@ class Catalog:
         """Insert new articles (each with its file hash) and their first revisions and
         rendering dependencies; returns their ids, in order.
 
-        In SQLite, all rows of a kind go in one statement (see ``db.insert_rows``), so ids
-        are given here: the next ones after the highest, as SQLite itself would give them
-        (the write transaction keeps every other writer out).  PostgreSQL's come from its
-        sequence, one insert at a time.
+        All rows of a kind go in one statement (see ``db.insert_rows``), so ids are given
+        here.  In SQLite, the next ones after the highest, as SQLite itself would give them
+        (the write transaction keeps every other writer out); in PostgreSQL, as many as are
+        needed taken from the column's sequence in one query (a worker's round trip per
+        article before).
         """
         rows = [
             (
@@ -353,19 +353,24 @@ class Catalog:
             )
             for n in new
         ]
-        head = (
-            "INSERT INTO articles ({id}source, ident, key, path, number, url, canonical, "
-            "title, date_ms, content_hash, first_seen_ms, last_changed_ms, alt_path)"
-        )
         if self.dialect == "sqlite":
             top = self.db.execute("SELECT coalesce(max(id), 0) FROM articles").fetchone()[0]
             ids = list(range(top + 1, top + 1 + len(rows)))
-            insert_rows(
-                self.db, head.format(id="id, "), [(i, *r) for i, r in zip(ids, rows, strict=True)]
-            )
         else:
-            single = head.format(id="") + " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
-            ids = [insert_id(self.db, self.dialect, single, r) for r in rows]
+            ids = [
+                int(r[0])
+                for r in self.db.execute(
+                    "SELECT nextval(pg_get_serial_sequence('articles', 'id')) "
+                    "FROM generate_series(1, ?)",
+                    (len(rows),),
+                )
+            ]
+        insert_rows(
+            self.db,
+            "INSERT INTO articles (id, source, ident, key, path, number, url, canonical, "
+            "title, date_ms, content_hash, first_seen_ms, last_changed_ms, alt_path)",
+            [(i, *r) for i, r in zip(ids, rows, strict=True)],
+        )
         self._add_revisions(
             [(i, n.article, n.hash, n.packed) for i, n in zip(ids, new, strict=True)], now_ms
         )
