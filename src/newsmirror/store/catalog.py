@@ -23,7 +23,6 @@ from ..model import Article
 from ..transform.links import path_keys
 from .adopt import ExistingFile
 from .db import (
-    MAX_VARIABLES,
     Connection,
     PgConnection,
     first_line,
@@ -177,14 +176,20 @@ class Catalog:
             raise
         self.db.execute("RELEASE SAVEPOINT part")
 
-    def _rows_in(self, sql: str, values: Sequence[Any], *before: Any) -> Iterator[Any]:
-        """Rows of ``sql`` with its ``IN (?)`` taking ``values``, at most 500 at a time
-        (SQLite limits the variables of one statement); ``before`` binds the ``?`` ahead."""
+    def _run_in(self, sql: str, values: Sequence[Any], *before: Any) -> Iterator[Any]:
+        """Run ``sql`` with its ``IN (?)`` taking ``values``, at most 500 at a time (SQLite
+        limits the variables of one statement); ``before`` binds the ``?`` ahead.  Yields
+        each statement's cursor."""
         for i in range(0, len(values), 500):
             chunk = values[i : i + 500]
-            yield from self.db.execute(
+            yield self.db.execute(
                 sql.replace("IN (?)", f"IN ({','.join('?' * len(chunk))})"), (*before, *chunk)
             )
+
+    def _rows_in(self, sql: str, values: Sequence[Any], *before: Any) -> Iterator[Any]:
+        """Rows of a ``SELECT`` run by :meth:`_run_in`."""
+        for cursor in self._run_in(sql, values, *before):
+            yield from cursor
 
     def close(self) -> None:
         """Close the connection (checkpointing the WAL)."""
@@ -534,11 +539,10 @@ class Catalog:
                     out[key] = (mine, path)
         return {k: path for k, (_mine, path) in out.items()}
 
-    def set_refs(self, article_id: int, keys: Sequence[str], *, new: bool = False) -> None:
-        """What an article's rendering depends on: link keys and ``img:`` image URLs.
-        ``new``: the article was just added, so it has none to forget yet."""
-        if not new:
-            self.db.execute("DELETE FROM refs WHERE article_id = ?", (article_id,))
+    def set_refs(self, article_id: int, keys: Sequence[str]) -> None:
+        """What an article's rendering depends on: link keys and ``img:`` image URLs, in
+        place of what it depended on before (a new article's are made by :meth:`add_articles`)."""
+        self.db.execute("DELETE FROM refs WHERE article_id = ?", (article_id,))
         insert_rows(
             self.db,
             "INSERT INTO refs (key, article_id)",
@@ -563,11 +567,8 @@ class Catalog:
 
     def clear_pending(self, keys: Sequence[str]) -> None:
         """Those keys are done."""
-        for i in range(0, len(keys), MAX_VARIABLES):
-            chunk = keys[i : i + MAX_VARIABLES]
-            self.db.execute(
-                f"DELETE FROM pending_refs WHERE key IN ({','.join('?' * len(chunk))})", chunk
-            )
+        for _cursor in self._run_in("DELETE FROM pending_refs WHERE key IN (?)", keys):
+            pass
 
     def referrers(self, keys: Sequence[str]) -> list[int]:
         """Ids of the articles whose rendering depends on any of ``keys``."""
