@@ -39,7 +39,7 @@ def test_new_database_gets_the_schema_and_reopens(pg_url: str) -> None:
     assert _sql(pg_url, "SELECT count(*) FROM sources") == [(1,)]
 
 
-def test_a_schema_8_search_index_is_made_again_with_pairs(pg_url: str) -> None:
+def test_a_schema_10_search_index_is_made_again_of_streams(pg_url: str) -> None:
     from newsmirror.store.search import SearchIndex
 
     c = Catalog(pg_url)
@@ -50,19 +50,69 @@ def test_a_schema_8_search_index_is_made_again_with_pairs(pg_url: str) -> None:
                 "s", f"id:{i}", f"k{i}", f"https://e.example/{i}", text, i, f"<p>{text}</p>"
             )
             c.add_article(a, f"articles/s/{i}.md", None, f"h{i}", i)
-    SearchIndex(c).sync()
     c.close()
-    # As schema 8 left it: no pairs.
-    _sql(pg_url, "ALTER TABLE search_docs DROP COLUMN pairs")
-    _sql(pg_url, "UPDATE newsmirror_schema SET version = 8")
+    # As schema 10 left it: vectors in the rows, four GIN indexes, no keys function.
+    _sql(pg_url, "DROP TABLE search_docs")
+    _sql(pg_url, "DROP FUNCTION newsmirror_keys")
+    _sql(
+        pg_url,
+        "CREATE TABLE search_docs (article_id BIGINT PRIMARY KEY REFERENCES articles(id), "
+        "hash TEXT NOT NULL, revision_id BIGINT NOT NULL, words tsvector NOT NULL, "
+        "title tsvector NOT NULL, chars tsvector NOT NULL, pairs INTEGER[] NOT NULL)",
+    )
+    _sql(pg_url, "CREATE INDEX search_by_words ON search_docs USING gin (words)")
+    _sql(
+        pg_url,
+        "INSERT INTO search_docs SELECT id, content_hash, 1, '联合', '联合', '联', '{1}' "
+        "FROM articles",
+    )
+    _sql(pg_url, "UPDATE newsmirror_schema SET version = 10")
     c = Catalog(pg_url)
     assert _sql(pg_url, "SELECT count(*) FROM search_docs") == [(0,)]
     index = SearchIndex(c)
     assert index.sync() == 2
     hits, total = index.search("联合国人权")
     assert total == 1 and hits[0].title == "联合国人权理事会开会"
-    assert _sql(pg_url, "SELECT cardinality(pairs) > 0 FROM search_docs") == [(True,), (True,)]
+    columns = _sql(
+        pg_url,
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_name = 'search_docs' ORDER BY ordinal_position",
+    )
+    assert columns == [("article_id",), ("hash",), ("revision_id",), ("title",), ("body",)]
+    indexes = _sql(pg_url, "SELECT indexname FROM pg_indexes WHERE tablename = 'search_docs'")
+    assert sorted(indexes) == [("search_by_keys",), ("search_docs_pkey",)]
     c.close()
+
+
+def test_the_longest_bodies_are_indexed_and_found(pg_url: str) -> None:
+    """A body of every CJK character once and words of every length has more keys than a
+    ``tsvector`` may hold; its first 24,000 characters are keyed, and it is indexed."""
+    import random
+
+    from newsmirror.store.search import SearchIndex
+
+    rng = random.Random(3)
+    han = [chr(c) for c in range(0x4E00, 0x9FA6)]
+    rng.shuffle(han)
+    words = " ".join("x" * n for n in range(1, 600, 7))
+    body = "".join(han) + "。" + words + "。" + "".join(han[:5000]) + " 末尾"
+    c = Catalog(pg_url)
+    try:
+        c.ensure_source("s", "S", "https://e.example/f")
+        a = Article("s", "id:1", "k1", "https://e.example/1", "长文" * 900, 1, f"<p>{body}</p>")
+        c.add_article(a, "articles/s/1.md", None, "h1", 1)
+        index = SearchIndex(c)
+        assert index.sync() == 1
+        assert index.search(han[10] + han[11] + han[12])[1] == 1
+        assert index.search("长文长")[1] == 1
+    finally:
+        c.close()
+
+
+def test_the_keys_function_knows_the_scripts_search_splits_text_by() -> None:
+    from newsmirror.store import schema_pg, search_pg
+
+    assert schema_pg._CJK_CLASS.encode().decode("unicode_escape") == search_pg.CJK
 
 
 def test_newer_schema_and_foreign_tables_are_refused_untouched(
@@ -247,8 +297,8 @@ def test_bulk_indexing_in_processes_writes_what_one_process_writes(
         rows.append(
             _sql(
                 url,
-                "SELECT article_id, hash, revision_id, words::text, title::text, chars::text, "
-                "pairs FROM search_docs ORDER BY article_id",
+                "SELECT article_id, hash, revision_id, title, body FROM search_docs "
+                "ORDER BY article_id",
             )
         )
         assert [h.article_id for h in SearchIndex(c).search("谈判3")[0]] == [39, 32, 25, 18, 11, 4]
@@ -271,7 +321,7 @@ def test_bulk_indexing_makes_the_indexes_again(
             a = Article("s", f"id:{i}", str(i), f"https://e.example/{i}", text, i, f"<p>{text}</p>")
             c.add_article(a, f"articles/s/{i}.md", None, f"h{i}", 5)
         # As a run killed mid-bulk leaves it: an index missing, autovacuum off.
-        c.db.execute("DROP INDEX search_by_chars")
+        c.db.execute("DROP INDEX search_by_keys")
         c.db.execute("ALTER TABLE search_docs SET (autovacuum_enabled = false)")
         seen: list[object] = []
         index = SearchIndex(c)
@@ -294,3 +344,12 @@ def test_bulk_indexing_makes_the_indexes_again(
         assert [h.title for h in index.search("谈")[0]] == ["气候谈判破裂"]
     finally:
         c.close()
+
+
+def test_a_server_too_old_is_named(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from newsmirror.store import catalog
+
+    monkeypatch.setattr(catalog, "PG_OLDEST", 990000)
+    with pytest.raises(CatalogError, match=r"PostgreSQL 15 is too old .* needs 99 or newer"):
+        Catalog(pg_url)
+    assert _sql(pg_url, "SELECT to_regclass('articles')") == [(None,)]  # nothing made

@@ -318,10 +318,16 @@ def test_every_query_finds_exactly_what_the_text_says(
         monkeypatch.setattr(search_pg, "BITMAP_ROW_US", 1e9)
     else:
         monkeypatch.setattr(search_pg, "BITMAP_ROW_US", 0.0)
-    if way == "ranges":  # candidates read in ranges of 4, 8, 16… ids from the newest
-        monkeypatch.setattr(search_pg, "BLOCK", 2)
+    if way == "ranges":  # candidates read in ranges of 1, 2, 4… groups of ids from the newest
         monkeypatch.setattr(search_pg, "_first_span", lambda limit, share: 3)
     chosen: list[bool] = []
+    ranges: list[str] = []
+    real_candidates = search_pg.candidates
+    monkeypatch.setattr(
+        search_pg,
+        "candidates",
+        lambda g, within="": ranges.append(within) or real_candidates(g, within),
+    )
     real_walk = search_pg._walk
     monkeypatch.setattr(search_pg, "_walk", lambda *a: chosen.append(True) or real_walk(*a))
 
@@ -333,6 +339,11 @@ def test_every_query_finds_exactly_what_the_text_says(
         with catalog.transaction():
             catalog.ensure_source("s", "S", "https://example.org/f.xml")
             for i in range(80):
+                if way == "ranges":  # two articles to a group of ids, as in a big catalog
+                    catalog.db.execute(
+                        "SELECT setval(pg_get_serial_sequence('articles', 'id'), ?)",
+                        (i * search_pg.BLOCK // 2 + 1,),
+                    )
                 title = _random_text(rng, 8)
                 body = "".join(f"<p>{_random_text(rng, 30)}</p>" for _ in range(2))
                 a = Article("s", f"id:{i}", f"k{i}", f"https://e.org/{i}", title or "t", i, body)
@@ -350,7 +361,9 @@ def test_every_query_finds_exactly_what_the_text_says(
             for _g in range(rng.choice((1, 1, 1, 2))):
                 terms = []
                 for t in range(rng.choice((1, 1, 2))):
-                    word = "".join(rng.choice(_ALPHABET) for _ in range(rng.choice((1, 1, 2, 3))))
+                    word = "".join(
+                        rng.choice(_ALPHABET) for _ in range(rng.choice((1, 1, 2, 3, 4)))
+                    )
                     if rng.random() < 0.2:
                         word += " " + rng.choice(_ALPHABET)
                         word = f'"{word}"'
@@ -376,5 +389,8 @@ def test_every_query_finds_exactly_what_the_text_says(
             checked += bool(expected)
         assert checked > 150  # most queries find something: the comparison is not vacuous
         assert len(chosen) == (400 if way == "walk" else 0)
+        if way == "ranges":  # most queries read the newest groups first, then older ones
+            assert sum(r.count("|") == 0 and r != "" for r in ranges) > 150
+            assert any(r.count("|") > 2 for r in ranges)
     finally:
         catalog.close()

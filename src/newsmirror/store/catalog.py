@@ -34,7 +34,7 @@ from .db import (
 )
 from .rows import Known, ListEntry, NewArticle, SourceState, Stored
 from .schema import MIGRATIONS, SCHEMA_VERSION
-from .schema_pg import PG_FIRST, PG_MIGRATIONS
+from .schema_pg import PG_FIRST, PG_MIGRATIONS, PG_OLDEST
 
 APPLICATION_ID = 0x4E4D4952  # "NMIR"
 PAGE_SIZE = 8192  # bytes, of a new SQLite catalog
@@ -124,6 +124,12 @@ class Catalog:
     def _check_and_migrate_pg(self, create: bool) -> None:
         """PostgreSQL: the tables live in the connection's first schema (``search_path``);
         a schema holding tables of ours without our version table is not touched."""
+        server = int(self.db.execute("SHOW server_version_num").fetchone()[0])
+        if server < PG_OLDEST:
+            raise CatalogError(
+                f"{self.path}: PostgreSQL {server // 10000} is too old for newsmirror's "
+                f"catalog (it needs {PG_OLDEST // 10000} or newer)"
+            )
         # Two processes opening a new database at once: one migrates, the other waits.
         with self.transaction():
             self.db.execute("SELECT pg_advisory_xact_lock(?)", (APPLICATION_ID,))

@@ -49,7 +49,7 @@ from .catalog import Catalog
 from .db import PgConnection, unpack
 
 # Han, kana, hangul: the scripts written without spaces between words.
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002ffff"
+_CJK = search_pg.CJK
 # A run of Han characters (what the static search's terms are made of).
 HAN_RUN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]+")
 _TOKENS = re.compile(rf"([{_CJK}]+)|([^\W_{_CJK}]+)")
@@ -115,6 +115,11 @@ def tokens(text: str) -> list[str]:
     return out
 
 
+def parts(text: str) -> list[str]:
+    """The runs of CJK characters and the other words of (already normalized) ``text``."""
+    return [m.group(0) for m in _TOKENS.finditer(text)]
+
+
 def characters(text: str) -> str:
     """The distinct CJK characters of (already normalized) ``text``: what the character
     index holds of an article."""
@@ -138,13 +143,13 @@ class Term:
     fts: str  # the FTS5 expression for it (a quoted phrase, maybe with a prefix star)
     negated: bool = False
     char: bool = False  # one CJK character alone: matched in the character index
-    tokens: tuple[str, ...] = ()  # the phrase's tokens (PostgreSQL builds its query of them)
+    parts: tuple[str, ...] = ()  # its CJK runs and other words (PostgreSQL's query is of them)
     prefix: bool = False  # the last token is a prefix
 
 
 def _phrase(raw: str, *, prefix: bool, where: str) -> tuple[str, bool, list[str], bool]:
     """The FTS5 expression for one word or phrase of a query, whether it is a single
-    CJK character (matched in the character index instead), its tokens, and whether the
+    CJK character (matched in the character index instead), its parts, and whether the
     last one is a prefix."""
     norm = normalize(raw)
     parts = list(_TOKENS.finditer(norm))
@@ -163,7 +168,7 @@ def _phrase(raw: str, *, prefix: bool, where: str) -> tuple[str, bool, list[str]
             toks.append(m.group(2))
     # Chinese needs no star: the last run's bigrams match it wherever the text goes on.
     star = " *" if prefix and not parts[-1].group(1) else ""
-    return '"' + " ".join(toks) + '"' + star, False, toks, bool(star)
+    return '"' + " ".join(toks) + '"' + star, False, [m.group(0) for m in parts], bool(star)
 
 
 # A query's cost grows with the square of its terms (a 32 KB query of one word took 542 s
@@ -216,8 +221,8 @@ def parse_query(query: str) -> list[list[Term]]:
         prefix = not quoted and body.endswith("*") and len(body) > 1
         body = body.rstrip("*") if prefix else body
         where = f"the phrase at character {col}" if quoted else f"the word at character {col}"
-        fts, char, toks, star = _phrase(body, prefix=prefix, where=where)
-        groups[-1].append(Term(normalize(body), fts, negated, char, tuple(toks), star))
+        fts, char, found, star = _phrase(body, prefix=prefix, where=where)
+        groups[-1].append(Term(normalize(body), fts, negated, char, tuple(found), star))
         expect_term = False
     if not words:
         raise QueryError("empty query")
@@ -480,14 +485,13 @@ class SearchIndex:
             self.db.execute("INSERT INTO search_titles (rowid, title) VALUES (?, ?)", (aid, title))
 
     def _index_pg(self, ids: Sequence[int]) -> None:
-        # Each row holds its own tokens: it is replaced whole, nothing to take out first.
+        # Each row holds its own streams: it is replaced whole, nothing to take out first.
         latest = self._latest(ids)
         for st in self.catalog.stored(ids):
             aid = st.known.article_id
-            title, body, chars = self._tokens(st.article.title, st.article.body)
-            search_pg.index(
-                self.db, aid, st.known.content_hash, latest[aid], title, body, chars.split()
-            )
+            title = parts(normalize(st.article.title))
+            body = parts(normalize(plain_text(st.article.body)))
+            search_pg.index(self.db, aid, st.known.content_hash, latest[aid], title, body)
 
     def _matches(
         self, groups: list[list[Term]], sources: Sequence[str]

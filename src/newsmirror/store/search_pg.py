@@ -1,38 +1,40 @@
-"""The search index in PostgreSQL: the same tokens and query language as FTS5 in SQLite.
+"""The search index in PostgreSQL: the same query language and matches as FTS5 in SQLite.
 
-``search.py`` makes the tokens (bigrams of Chinese, words of the rest) and parses the
-queries; here they become ``tsvector`` and ``tsquery`` values written out as their literal
-forms, so PostgreSQL's own word parser and dictionaries never see them: a token is matched
-exactly as it was made, in any database locale.  ``search_docs`` holds, per article:
+``search.py`` normalizes the text and splits it into *parts*: runs of CJK characters and
+other words.  ``search_docs`` keeps, per article, its title and its body as *streams*: the
+parts, folded (:func:`fold`), with one space between two and a space at each end
+(" 对话会 a 进行会谈 ").  A word or phrase of a query is a piece of such a stream
+(:func:`needle`), so whether a row holds it is one ``strpos``: a few microseconds, where
+reading a ``tsvector`` with positions cost 12.
 
-- ``words``: the title's tokens, then the body's, with positions (phrases are adjacent
-  tokens, ``<->``); a gap between title and body so no phrase spans the two; and the
-  group of ids the article is in (see :data:`BLOCK`), as ``chars`` also holds;
-- ``title``: the title's tokens alone (ranking: articles with the words in their title
-  come first);
-- ``chars``: the distinct CJK characters (queries of one character);
-- ``pairs``: every two adjacent tokens (of the title, of the body), hashed to a number.
+The index holds no copy of the tokens either.  One GIN index is made over an expression,
+``newsmirror_keys(title, body, article_id)``, a SQL function made with the schema
+(``schema_pg.py``), so the database makes each article's *keys* from its streams when it
+indexes the row, and no row stores them.  The keys are every CJK character, every two and
+three adjacent characters of a run, every other word, every two adjacent parts (the last
+character or the word of one, a space, the first character or the word of the next), and
+the group of ids the article is in (:data:`BLOCK`).  An article holds a Chinese word of up
+to three characters, a single character or a Latin word (or the start of one) exactly when
+it has its key; a longer word or a phrase has keys every article holding it has, and the
+three-character keys make those candidates about the matches, even for words common apart
+and rare together (联合国 and 人权 were 180,000 candidates of 300,000 articles for 500
+matches when only words and characters were keys).  Candidates are then checked on their
+streams.
 
-GIN indexes keep no positions: the articles holding a phrase's tokens are its candidates,
-and each must be opened to see whether the tokens are adjacent.  Tokens common apart and
-rare together (联合国 and 人权) made 180,000 candidates of 300,000 articles for 500
-matches, 2 seconds of opening rows; with their pairs present as well the candidates are
-about the matches.  A pair is a hash in :data:`PAIR_BUCKETS`, not the two tokens: half the
-size, and a collision only adds a candidate that the row's positions then turn down.
+The rows' vectors this replaced, with positions, were 25 KB an article of the 42.8 the
+catalog took at 300,000 bench articles; the keys live in the GIN index alone.
 
-FTS5's tokenizer also folds diacritics (``remove_diacritics 2``: "café" finds "cafe");
-:func:`fold` does the same to the tokens given here, at indexing and at query time.
-
-PostgreSQL keeps positions up to 16,383: in a body longer than that many tokens, phrases
-are found in its first 16,383 tokens, single words anywhere.
+Keys are made of a title's first 1,000 and a body's first 24,000 characters (a ``tsvector``
+holds at most 1 MB): in a longer body, words after that are found when the rows are read
+one by one (a common word), not through the index.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 import unicodedata
-import zlib
 from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -42,91 +44,95 @@ if TYPE_CHECKING:
     from .db import Connection
     from .search import Term
 
-MAX_POSITION = 16_383
-MAX_TOKEN = 500  # characters; PostgreSQL refuses lexemes over 2 KB
+MAX_TOKEN = 500  # characters of a word kept; PostgreSQL refuses lexemes over 2 KB
+PAIR_WORD = 100  # characters of a word in the key of two adjacent parts (as in the function)
+# Han, kana, hangul: the scripts written without spaces between words (``search.py`` splits
+# text with it; ``newsmirror_keys`` has the same ranges).
+CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002ffff"
+_CJK_START = re.compile(f"[{CJK}]")
 
 
 @lru_cache(maxsize=65_536)
-def fold(token: str) -> str:
-    """A token without diacritics, cut to a length PostgreSQL accepts."""
-    if token.isascii():
-        return token[:MAX_TOKEN]
-    bare = "".join(c for c in unicodedata.normalize("NFD", token) if not unicodedata.combining(c))
+def fold(part: str) -> str:
+    """A part without diacritics, cut to a length PostgreSQL accepts as a key."""
+    if part.isascii():
+        return part[:MAX_TOKEN]
+    bare = "".join(c for c in unicodedata.normalize("NFD", part) if not unicodedata.combining(c))
     return unicodedata.normalize("NFC", bare)[:MAX_TOKEN]
 
 
-def _quote(token: str) -> str:
-    if "'" in token or "\\" in token:  # never in tokens() of today; cheap to check
-        token = token.replace("\\", "\\\\").replace("'", "''")
-    return f"'{token}'"
+def _cjk(part: str) -> bool:
+    return _CJK_START.match(part) is not None
 
 
-@lru_cache(maxsize=65_536)
-def _lexeme(token: str) -> str:
-    """A token as it is written in a ``tsvector`` literal ('' for none)."""
-    lexeme = fold(token)
-    return _quote(lexeme) if lexeme else ""
+def stream(parts: Sequence[str]) -> str:
+    """The stream of a title's or body's ``parts``: folded, one space between two and at
+    each end."""
+    return " " + " ".join(f for f in map(fold, parts) if f) + " "
 
 
-_NUMBERS = [str(i) for i in range(MAX_POSITION + 1)]
+def needle(parts: Sequence[str], prefix: bool) -> str:
+    """What a stream holding the word or phrase of ``parts`` (normalized) holds: a Latin
+    word whole (but for a ``prefix`` star on the last), a Chinese run anywhere in the text's
+    run, except that a run next to another part must reach that side of it."""
+    folded = [f for f in map(fold, parts) if f]
+    left = "" if _cjk(folded[0]) else " "
+    right = "" if prefix or _cjk(folded[-1]) else " "
+    return left + " ".join(folded) + right
 
 
-def vector(tokens: Sequence[str], start: int = 1) -> str:
-    """The ``tsvector`` literal of ``tokens`` at positions from ``start`` (PostgreSQL keeps
-    at most 255 positions of a lexeme, none past :data:`MAX_POSITION`)."""
-    positions: dict[str, list[int]] = {}
-    add = positions.setdefault
-    for i, token in enumerate(tokens, start):
-        add(token, []).append(i)
-    numbers = _NUMBERS
-    parts = []
-    for token, at in positions.items():
-        lexeme = _lexeme(token)
-        if not lexeme:
-            continue
-        if len(at) > 255:
-            at = at[:255]
-        if at[-1] > MAX_POSITION:
-            at = [p for p in at if p < MAX_POSITION] + [MAX_POSITION]
-        parts.append(lexeme + ":" + ",".join([numbers[p] for p in at]))
-    return " ".join(parts)
+def _quote(key: str) -> str:
+    if "'" in key or "\\" in key:  # never in a part of today; cheap to check
+        key = key.replace("\\", "\\\\").replace("'", "''")
+    return f"'{key}'"
 
 
-def bare_vector(tokens: Sequence[str]) -> str:
-    """The ``tsvector`` literal of ``tokens`` without positions."""
-    return " ".join(t for t in dict.fromkeys(map(_lexeme, tokens)) if t)
+def _edge(part: str, last: bool) -> str:
+    """What of ``part`` the key of it and its neighbour holds."""
+    if _cjk(part):
+        return part[-1] if last else part[0]
+    return part[:PAIR_WORD]
 
 
-PAIR_BUCKETS = 1 << 20  # a bench article's ~1,450 pairs fill 0.14 % of them
+def keys(parts: Sequence[str], prefix: bool) -> list[tuple[str, bool]]:
+    """The keys every article holding the word or phrase of ``parts`` has, each with
+    whether it is the start of a key (a prefix star)."""
+    folded = [f for f in map(fold, parts) if f]
+    out: list[tuple[str, bool]] = []
+    for i, part in enumerate(folded):
+        if not _cjk(part):
+            out.append((part, prefix and i == len(folded) - 1))
+        elif len(part) <= 3:
+            out.append((part, False))
+        else:
+            out += [(part[k : k + 3], False) for k in range(len(part) - 2)]
+        if i and not (prefix and i == len(folded) - 1):  # a key of a whole word only
+            out.append((_edge(folded[i - 1], True) + " " + _edge(part, False), False))
+    return list(dict.fromkeys(out))
 
 
-@lru_cache(maxsize=262_144)
-def _pair(first: str, second: str) -> int:
-    """The number two adjacent (folded) tokens are indexed as."""
-    both = f"{first}\x1f{second}".encode("utf-8", "surrogatepass")
-    return zlib.crc32(both) % PAIR_BUCKETS
+def _operand(key: tuple[str, bool]) -> str:
+    """A key as a ``tsquery`` operand."""
+    return _quote(key[0]) + (":*" if key[1] else "")
 
 
-def pairs(*runs: Sequence[str]) -> list[int]:
-    """The numbers of every two adjacent tokens in each of ``runs`` (none across two)."""
-    out: set[int] = set()
-    for run in runs:
-        folded = [fold(t) for t in run]
-        out.update(map(_pair, folded, folded[1:]))
-    return sorted(out)
+def exact(parts: Sequence[str]) -> bool:
+    """Whether holding the keys of ``parts`` is holding them (one key, no check)."""
+    folded = [f for f in map(fold, parts) if f]
+    return len(folded) == 1 and (not _cjk(folded[0]) or len(folded[0]) <= 3)
 
 
-# Articles are grouped by id, BLOCK to a group, and ``words`` and ``chars`` hold their
-# group as one more lexeme ('_b12'; no token has an underscore).  ANDed into a query's
-# own ``tsquery``, the groups of a range of ids narrow the GIN index's answer to that
-# range, newest first, inside one index condition the planner cannot split (with the
-# range on the primary key instead, it filtered the range's rows one by one instead of
-# using the GIN index, whenever it guessed the word common).
+# Articles are grouped by id, BLOCK to a group, and each has its group as one more key
+# ('_b12'; no part has an underscore).  ANDed into a query's own ``tsquery``, the groups of
+# a range of ids narrow the GIN index's answer to that range, newest first, inside one
+# index condition the planner cannot split (with the range on the primary key instead, it
+# filtered the range's rows one by one instead of using the GIN index, whenever it guessed
+# the word common).  ``newsmirror_keys`` divides by the same number.
 BLOCK = 4096  # ids
 
 
 def _near(article_id: int) -> str:
-    """The lexeme of the group of ids ``article_id`` is in, as a ``tsvector`` literal."""
+    """The key of the group of ids ``article_id`` is in, as a ``tsquery`` operand."""
     return f"'_b{article_id // BLOCK}'"
 
 
@@ -137,50 +143,36 @@ def index(
     revision_id: int,
     title: Sequence[str],
     body: Sequence[str],
-    chars: Sequence[str],
 ) -> None:
-    """Index one article (replacing what it was indexed as)."""
-    title_vector = vector(title)
-    near = _near(article_id)
-    words = f"{title_vector} {vector(body, start=len(title) + 2)} {near}"
+    """Index one article (replacing what it was indexed as), of its title's and body's
+    parts."""
     db.execute(
-        "INSERT INTO search_docs (article_id, hash, revision_id, words, title, chars, pairs) "
-        "VALUES (?, ?, ?, ?::tsvector, ?::tsvector, ?::tsvector, ?::integer[]) "
+        "INSERT INTO search_docs (article_id, hash, revision_id, title, body) "
+        "VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT (article_id) DO UPDATE SET hash = excluded.hash, "
-        "revision_id = excluded.revision_id, words = excluded.words, "
-        "title = excluded.title, chars = excluded.chars, pairs = excluded.pairs",
-        (
-            article_id,
-            content_hash,
-            revision_id,
-            words,
-            title_vector,
-            f"{bare_vector(chars)} {near}",
-            pairs(title, body),
-        ),
+        "revision_id = excluded.revision_id, title = excluded.title, body = excluded.body",
+        (article_id, content_hash, revision_id, stream(title), stream(body)),
     )
 
 
+KEYS = "newsmirror_keys(title, body, article_id)"  # what the GIN index is made of
 # The GIN indexes, made again after a bulk indexing (see bulk).
-INDEXES = {
-    "search_by_words": "words",
-    "search_by_title": "title",
-    "search_by_chars": "chars",
-    "search_by_pairs": "pairs",
-}
+INDEXES = {"search_by_keys": KEYS}
+# Rows ANALYZE samples are 300 times this; each costs making its keys (~3 ms).  Its
+# commonest keys are what newest() weighs a query by.
+STATISTICS = 30
 BULK = 20_000  # articles to index at once from which the indexes are made afresh
 
 
 @contextlib.contextmanager
 def bulk(catalog: Catalog, count: int) -> Iterator[None]:
-    """Index ``count`` articles: many at once go in without the GIN indexes, which are made
-    afterwards — adding 1,000 tokens of each article to them one by one cost ~4 ms an
-    article, ten times what building them whole does.  Autovacuum is kept away from the
-    table meanwhile: it analysed the growing table again and again (a core's worth of
-    CPU while 300,000 articles went in); one ``ANALYZE`` ends the run.  A run killed in
-    between leaves the indexes missing and autovacuum off; the next one mends both before
-    anything else (a look at the catalog's tables, no lock: ``serve`` syncs before every
-    search)."""
+    """Index ``count`` articles: many at once go in without the GIN index, which is made
+    afterwards — adding 1,000 keys of each article to it one by one cost ~4 ms an article,
+    ten times what building it whole does.  Autovacuum is kept away from the table
+    meanwhile: it analysed the growing table again and again (a core's worth of CPU while
+    300,000 articles went in); one ``ANALYZE`` ends the run.  A run killed in between
+    leaves the index missing and autovacuum off; the next one mends both before anything
+    else (a look at the catalog's tables, no lock: ``serve`` syncs before every search)."""
 
     def make() -> None:
         missing = [
@@ -203,6 +195,9 @@ def bulk(catalog: Catalog, count: int) -> Iterator[None]:
                         f"CREATE INDEX IF NOT EXISTS {name} ON search_docs "
                         f"USING gin ({INDEXES[name]})"
                     )
+                    catalog.db.execute(
+                        f"ALTER INDEX {name} ALTER COLUMN 1 SET STATISTICS {STATISTICS}"
+                    )
 
     make()
     if count < BULK:
@@ -221,97 +216,78 @@ def bulk(catalog: Catalog, count: int) -> Iterator[None]:
         catalog.memo.pop("search_stats", None)
 
 
-def _term(term: Term, *, loose: bool = False) -> str:
-    """One word or phrase as a ``tsquery``: its tokens adjacent, the last maybe a prefix
-    (``loose``: its tokens anywhere)."""
-    parts = [_quote(fold(t)) for t in term.tokens]
-    if term.prefix:
-        parts[-1] += ":*"
-    if len(parts) == 1:
-        return parts[0]
-    return "(" + (" & " if loose else " <-> ").join(parts) + ")"
+def _holds(term: Term, column: str = "") -> tuple[str, list[object]]:
+    """The condition that a row holds ``term`` (in ``column``, or in title or body)."""
+    found = needle(term.parts, term.prefix)
+    if column:
+        return f"strpos({column}, ?) > 0", [found]
+    return "(strpos(title, ?) > 0 OR strpos(body, ?) > 0)", [found, found]
 
 
-def _term_pairs(term: Term) -> list[int]:
-    """The pairs every article holding ``term`` holds (none of a prefix's last token)."""
-    whole = term.tokens[:-1] if term.prefix else term.tokens
-    return pairs(whole) if len(whole) > 1 else []
+def _query(group: Sequence[Term]) -> str:
+    """The ``tsquery`` of the keys every article matching ``group`` has: its words' keys,
+    and no key of an exclusion that is exactly its key."""
+    wanted = [_operand(k) for t in group if not t.negated for k in keys(t.parts, t.prefix)]
+    unwanted = [
+        "!" + _operand(keys(t.parts, t.prefix)[0]) for t in group if t.negated and exact(t.parts)
+    ]
+    return " & ".join(wanted + unwanted)
 
 
-def _all(terms: Sequence[Term]) -> str:
-    return " & ".join(_term(t) for t in terms)
+def candidates(groups: Sequence[Sequence[Term]], within: str = "") -> tuple[str, list[object]]:
+    """The condition on ``search_docs`` the GIN index answers, which every match of
+    ``groups`` meets (``within``: a ``tsquery`` of groups of ids every match is in)."""
+    query = " | ".join(f"({_query(g)})" for g in groups)
+    if within:
+        query = f"({query}) & ({within})"
+    return f"{KEYS} @@ ?::tsquery", [query]
 
 
-def _any(terms: Sequence[Term]) -> str:
-    return " | ".join(_term(t) for t in terms)
+def answers(groups: Sequence[Sequence[Term]]) -> bool:
+    """Whether the candidates of ``groups`` are their matches (no row to check)."""
+    return all(exact(t.parts) for g in groups for t in g)
 
 
-def condition(
-    groups: Sequence[Sequence[Term]], *, loose: bool = False, within: str = ""
-) -> tuple[str, list[object], bool]:
-    """The WHERE condition on ``search_docs`` for what ``groups`` match, its values, and
-    whether a GIN index answers it alone (without opening a row's vector).
-
-    Each column gets one ``tsquery`` (its words, and ``!`` before each exclusion), so a
-    row is decompressed once, and an exclusion of single tokens stays in the index.
-    ``loose``: a condition every match meets that the index answers whenever it can —
-    a phrase's tokens and their pairs present anywhere, exclusions of phrases left out.
-    ``within``: a ``tsquery`` of groups of ids (:func:`_near`) every match must be in.
-    """
+def condition(groups: Sequence[Sequence[Term]]) -> tuple[str, list[object]]:
+    """The condition on ``search_docs`` that the rows matching ``groups`` meet, of their
+    streams alone (never the keys, which would be made again for each row)."""
     ors: list[str] = []
     args: list[object] = []
-    exact = True
     for g in groups:
         ands: list[str] = []
-        bounded = False
-        for char, column in ((False, "words"), (True, "chars")):
-            wanted = [t for t in g if t.char == char and not t.negated]
-            unwanted = [t for t in g if t.char == char and t.negated]
-            if loose:
-                exact = exact and all(len(t.tokens) == 1 for t in wanted + unwanted)
-                unwanted = [t for t in unwanted if len(t.tokens) == 1]
-            if wanted:
-                ands.append(f"{column} @@ ?::tsquery")
-                query = " & ".join(
-                    [_term(t, loose=loose) for t in wanted] + [f"!{_term(t)}" for t in unwanted]
-                )
-                args.append(f"({query}) & ({within})" if within else query)
-                bounded = bool(within)
-            elif unwanted:
-                ands.append(f"NOT ({column} @@ ?::tsquery)")
-                args.append(_any(unwanted))
-                exact = False
-        if within and not bounded:
-            ands.append("words @@ ?::tsquery")
-            args.append(within)
-        joined = sorted({p for t in g if not t.negated for p in _term_pairs(t)})
-        if loose and joined:
-            ands.append("pairs @> ?::integer[]")
-            args.append(joined)
+        for t in g:
+            sql, values = _holds(t)
+            ands.append(f"NOT {sql}" if t.negated else sql)
+            args += values
         ors.append("(" + " AND ".join(ands) + ")")
-    return " OR ".join(ors), args, exact
+    return " OR ".join(ors), args
 
 
-def in_title(groups: Sequence[Sequence[Term]]) -> str | None:
-    """The ``tsquery`` that an article whose title holds what one of ``groups`` asks for
-    matches in ``title`` (see ``search.title_expression``), or None."""
-    wanted = [[t for t in g if not t.negated and not t.char] for g in groups]
-    alternatives = ["(" + _all(w) + ")" for w in wanted if w]
-    return " | ".join(alternatives) or None
+def in_title(groups: Sequence[Sequence[Term]]) -> tuple[str, list[object]] | None:
+    """The condition an article whose title holds what one of ``groups`` asks for meets
+    (its words of more than one character; see ``search.title_expression``), or None."""
+    ors: list[str] = []
+    args: list[object] = []
+    for g in groups:
+        wanted = [_holds(t, "title") for t in g if not t.negated and not t.char]
+        if wanted:
+            ors.append("(" + " AND ".join(sql for sql, _ in wanted) + ")")
+            args += [v for _, values in wanted for v in values]
+    return (" OR ".join(ors), args) if ors else None
 
 
-# What one row costs, in microseconds, read either way (measured at 3,000 and 30,000
-# bench articles): walking the ids backwards decompresses each row's vector; a GIN bitmap
-# costs little per match but reads every match in the table before the newest are known.
+# What one row costs, in microseconds, read either way: walking the ids backwards reads
+# each row's streams; a GIN bitmap costs little per match but reads every match in the
+# range before the newest are known.
 WALK_ROW_US = 12.0
 BITMAP_ROW_US = 0.4
 STATS_TTL = 300.0  # seconds the planner statistics read below are kept
 
 
-def _statistics(catalog: Catalog) -> tuple[float, dict[str, dict[str, float]]]:
-    """How many rows ``search_docs`` holds and, per vector column, how often its most
-    common lexemes occur (PostgreSQL's own ``ANALYZE`` figures; the last entry of each,
-    under ``""``, is the frequency below which the lexemes are not listed)."""
+def _statistics(catalog: Catalog) -> tuple[float, dict[str, float]]:
+    """How many rows ``search_docs`` holds and how often the commonest keys occur
+    (PostgreSQL's own ``ANALYZE`` figures of the index's expression; the entry under
+    ``""`` is the frequency below which keys are not listed)."""
     now = time.monotonic()
     cached = catalog.memo.get("search_stats")
     if cached and now - cached[0] < STATS_TTL:
@@ -322,39 +298,34 @@ def _statistics(catalog: Catalog) -> tuple[float, dict[str, dict[str, float]]]:
     if not rows or rows[0] < 0:  # never analyzed: counted (kept for STATS_TTL as well)
         rows = catalog.db.execute("SELECT count(*) FROM search_docs").fetchone()
     total = float(rows[0]) if rows else 0.0
-    freqs: dict[str, dict[str, float]] = {}
-    for column, elems, fs in catalog.db.execute(
-        "SELECT attname, most_common_elems::text::text[], most_common_elem_freqs "
-        "FROM pg_stats WHERE tablename = 'search_docs' AND schemaname = current_schema() "
-        "AND most_common_elems IS NOT NULL"
+    freqs: dict[str, float] = {}
+    for elems, fs in catalog.db.execute(
+        "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
+        "WHERE tablename = ? AND schemaname = current_schema() "
+        "AND most_common_elems IS NOT NULL",
+        (next(iter(INDEXES)),),
     ):
-        known = dict(zip(elems, fs, strict=False))
-        known[""] = fs[len(elems)]  # the minimum frequency, after the lexemes' own
-        freqs[column] = known
+        freqs = dict(zip(elems, fs, strict=False))
+        freqs[""] = fs[len(elems)]  # the minimum frequency, after the keys' own
     catalog.memo["search_stats"] = (now, total, freqs)
     return total, freqs
 
 
-def _share(freqs: dict[str, dict[str, float]], group: Sequence[Term]) -> float:
-    """About what share of the articles match ``group``: its rarest token's or pair's,
-    less what an exclusion of one token takes away (as if independent)."""
+def _share(freqs: dict[str, float], group: Sequence[Term]) -> float:
+    """About what share of the articles match ``group``: its rarest key's, less what an
+    exclusion of one key takes away (as if independent)."""
+    if not freqs:
+        return 1.0
     share, kept = 1.0, 1.0
-    known_pairs = freqs.get("pairs")
     for t in group:
-        if known_pairs and not t.negated:
-            for p in _term_pairs(t):
-                share = min(share, known_pairs.get(str(p), known_pairs[""]))
-        known = freqs.get("chars" if t.char else "words")
-        if not known:
-            return 1.0
         if t.negated:
-            if len(t.tokens) == 1 and not t.prefix:
-                kept *= 1.0 - known.get(fold(t.tokens[0]), 0.0)
+            if exact(t.parts) and not t.prefix:
+                kept *= 1.0 - freqs.get(keys(t.parts, False)[0][0], 0.0)
             continue
-        for token in t.tokens[:-1] if t.prefix else t.tokens:
-            share = min(share, known.get(fold(token), known[""]))
-        if t.prefix:  # how many words start so is not known: taken as not common, since
-            share = min(share, known[""])  # a walk past rare matches costs the table
+        for key, prefix in keys(t.parts, t.prefix):
+            # How many keys start so is not known: taken as not common, since a walk past
+            # rare matches costs the table.
+            share = min(share, freqs[""] if prefix else freqs.get(key, freqs[""]))
     return share * kept
 
 
@@ -364,37 +335,35 @@ def newest(
     """Ids of the newest ``limit`` articles matching ``groups`` (among ``sources``), newest
     first.
 
-    Two ways, chosen by what PostgreSQL's statistics say of the rarest token or pair: a
-    common one walks the ids backwards testing each row until ``limit`` match (a word in
-    90 % of the articles: ~1,100 rows); a rarer one reads the candidates (all tokens and
-    pairs present) from the GIN indexes, a range of ids at a time, which never opens a
-    vector, and then tests only those whose tokens must also be adjacent (phrases) or
-    that an exclusion may drop, newest first, until ``limit`` match.  Left to itself the
-    planner takes the walk for every query whose matches it thinks many, whatever
-    decompressing a vector costs.
+    Two ways, chosen by what PostgreSQL's statistics say of the rarest key: a common one
+    walks the ids backwards checking each row's streams until ``limit`` match (a word in
+    90 % of the articles: ~1,100 rows); a rarer one reads the candidates from the GIN
+    index, a range of ids at a time, which never opens a row, and then checks only those
+    whose keys do not answer for them (phrases, longer words, exclusions of those), newest
+    first, until ``limit`` match.  Left to itself the planner takes the walk for every
+    query whose matches it thinks many, and would make each row's keys again to test it.
     """
-    where, args, _ = condition(groups)
+    where, args = condition(groups)
     restrict = ""
     if sources:
         restrict = " AND article_id IN (SELECT id FROM articles WHERE source IN "
         restrict += f"({','.join('?' * len(sources))}))"
         where, args = f"({where}){restrict}", [*args, *sources]
-    exact = condition(groups, loose=True)[2]
+    exact_keys = answers(groups)
 
-    def candidates(within: str) -> tuple[str, list[object]]:
-        loose, loose_args, _ = condition(groups, loose=True, within=within)
-        return f"({loose}){restrict}", [*loose_args, *sources]
+    def loose(within: str) -> tuple[str, list[object]]:
+        sql, values = candidates(groups, within)
+        return f"{sql}{restrict}", [*values, *sources]
 
     total, freqs = _statistics(catalog)
     share = max(1e-9, min(1.0, sum(_share(freqs, g) for g in groups)))
     walk = limit / share * WALK_ROW_US
     bitmap = share * total * BITMAP_ROW_US
-    if not exact:
-        # Candidates to test: with a phrase's pairs among the conditions, about its
-        # matches (an estimate from an unlisted pair is only an upper bound: taken as the
-        # matches, it chose the walk, which then read all 300,000 rows for 670 matches).
-        paired = any(_term_pairs(t) for g in groups for t in g if not t.negated)
-        tested = limit if paired else limit / share
+    if not exact_keys:
+        # Candidates to check: with three-character keys or two parts' keys among the
+        # conditions, about the matches; else (an exclusion to check) every candidate.
+        joined = any(len(keys(t.parts, t.prefix)) > 1 for g in groups for t in g)
+        tested = limit if joined else limit / share
         bitmap += min(tested, share * total) * WALK_ROW_US
     with catalog.transaction():
         # Planned afresh each time: psycopg prepares statements used often, and a plan
@@ -403,11 +372,11 @@ def newest(
         catalog.db.execute("SET LOCAL enable_seqscan = off")
         if walk < bitmap:
             return _walk(catalog, where, args, limit)
-        return _bitmap(catalog, (candidates, exact), (where, args), limit, share)
+        return _bitmap(catalog, (loose, exact_keys), (where, args), limit, share)
 
 
 def _walk(catalog: Catalog, where: str, args: Sequence[object], limit: int) -> list[int]:
-    """The newest ``limit`` rows meeting ``where``, testing each row from the newest."""
+    """The newest ``limit`` rows meeting ``where``, checking each row from the newest."""
     catalog.db.execute("SET LOCAL enable_bitmapscan = off")
     sql = f"SELECT article_id FROM search_docs WHERE {where} ORDER BY article_id DESC LIMIT ?"
     return [r[0] for r in catalog.db.execute(sql, (*args, limit))]
@@ -422,13 +391,14 @@ def _first_span(limit: int, share: float) -> int:
 
 def _bitmap(
     catalog: Catalog,
-    candidates: tuple[Callable[[str], tuple[str, list[object]]], bool],
+    loose: tuple[Callable[[str], tuple[str, list[object]]], bool],
     check: tuple[str, Sequence[object]],
     limit: int,
     share: float,
 ) -> list[int]:
-    """The newest ``limit`` rows meeting ``check``, of those the GIN indexes give as
-    candidates (rows tested only when the candidates are not exact).
+    """The newest ``limit`` rows meeting ``check``, of the candidates ``loose`` makes the
+    condition of (for a range of ids) and whether they are the matches (else each is
+    checked on its row).
 
     Read in ranges of ids from the newest: a GIN bitmap gives candidates in no order, and
     each is fetched from its row to learn its id, so reading all 9,000 matches of a word
@@ -440,7 +410,7 @@ def _bitmap(
     top = db.execute("SELECT max(article_id) FROM search_docs").fetchone()[0]
     if top is None:
         return []
-    make, exact = candidates
+    make, answered = loose
     out: list[int] = []
     newest = hi = int(top) // BLOCK  # hi: the newest group not read yet
     blocks = -(-_first_span(limit, share) // BLOCK)
@@ -452,7 +422,7 @@ def _bitmap(
         db.execute("SET LOCAL enable_indexscan = off")
         sql = f"SELECT article_id FROM search_docs WHERE {where} ORDER BY article_id DESC"
         found = [r[0] for r in db.execute(sql, args)]
-        if not exact:
+        if not answered:
             found = _checked(catalog, found, check, limit - len(out))
         out += found
         read = (top - lo * BLOCK + 1) / BLOCK
@@ -465,7 +435,7 @@ def _checked(
     catalog: Catalog, found: list[int], check: tuple[str, Sequence[object]], limit: int
 ) -> list[int]:
     """The first ``limit`` of ``found`` (newest first) whose rows meet ``check``, tested
-    in batches: the first of ``limit`` rows (with a phrase's pairs among the candidates
+    in batches: the first of ``limit`` rows (with a phrase's keys among the conditions
     most pass, and a statement costs more than testing a few hundred rows), the next
     sized by the share kept so far."""
     catalog.db.execute("SET LOCAL enable_indexscan = on")
@@ -485,13 +455,8 @@ def _checked(
 
 def titled(db: Connection, groups: Sequence[Sequence[Term]], window: Sequence[int]) -> set[int]:
     """Those of ``window`` (ids, newest first) whose title has what ``groups`` ask for."""
-    query = in_title(groups)
-    if not query or not window:
+    wanted = in_title(groups)
+    if not wanted or not window:
         return set()
-    return {
-        r[0]
-        for r in db.execute(
-            "SELECT article_id FROM search_docs WHERE title @@ ?::tsquery AND article_id >= ?",
-            (query, window[-1]),
-        )
-    }
+    sql = f"SELECT article_id FROM search_docs WHERE article_id = ANY(?) AND ({wanted[0]})"
+    return {r[0] for r in db.execute(sql, (list(window), *wanted[1]))}
