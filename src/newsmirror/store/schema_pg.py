@@ -194,7 +194,7 @@ PG_MIGRATIONS: dict[int, str] = {
     CREATE FUNCTION newsmirror_keys(title TEXT, body TEXT, id BIGINT) RETURNS tsvector
     LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS $$
     WITH parts AS (
-        SELECT s.n AS section, x.n, x.p,
+        SELECT s.n AS section, x.n, x.p, length(x.p) AS len,
             x.p ~ '^[{_CJK_CLASS}]' AS cjk
         FROM (VALUES (1, left(title, 1000)), (2, left(body, 24000))) AS s(n, t),
             string_to_table(btrim(s.t, ' '), ' ') WITH ORDINALITY AS x(p, n)
@@ -202,9 +202,9 @@ PG_MIGRATIONS: dict[int, str] = {
     ), keys AS (
         SELECT p AS k FROM parts WHERE NOT cjk
         UNION ALL
-        SELECT substr(p, i, w) FROM parts, generate_series(1, length(p)) AS i,
+        SELECT substr(p, i, w) FROM parts, generate_series(1, len) AS i,
             (VALUES (1), (2), (3)) AS v(w)
-        WHERE cjk AND i + w - 1 <= length(p)
+        WHERE cjk AND i + w - 1 <= len
         UNION ALL
         SELECT (CASE WHEN a.cjk THEN right(a.p, 1) ELSE left(a.p, 100) END) || ' '
             || (CASE WHEN b.cjk THEN left(b.p, 1) ELSE left(b.p, 100) END)
