@@ -48,9 +48,6 @@ class Catalog:
         PostgreSQL database named by a ``postgresql://`` URL.  ``shared``: the connection
         may be used from several threads, one at a time (the caller locks)."""
         self.db: Connection
-        # What readers derive from the database and keep for a while (search_pg's
-        # statistics): it lives as long as this connection, not longer.
-        self.memo: dict[str, Any] = {}
         if isinstance(where, str) and is_postgres(where):
             self.path = redact(where)
             self.dialect = "postgresql"

@@ -223,7 +223,7 @@ PG_MIGRATIONS: dict[int, str] = {
     );
     CREATE INDEX search_by_keys ON search_docs
         USING gin (newsmirror_keys(title, body, article_id));
-    ALTER INDEX search_by_keys ALTER COLUMN 1 SET STATISTICS 30;
+    ALTER INDEX search_by_keys ALTER COLUMN 1 SET STATISTICS 0;
     """,
 }
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import time
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
@@ -158,9 +157,6 @@ def index(
 KEYS = "newsmirror_keys(title, body, article_id)"  # what the GIN index is made of
 # The GIN indexes, made again after a bulk indexing (see bulk).
 INDEXES = {"search_by_keys": KEYS}
-# Rows ANALYZE samples are 300 times this; each costs making its keys (~3 ms).  Its
-# commonest keys are what newest() weighs a query by.
-STATISTICS = 30
 BULK = 20_000  # articles to index at once from which the indexes are made afresh
 
 
@@ -195,9 +191,9 @@ def bulk(catalog: Catalog, count: int) -> Iterator[None]:
                         f"CREATE INDEX IF NOT EXISTS {name} ON search_docs "
                         f"USING gin ({INDEXES[name]})"
                     )
-                    catalog.db.execute(
-                        f"ALTER INDEX {name} ALTER COLUMN 1 SET STATISTICS {STATISTICS}"
-                    )
+                    # ANALYZE would make the keys of 30,000 rows again, for figures
+                    # newest() does not read (see _probe).
+                    catalog.db.execute(f"ALTER INDEX {name} ALTER COLUMN 1 SET STATISTICS 0")
 
     make()
     if count < BULK:
@@ -211,9 +207,8 @@ def bulk(catalog: Catalog, count: int) -> Iterator[None]:
         yield
     finally:
         make()
-        # The statistics newest() chooses its way by: now, not when autovacuum comes.
+        # The planner's figures of the table: now, not when autovacuum comes.
         catalog.db.execute("ANALYZE search_docs")
-        catalog.memo.pop("search_stats", None)
 
 
 def _holds(term: Term, column: str = "") -> tuple[str, list[object]]:
@@ -281,52 +276,24 @@ def in_title(groups: Sequence[Sequence[Term]]) -> tuple[str, list[object]] | Non
 # range before the newest are known.
 WALK_ROW_US = 12.0
 BITMAP_ROW_US = 0.4
-STATS_TTL = 300.0  # seconds the planner statistics read below are kept
+PROBED = 2  # the newest groups of ids a query's candidates are counted in
 
 
-def _statistics(catalog: Catalog) -> tuple[float, dict[str, float]]:
-    """How many rows ``search_docs`` holds and how often the commonest keys occur
-    (PostgreSQL's own ``ANALYZE`` figures of the index's expression; the entry under
-    ``""`` is the frequency below which keys are not listed)."""
-    now = time.monotonic()
-    cached = catalog.memo.get("search_stats")
-    if cached and now - cached[0] < STATS_TTL:
-        return cached[1], cached[2]
-    rows = catalog.db.execute(
-        "SELECT reltuples FROM pg_class WHERE oid = 'search_docs'::regclass"
+def _probe(catalog: Catalog, groups: Sequence[Sequence[Term]], top: int) -> float:
+    """About what share of the articles are candidates of ``groups``: counted in the
+    newest groups of ids, from the GIN index (a few milliseconds).  PostgreSQL's own
+    figures list a few hundred of millions of keys, the commonest, and put every other at
+    the frequency of the last listed: the three-character keys of a phrase in 230 of
+    100,000 articles looked as common as a single character, and every row was read."""
+    newest = top // BLOCK
+    lo = max(0, newest - PROBED + 1)
+    sql, args = candidates(groups, " | ".join(_near(b * BLOCK) for b in range(newest, lo - 1, -1)))
+    found, rows = catalog.db.execute(
+        f"SELECT (SELECT count(*) FROM search_docs WHERE {sql}), "
+        "(SELECT count(*) FROM search_docs WHERE article_id >= ?)",
+        (*args, lo * BLOCK),
     ).fetchone()
-    if not rows or rows[0] < 0:  # never analyzed: counted (kept for STATS_TTL as well)
-        rows = catalog.db.execute("SELECT count(*) FROM search_docs").fetchone()
-    total = float(rows[0]) if rows else 0.0
-    freqs: dict[str, float] = {}
-    for elems, fs in catalog.db.execute(
-        "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
-        "WHERE tablename = ? AND schemaname = current_schema() "
-        "AND most_common_elems IS NOT NULL",
-        (next(iter(INDEXES)),),
-    ):
-        freqs = dict(zip(elems, fs, strict=False))
-        freqs[""] = fs[len(elems)]  # the minimum frequency, after the keys' own
-    catalog.memo["search_stats"] = (now, total, freqs)
-    return total, freqs
-
-
-def _share(freqs: dict[str, float], group: Sequence[Term]) -> float:
-    """About what share of the articles match ``group``: its rarest key's, less what an
-    exclusion of one key takes away (as if independent)."""
-    if not freqs:
-        return 1.0
-    share, kept = 1.0, 1.0
-    for t in group:
-        if t.negated:
-            if exact(t.parts) and not t.prefix:
-                kept *= 1.0 - freqs.get(keys(t.parts, False)[0][0], 0.0)
-            continue
-        for key, prefix in keys(t.parts, t.prefix):
-            # How many keys start so is not known: taken as not common, since a walk past
-            # rare matches costs the table.
-            share = min(share, freqs[""] if prefix else freqs.get(key, freqs[""]))
-    return share * kept
+    return min(1.0, max(float(found), 0.5) / max(float(rows), 1.0))
 
 
 def newest(
@@ -335,13 +302,14 @@ def newest(
     """Ids of the newest ``limit`` articles matching ``groups`` (among ``sources``), newest
     first.
 
-    Two ways, chosen by what PostgreSQL's statistics say of the rarest key: a common one
-    walks the ids backwards checking each row's streams until ``limit`` match (a word in
-    90 % of the articles: ~1,100 rows); a rarer one reads the candidates from the GIN
-    index, a range of ids at a time, which never opens a row, and then checks only those
-    whose keys do not answer for them (phrases, longer words, exclusions of those), newest
-    first, until ``limit`` match.  Left to itself the planner takes the walk for every
-    query whose matches it thinks many, and would make each row's keys again to test it.
+    Two ways, chosen by the share of the newest articles that are candidates
+    (:func:`_probe`): a common query walks the ids backwards checking each row's streams
+    until ``limit`` match (a word in 90 % of the articles: ~1,100 rows); a rarer one reads
+    the candidates from the GIN index, a range of ids at a time, which never opens a row,
+    and then checks only those whose keys do not answer for them (phrases, longer words,
+    exclusions of those), newest first, until ``limit`` match.  Left to itself the planner
+    takes the walk for every query whose matches it thinks many, and would make each
+    row's keys again to test it.
     """
     where, args = condition(groups)
     restrict = ""
@@ -355,24 +323,26 @@ def newest(
         sql, values = candidates(groups, within)
         return f"{sql}{restrict}", [*values, *sources]
 
-    total, freqs = _statistics(catalog)
-    share = max(1e-9, min(1.0, sum(_share(freqs, g) for g in groups)))
-    walk = limit / share * WALK_ROW_US
-    bitmap = share * total * BITMAP_ROW_US
-    if not exact_keys:
-        # Candidates to check: with three-character keys or two parts' keys among the
-        # conditions, about the matches; else (an exclusion to check) every candidate.
-        joined = any(len(keys(t.parts, t.prefix)) > 1 for g in groups for t in g)
-        tested = limit if joined else limit / share
-        bitmap += min(tested, share * total) * WALK_ROW_US
     with catalog.transaction():
         # Planned afresh each time: psycopg prepares statements used often, and a plan
         # made once for another query (or for any) would ignore what is chosen here.
         catalog.db.execute("SET LOCAL plan_cache_mode = force_custom_plan")
         catalog.db.execute("SET LOCAL enable_seqscan = off")
+        top = catalog.db.execute("SELECT max(article_id) FROM search_docs").fetchone()[0]
+        if top is None:
+            return []
+        share = _probe(catalog, groups, int(top))
+        walk = limit / share * WALK_ROW_US
+        bitmap = share * top * BITMAP_ROW_US
+        if not exact_keys:
+            # Candidates to check: with three-character keys or two parts' keys among the
+            # conditions, about the matches; else (an exclusion to check) every candidate.
+            joined = any(len(keys(t.parts, t.prefix)) > 1 for g in groups for t in g)
+            tested = limit if joined else limit / share
+            bitmap += min(tested, share * top) * WALK_ROW_US
         if walk < bitmap:
             return _walk(catalog, where, args, limit)
-        return _bitmap(catalog, (loose, exact_keys), (where, args), limit, share)
+        return _bitmap(catalog, (loose, exact_keys), (where, args), (limit, int(top)), share)
 
 
 def _walk(catalog: Catalog, where: str, args: Sequence[object], limit: int) -> list[int]:
@@ -393,7 +363,7 @@ def _bitmap(
     catalog: Catalog,
     loose: tuple[Callable[[str], tuple[str, list[object]]], bool],
     check: tuple[str, Sequence[object]],
-    limit: int,
+    limit_top: tuple[int, int],
     share: float,
 ) -> list[int]:
     """The newest ``limit`` rows meeting ``check``, of the candidates ``loose`` makes the
@@ -407,12 +377,10 @@ def _bitmap(
     the last.
     """
     db = catalog.db
-    top = db.execute("SELECT max(article_id) FROM search_docs").fetchone()[0]
-    if top is None:
-        return []
+    limit, top = limit_top
     make, answered = loose
     out: list[int] = []
-    newest = hi = int(top) // BLOCK  # hi: the newest group not read yet
+    newest = hi = top // BLOCK  # hi: the newest group not read yet
     blocks = -(-_first_span(limit, share) // BLOCK)
     while hi >= 0 and len(out) < limit:
         lo = max(0, hi - blocks + 1)
