@@ -109,6 +109,37 @@ def test_the_longest_bodies_are_indexed_and_found(pg_url: str) -> None:
         c.close()
 
 
+def test_a_phrase_rare_together_is_read_from_the_index_and_a_common_word_row_by_row(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Which way a query is answered follows the share of the newest articles that are its
+    candidates: a phrase whose words are everywhere and together in 3 of 300 articles is
+    read through the keys (walking would read every row), a word in all of them by
+    walking the newest rows (the index would hand over a million ids' worth of groups)."""
+    from newsmirror.store import search_pg
+    from newsmirror.store.search import SearchIndex
+
+    walked: list[bool] = []
+    real_walk = search_pg._walk
+    monkeypatch.setattr(search_pg, "_walk", lambda *a: walked.append(True) or real_walk(*a))
+    c = Catalog(pg_url)
+    try:
+        with c.transaction():
+            c.ensure_source("s", "S", "https://e.example/f")
+            for i in range(300):
+                if i == 280:  # the newest ids of a catalog a million articles long
+                    c.db.execute("SELECT setval(pg_get_serial_sequence('articles', 'id'), 1000000)")
+                text = "联合国开会。人权组织" if i % 100 else "联合国人权理事会"
+                a = Article("s", f"id:{i}", f"k{i}", f"https://e.example/{i}", text, i, text)
+                c.add_article(a, f"articles/s/{i}.md", None, f"h{i}", i)
+        index = SearchIndex(c)
+        index.sync()
+        assert index.search("联合国人权")[1] == 3 and not walked
+        assert index.search("联合国")[1] == 300 and walked == [True]
+    finally:
+        c.close()
+
+
 def test_the_keys_function_knows_the_scripts_search_splits_text_by() -> None:
     from newsmirror.store import schema_pg, search_pg
 
