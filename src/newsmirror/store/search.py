@@ -144,7 +144,7 @@ class Term:
     negated: bool = False
     char: bool = False  # one CJK character alone: matched in the character index
     parts: tuple[str, ...] = ()  # its CJK runs and other words (PostgreSQL's query is of them)
-    prefix: bool = False  # the last token is a prefix
+    prefix: bool = False  # the last part is the start of a word
 
 
 def _phrase(raw: str, *, prefix: bool, where: str) -> tuple[str, bool, list[str], bool]:
@@ -152,23 +152,23 @@ def _phrase(raw: str, *, prefix: bool, where: str) -> tuple[str, bool, list[str]
     CJK character (matched in the character index instead), its parts, and whether the
     last one is a prefix."""
     norm = normalize(raw)
-    parts = list(_TOKENS.finditer(norm))
-    if not parts:
+    matched = list(_TOKENS.finditer(norm))
+    if not matched:
         raise QueryError(f"nothing to search for in {where} {raw!r} (only punctuation)")
-    if len(parts) == 1 and len(parts[0].group(1) or "") == 1:
-        return f'"{parts[0].group(1)}"', True, [parts[0].group(1)], False
+    if len(matched) == 1 and len(matched[0].group(1) or "") == 1:
+        return f'"{matched[0].group(1)}"', True, [matched[0].group(1)], False
     toks: list[str] = []
-    for i, m in enumerate(parts):
+    for i, m in enumerate(matched):
         if m.group(1):
             # A run after another part of the phrase starts where the text's run starts, and
             # one before another part ends where it ends; the first may start anywhere in the
             # text's run and the last may go on.
-            toks.extend(_run_tokens(m.group(1), leading=i > 0, trailing=i < len(parts) - 1))
+            toks.extend(_run_tokens(m.group(1), leading=i > 0, trailing=i < len(matched) - 1))
         else:
             toks.append(m.group(2))
     # Chinese needs no star: the last run's bigrams match it wherever the text goes on.
-    star = " *" if prefix and not parts[-1].group(1) else ""
-    return '"' + " ".join(toks) + '"' + star, False, [m.group(0) for m in parts], bool(star)
+    star = " *" if prefix and not matched[-1].group(1) else ""
+    return '"' + " ".join(toks) + '"' + star, False, [m.group(0) for m in matched], bool(star)
 
 
 # A query's cost grows with the square of its terms (a 32 KB query of one word took 542 s
