@@ -144,6 +144,10 @@ def test_the_keys_function_knows_the_scripts_search_splits_text_by() -> None:
     from newsmirror.store import schema_pg, search_pg
 
     assert schema_pg._CJK_CLASS.encode().decode("unicode_escape") == search_pg.CJK
+    function = schema_pg.PG_MIGRATIONS[11]  # and cuts and groups as the queries do
+    assert f"left(a.p, {search_pg.PAIR_WORD})" in function
+    assert f"left(b.p, {search_pg.PAIR_WORD})" in function
+    assert f"(id / {search_pg.BLOCK})" in function
 
 
 def test_newer_schema_and_foreign_tables_are_refused_untouched(

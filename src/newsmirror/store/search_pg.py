@@ -65,17 +65,22 @@ def _cjk(part: str) -> bool:
     return _CJK_START.match(part) is not None
 
 
+def _folded(parts: Sequence[str]) -> list[str]:
+    """``parts`` folded, those that fold to nothing left out (in streams and queries alike)."""
+    return [f for f in map(fold, parts) if f]
+
+
 def stream(parts: Sequence[str]) -> str:
     """The stream of a title's or body's ``parts``: folded, one space between two and at
     each end."""
-    return " " + " ".join(f for f in map(fold, parts) if f) + " "
+    return " " + " ".join(_folded(parts)) + " "
 
 
 def needle(parts: Sequence[str], prefix: bool) -> str:
     """What a stream holding the word or phrase of ``parts`` (normalized) holds: a Latin
     word whole (but for a ``prefix`` star on the last), a Chinese run anywhere in the text's
     run, except that a run next to another part must reach that side of it."""
-    folded = [f for f in map(fold, parts) if f]
+    folded = _folded(parts)
     left = "" if _cjk(folded[0]) else " "
     right = "" if prefix or _cjk(folded[-1]) else " "
     return left + " ".join(folded) + right
@@ -97,7 +102,7 @@ def _edge(part: str, last: bool) -> str:
 def keys(parts: Sequence[str], prefix: bool) -> list[tuple[str, bool]]:
     """The keys every article holding the word or phrase of ``parts`` has, each with
     whether it is the start of a key (a prefix star)."""
-    folded = [f for f in map(fold, parts) if f]
+    folded = _folded(parts)
     out: list[tuple[str, bool]] = []
     for i, part in enumerate(folded):
         if not _cjk(part):
@@ -118,7 +123,7 @@ def _operand(key: tuple[str, bool]) -> str:
 
 def exact(parts: Sequence[str]) -> bool:
     """Whether holding the keys of ``parts`` is holding them (one key, no check)."""
-    folded = [f for f in map(fold, parts) if f]
+    folded = _folded(parts)
     return len(folded) == 1 and (not _cjk(folded[0]) or len(folded[0]) <= 3)
 
 
@@ -134,6 +139,11 @@ BLOCK = 4096  # ids
 def _near(article_id: int) -> str:
     """The key of the group of ids ``article_id`` is in, as a ``tsquery`` operand."""
     return f"'_b{article_id // BLOCK}'"
+
+
+def _within(hi: int, lo: int) -> str:
+    """The ``tsquery`` of the groups of ids from ``hi`` down to ``lo``."""
+    return " | ".join(_near(b * BLOCK) for b in range(hi, lo - 1, -1))
 
 
 def index(
@@ -288,7 +298,7 @@ def _probe(catalog: Catalog, groups: Sequence[Sequence[Term]], top: int) -> floa
     100,000 articles looked as common as a single character, and every row was read."""
     newest = top // BLOCK
     lo = max(0, newest - PROBED + 1)
-    sql, args = candidates(groups, " | ".join(_near(b * BLOCK) for b in range(newest, lo - 1, -1)))
+    sql, args = candidates(groups, _within(newest, lo))
     found, rows = catalog.db.execute(
         f"SELECT (SELECT count(*) FROM search_docs WHERE {sql}), "
         "(SELECT count(*) FROM search_docs WHERE article_id >= ?)",
@@ -386,7 +396,7 @@ def _bitmap(
     while hi >= 0 and len(out) < limit:
         lo = max(0, hi - blocks + 1)
         whole = lo == 0 and hi == newest  # no need to name every group
-        within = "" if whole else " | ".join(_near(b * BLOCK) for b in range(hi, lo - 1, -1))
+        within = "" if whole else _within(hi, lo)
         where, args = make(within)
         db.execute("SET LOCAL enable_indexscan = off")
         sql = f"SELECT article_id FROM search_docs WHERE {where} ORDER BY article_id DESC"
