@@ -34,7 +34,7 @@ from .db import (
 )
 from .rows import Known, ListEntry, NewArticle, SourceState, Stored
 from .schema import MIGRATIONS, SCHEMA_VERSION
-from .schema_pg import PG_FIRST, PG_MIGRATIONS, PG_OLDEST
+from .schema_pg import PG_FIRST, PG_MIGRATIONS, PG_OLDEST, statements
 
 APPLICATION_ID = 0x4E4D4952  # "NMIR"
 PAGE_SIZE = 8192  # bytes, of a new SQLite catalog
@@ -145,9 +145,8 @@ class Catalog:
                 version = 0
             self._refuse_newer(version)
             for step in range(max(version + 1, PG_FIRST), SCHEMA_VERSION + 1):
-                for statement in PG_MIGRATIONS[step].split(";"):
-                    if statement.strip():
-                        self.db.execute(statement)
+                for statement in statements(PG_MIGRATIONS[step]):
+                    self.db.execute(statement)
             if version < SCHEMA_VERSION:
                 self.db.execute("UPDATE newsmirror_schema SET version = ?", (SCHEMA_VERSION,))
 
