@@ -160,35 +160,10 @@ def test_the_keys_function_knows_the_scripts_search_splits_text_by() -> None:
     from newsmirror.store import schema_pg, search_pg
 
     assert schema_pg._CJK_CLASS.encode().decode("unicode_escape") == search_pg.CJK
-    function = schema_pg.PG_MIGRATIONS[12]  # and cuts and groups as the queries do
+    function = schema_pg.PG_MIGRATIONS[11]  # and cuts and groups as the queries do
     assert f"left(a.p, {search_pg.PAIR_WORD})" in function
     assert f"left(b.p, {search_pg.PAIR_WORD})" in function
     assert f"(id / {search_pg.BLOCK})" in function
-    assert f"% {search_pg.TRIGRAMS}" in function
-
-
-def test_the_database_puts_three_characters_in_the_bucket_the_queries_name(pg_url: str) -> None:
-    """The buckets the keys function makes are those ``search_pg.trigram`` names, for
-    characters of every CJK range (a bucket the query names wrongly finds nothing)."""
-    import random
-
-    from newsmirror.store import search_pg
-
-    rng = random.Random(5)
-    ranges = [(0x3041, 0x30FF), (0x4E00, 0x9FFF), (0xAC00, 0xD7AF), (0x20000, 0x2A6DF)]
-    runs = ["".join(chr(rng.randint(*rng.choice(ranges))) for _ in range(rng.randint(1, 9)))
-            for _ in range(200)]  # fmt: skip
-    Catalog(pg_url).close()
-    body = " " + " ".join(runs) + " "
-    made = _sql(pg_url, f"SELECT tsvector_to_array(newsmirror_keys(' ', '{body}', 1))")[0][0]
-    wanted = {search_pg.trigram(r[k : k + 3]) for r in runs for k in range(len(r) - 2)}
-    assert {k for k in made if k.startswith("_t")} == wanted and len(wanted) > 500
-    # The planner's guess makes its body look worth compiling: 20 ms an article, not 3.5.
-    config = _sql(pg_url, "SELECT proconfig FROM pg_proc WHERE proname = 'newsmirror_keys'")
-    assert config == [(["jit=off"],)]
-    assert {k for k in made if len(k) == 2 and not k.startswith("_")} == {
-        r[k : k + 2] for r in runs for k in range(len(r) - 1)
-    }
 
 
 def test_newer_schema_and_foreign_tables_are_refused_untouched(

@@ -216,7 +216,7 @@ MIGRATIONS: tuple[str, ...] = (
     # 11: nothing in SQLite; PostgreSQL's search index keeps the text's words and makes its
     # keys in an index over them (schema_pg.py)
     "",
-    # 12: nothing in SQLite; PostgreSQL's search keys of three characters go into buckets
+    # 12: nothing in SQLite; PostgreSQL compresses its search rows with lz4
     "",
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -225,58 +225,15 @@ PG_MIGRATIONS: dict[int, str] = {
         USING gin (newsmirror_keys(title, body, article_id));
     ALTER INDEX search_by_keys ALTER COLUMN 1 SET STATISTICS 0;
     """,
-    # Three adjacent characters are no longer a key each but one of search_pg.TRIGRAMS
-    # buckets ('_t' and a number): millions of keys, most in a few articles, took half the
-    # GIN index, at a dozen bytes a key and three an article.  A bucket is in about 2 % of
-    # the articles, at two bytes an article; what it lets through is checked on the rows,
-    # as the candidates of every longer word already were.  The characters of a part are
-    # taken in order, where substr walked the part from its start for each.  The planner
-    # guesses a thousand rows of each set-returning function, so the body looks costly
-    # enough to compile: 20 ms an article, where running it costs 3.5 (jit off).  The
-    # streams are compressed with lz4 where the server has it (pglz leaves them as they
-    # are: it saves less than a quarter).  The index is made again here: a catalog of
-    # 100,000 articles waits for it a few minutes, once.
-    12: rf"""
-    DROP INDEX IF EXISTS search_by_keys;
-    CREATE OR REPLACE FUNCTION newsmirror_keys(title TEXT, body TEXT, id BIGINT)
-    RETURNS tsvector LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT SET jit = off AS $$
-    WITH parts AS (
-        SELECT s.n AS section, x.n, x.p, x.p ~ '^[{_CJK_CLASS}]' AS cjk
-        FROM (VALUES (1, left(title, 1000)), (2, left(body, 24000))) AS s(n, t),
-            string_to_table(btrim(s.t, ' '), ' ') WITH ORDINALITY AS x(p, n)
-        WHERE x.p <> ''
-    ), chars AS (
-        SELECT c.c1, lead(c.c1) OVER w AS c2, lead(c.c1, 2) OVER w AS c3
-        FROM parts, string_to_table(parts.p, NULL) WITH ORDINALITY AS c(c1, i)
-        WHERE parts.cjk
-        WINDOW w AS (PARTITION BY parts.section, parts.n ORDER BY c.i)
-    ), keys AS (
-        SELECT p AS k FROM parts WHERE NOT cjk
-        UNION ALL
-        SELECT c1 FROM chars
-        UNION ALL
-        SELECT c1 || c2 FROM chars WHERE c2 IS NOT NULL
-        UNION ALL
-        SELECT '_t' || ((ascii(c1)::bigint * 40503 + ascii(c2)) * 40503 + ascii(c3)) % 65521
-        FROM chars WHERE c3 IS NOT NULL
-        UNION ALL
-        SELECT (CASE WHEN a.cjk THEN right(a.p, 1) ELSE left(a.p, 100) END) || ' '
-            || (CASE WHEN b.cjk THEN left(b.p, 1) ELSE left(b.p, 100) END)
-        FROM parts a JOIN parts b ON b.section = a.section AND b.n = a.n + 1
-        UNION ALL
-        SELECT '_b' || (id / 4096)
-    )
-    SELECT array_to_tsvector(array_agg(DISTINCT k)) FROM keys
-    $$;
+    # The streams are compressed with lz4 where the server has it: 18 % smaller (pglz
+    # leaves them as they are, since it saves less than a quarter).  Rows written from
+    # now on; a stream is written again when its article changes.
+    12: """
     DO $$ BEGIN
         ALTER TABLE search_docs ALTER COLUMN title SET COMPRESSION lz4,
             ALTER COLUMN body SET COMPRESSION lz4;
     EXCEPTION WHEN feature_not_supported THEN NULL;
     END $$;
-    SET LOCAL maintenance_work_mem = '256MB';
-    CREATE INDEX search_by_keys ON search_docs
-        USING gin (newsmirror_keys(title, body, article_id));
-    ALTER INDEX search_by_keys ALTER COLUMN 1 SET STATISTICS 0;
     """,
 }
 

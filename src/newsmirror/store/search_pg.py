@@ -10,22 +10,20 @@ reading a ``tsvector`` with positions cost 12.
 The index holds no copy of the tokens either.  One GIN index is made over an expression,
 ``newsmirror_keys(title, body, article_id)``, a SQL function made with the schema
 (``schema_pg.py``), so the database makes each article's *keys* from its streams when it
-indexes the row, and no row stores them.  The keys are every CJK character and every two
-adjacent characters of a run, the bucket of every three adjacent characters (:func:`trigram`),
-every other word, every two adjacent parts (the last character or the word of one, a space,
-the first character or the word of the next), and the group of ids the article is in
-(:data:`BLOCK`).  An article holds a Chinese word of one or two characters or a Latin word
-(or the start of one) exactly when it has its key; a longer word or a phrase has keys every
-article holding it has, and the three characters' buckets make those candidates about the
-matches, even for words common apart and rare together (联合国 and 人权 were 180,000
-candidates of 300,000 articles for 500 matches when only words and characters were keys).
-Candidates are then checked on their streams.
+indexes the row, and no row stores them.  The keys are every CJK character, every two and
+three adjacent characters of a run, every other word, every two adjacent parts (the last
+character or the word of one, a space, the first character or the word of the next), and
+the group of ids the article is in (:data:`BLOCK`).  An article holds a Chinese word of up
+to three characters, a single character or a Latin word (or the start of one) exactly when
+it has its key; a longer word or a phrase has keys every article holding it has, and the
+three-character keys make those candidates about the matches, even for words common apart
+and rare together (联合国 and 人权 were 180,000 candidates of 300,000 articles for 500
+matches when only words and characters were keys).  Candidates are then checked on their
+streams.
 
 The rows' vectors this replaced, with positions, were 25 KB an article of the 42.8 the
-catalog took at 300,000 bench articles; with a key for each three characters it took 19.7
-(the GIN index 9, the streams 5.3), and the slowest phrases went from 384 to 40 ms.  Those
-keys were half the index: millions of them, most in a few articles, each costing an entry
-of a dozen bytes; a bucket is in about 2 % of the articles and costs two bytes in each.
+catalog took at 300,000 bench articles; now it takes 19.7 (the GIN index 9, the streams
+5.3), and the slowest phrases went from 384 to 40 ms.
 
 Keys are made of a title's first 1,000 and a body's first 24,000 characters (a ``tsvector``
 holds at most 1 MB): in a longer body, words after that are found when the rows are read
@@ -101,19 +99,6 @@ def _edge(part: str, last: bool) -> str:
     return part[:PAIR_WORD]
 
 
-# Three adjacent characters are keyed by a bucket, one of this many ('_t' and a number,
-# as ``newsmirror_keys`` makes it since migration 12): a prime, over which a polynomial
-# of the three code points spreads.
-TRIGRAMS = 65_521
-_MIX = 40_503
-
-
-def trigram(chars: str) -> str:
-    """The key of three adjacent CJK characters: their bucket."""
-    a, b, c = map(ord, chars)
-    return f"_t{((a * _MIX + b) * _MIX + c) % TRIGRAMS}"
-
-
 def keys(parts: Sequence[str], prefix: bool) -> list[tuple[str, bool]]:
     """The keys every article holding the word or phrase of ``parts`` has, each with
     whether it is the start of a key (a prefix star)."""
@@ -122,11 +107,10 @@ def keys(parts: Sequence[str], prefix: bool) -> list[tuple[str, bool]]:
     for i, part in enumerate(folded):
         if not _cjk(part):
             out.append((part, prefix and i == len(folded) - 1))
-        elif len(part) <= 2:
+        elif len(part) <= 3:
             out.append((part, False))
-        else:  # a bucket lets others through: with three characters, its two pairs too
-            out += [(part[:2], False), (part[1:3], False)] if len(part) == 3 else []
-            out += [(trigram(part[k : k + 3]), False) for k in range(len(part) - 2)]
+        else:
+            out += [(part[k : k + 3], False) for k in range(len(part) - 2)]
         if i and not (prefix and i == len(folded) - 1):  # a key of a whole word only
             out.append((_edge(folded[i - 1], True) + " " + _edge(part, False), False))
     return list(dict.fromkeys(out))
@@ -140,7 +124,7 @@ def _operand(key: tuple[str, bool]) -> str:
 def exact(parts: Sequence[str]) -> bool:
     """Whether holding the keys of ``parts`` is holding them (one key, no check)."""
     folded = _folded(parts)
-    return len(folded) == 1 and (not _cjk(folded[0]) or len(folded[0]) <= 2)
+    return len(folded) == 1 and (not _cjk(folded[0]) or len(folded[0]) <= 3)
 
 
 # Articles are grouped by id, BLOCK to a group, and each has its group as one more key
