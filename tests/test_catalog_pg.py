@@ -166,6 +166,17 @@ def test_the_keys_function_knows_the_scripts_search_splits_text_by() -> None:
     assert f"(id / {search_pg.BLOCK})" in function
 
 
+def test_a_migration_is_split_at_semicolons_outside_dollar_quotes() -> None:
+    from newsmirror.store.schema_pg import statements
+
+    script = "DROP TABLE a;\nDO $$ BEGIN x; y; END $$;\nCREATE FUNCTION f() AS $$ z; $$;\n"
+    assert [s.strip() for s in statements(script)] == [
+        "DROP TABLE a",
+        "DO $$ BEGIN x; y; END $$",
+        "CREATE FUNCTION f() AS $$ z; $$",
+    ]
+
+
 def test_newer_schema_and_foreign_tables_are_refused_untouched(
     pg_url: str, pg_cluster: Any
 ) -> None:
