@@ -167,7 +167,7 @@ def test_the_keys_function_knows_the_scripts_search_splits_text_by() -> None:
 
 
 def test_a_migration_is_split_at_semicolons_outside_dollar_quotes() -> None:
-    from newsmirror.store.schema_pg import statements
+    from newsmirror.store.schema import statements
 
     script = "DROP TABLE a;\nDO $$ BEGIN x; y; END $$;\nCREATE FUNCTION f() AS $$ z; $$;\n"
     assert [s.strip() for s in statements(script)] == [

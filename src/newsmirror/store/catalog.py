@@ -33,8 +33,8 @@ from .db import (
     unpack,
 )
 from .rows import Known, ListEntry, NewArticle, SourceState, Stored
-from .schema import MIGRATIONS, SCHEMA_VERSION
-from .schema_pg import PG_FIRST, PG_MIGRATIONS, PG_OLDEST, statements
+from .schema import MIGRATIONS, SCHEMA_VERSION, statements
+from .schema_pg import PG_FIRST, PG_MIGRATIONS, PG_OLDEST
 
 APPLICATION_ID = 0x4E4D4952  # "NMIR"
 PAGE_SIZE = 8192  # bytes, of a new SQLite catalog
@@ -105,9 +105,8 @@ class Catalog:
         if version < SCHEMA_VERSION:
             with self.transaction():
                 for script in MIGRATIONS[version:]:
-                    for statement in script.split(";"):
-                        if statement.strip():
-                            self.db.execute(statement)
+                    for statement in statements(script):
+                        self.db.execute(statement)
                 self.db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 

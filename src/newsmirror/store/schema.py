@@ -220,3 +220,22 @@ MIGRATIONS: tuple[str, ...] = (
     "",
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def statements(script: str) -> list[str]:
+    """The statements of a migration, in either engine: split at each ``;`` outside a
+    ``$$``-quoted body (a PostgreSQL function's, a ``DO`` block's), since a prepared
+    statement is one statement."""
+    out: list[str] = []
+    current = ""
+    for k, piece in enumerate(script.split("$$")):
+        if k % 2:  # inside $$ … $$
+            current += "$$" + piece + "$$"
+            continue
+        *ends, current_tail = piece.split(";")
+        for end in ends:
+            out.append(current + end)
+            current = ""
+        current += current_tail
+    out.append(current)
+    return [s for s in out if s.strip()]

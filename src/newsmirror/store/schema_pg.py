@@ -238,21 +238,3 @@ PG_MIGRATIONS: dict[int, str] = {
 }
 
 assert set(PG_MIGRATIONS) == set(range(PG_FIRST, SCHEMA_VERSION + 1))
-
-
-def statements(script: str) -> list[str]:
-    """The statements of a migration: split at each ``;`` outside a ``$$``-quoted body (a
-    function's, a ``DO`` block's), since a prepared statement is one statement."""
-    out: list[str] = []
-    current = ""
-    for k, piece in enumerate(script.split("$$")):
-        if k % 2:  # inside $$ … $$
-            current += "$$" + piece + "$$"
-            continue
-        *ends, current_tail = piece.split(";")
-        for end in ends:
-            out.append(current + end)
-            current = ""
-        current += current_tail
-    out.append(current)
-    return [s for s in out if s.strip()]
