@@ -173,10 +173,10 @@ def test_a_dead_fetchers_slots_come_back(server: FakeServer, pg_url: str) -> Non
 
     async def run() -> None:
         dead, alive = SharedManners(network, pg_url), SharedManners(network, pg_url)
-        slot = dead.slot("example.org")
-        await slot.__aenter__()  # held, then the process dies without giving it back
+        turn = dead.turn("example.org", "example.org")
+        await turn.__aenter__()  # held, then the process dies without giving it back
         await dead._conn.close()
-        async with asyncio.timeout(10), alive.slot("example.org"):
+        async with asyncio.timeout(10), alive.turn("example.org", "example.org"):
             pass
         await alive.aclose()
 
@@ -231,7 +231,7 @@ def test_slots_are_taken_one_lock_each_and_never_twice_by_one_session(pg_url: st
     """Each slot is one advisory lock (the query that tries them stops at the first it
     gets), and one fetcher's concurrent requests never share a slot."""
     Catalog(pg_url).close()
-    network = NetworkSettings(allow_private_networks=True, per_host_concurrency=3)
+    network = NetworkSettings(allow_private_networks=True, per_host_concurrency=3, per_host_delay=0)
     manners = SharedManners(network, pg_url)
     inside = 0
     most = 0
@@ -239,7 +239,7 @@ def test_slots_are_taken_one_lock_each_and_never_twice_by_one_session(pg_url: st
 
     async def request() -> None:
         nonlocal inside, most
-        async with manners.slot("a.example"):
+        async with manners.turn("a.example", "a.example"):
             inside += 1
             most = max(most, inside)
             row = await manners._query(
@@ -263,3 +263,114 @@ def test_slots_are_taken_one_lock_each_and_never_twice_by_one_session(pg_url: st
 
     assert asyncio.run(run()) == 0
     assert most == 3 and max(held) == 3
+
+
+def _counting(manners: SharedManners) -> list[str]:
+    """The statements ``manners`` sends from now on."""
+    sent: list[str] = []
+    execute = manners._execute
+
+    async def counting(sql: str, *params: Any) -> Any:
+        sent.append(sql)
+        return await execute(sql, *params)
+
+    manners._execute = counting  # type: ignore[method-assign]
+    return sent
+
+
+def test_a_turn_is_one_statement_and_a_busy_hosts_slots_pass_from_hand_to_hand(
+    pg_url: str,
+) -> None:
+    """Slot, pause and pace are asked in one statement; a slot given back while another
+    request of the same fetcher waits for the host goes to it without asking PostgreSQL,
+    and the fetcher still never has more than the host's slots."""
+    Catalog(pg_url).close()
+    network = NetworkSettings(allow_private_networks=True, per_host_concurrency=1, per_host_delay=0)
+    manners = SharedManners(network, pg_url)
+    sent = _counting(manners)
+    inside = most = 0
+
+    async def request() -> None:
+        nonlocal inside, most
+        async with manners.turn("a.example", "a.example") as held:
+            assert held == 0
+            inside += 1
+            most = max(most, inside)
+            await asyncio.sleep(0.1)
+            inside -= 1
+
+    async def run() -> tuple[int, int]:
+        try:
+            await request()
+            alone = len(sent)
+            await asyncio.gather(*(request() for _ in range(6)))
+            row = await manners._query(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                "AND pid = pg_backend_pid()"
+            )
+            return alone, int(row[0])
+        finally:
+            await manners.aclose()
+
+    alone, left = asyncio.run(run())
+    assert alone == 2  # the turn, and the slot unlocked after it
+    assert most == 1 and left == 0
+    unlocks = [s for s in sent if "pg_advisory_unlock" in s]
+    assert len(unlocks) == 2  # the first request's, and the last of the six
+    handed = [s for s in sent if s.startswith("WITH") and "pg_try_advisory_lock" not in s]
+    assert len(handed) == 5  # five of the six had the slot handed to them
+
+
+def test_a_pause_asked_for_after_a_fetchers_last_look_still_stops_its_request(
+    server: FakeServer, pg_url: str
+) -> None:
+    """A fetcher goes by the pause it read a moment ago only before queueing: its turn
+    reads the catalog, so a pause another worker was asked for meanwhile holds it."""
+    Catalog(pg_url).close()
+    page = server.routes["/p"] = Counting(0)
+    network = NetworkSettings(allow_private_networks=True, per_host_delay=0, max_retry_wait=5)
+    first, second = _fetchers(network, pg_url)
+    where = server.url("/p").split("/")[2]  # host and port: what a pause is asked for
+
+    async def run() -> None:
+        try:
+            assert (await first.get(server.url("/p"))).status == 200  # looked: no pause
+            await second.manners.hold(where, 30)
+            assert await first.manners.held_for(where) == 0  # its look is fresh
+            with pytest.raises(FetchError, match="wants no requests for"):
+                await first.get(server.url("/p"))
+        finally:
+            await first.aclose()
+            await second.aclose()
+
+    asyncio.run(run())
+    assert len(page.starts) == 1
+
+
+def test_a_cut_connection_loses_no_answer_and_the_next_statement_connects_again(
+    pg_url: str,
+) -> None:
+    """A worker outlives a database restart: the slots went with the old connection (so
+    a request that had one keeps its answer), and its fetcher, shared by the process's
+    jobs, asks on a new connection."""
+    import psycopg
+
+    Catalog(pg_url).close()
+    network = NetworkSettings(allow_private_networks=True, per_host_delay=0)
+    manners = SharedManners(network, pg_url)
+
+    async def run() -> tuple[int, int]:
+        try:
+            async with manners.turn("a.example", "a.example"):
+                pid = (await manners._query("SELECT pg_backend_pid()"))[0]
+                async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as c:
+                    await c.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            async with manners.turn("a.example", "a.example") as held:
+                assert held == 0
+                again = (await manners._query("SELECT pg_backend_pid()"))[0]
+            return pid, again
+        finally:
+            await manners.aclose()
+
+    pid, again = asyncio.run(run())
+    assert again != pid

@@ -31,7 +31,7 @@ from ..config import NetworkSettings
 from ..errors import FetchError, reason
 from . import backend
 from .guard import check_host
-from .polite import LocalManners, Manners
+from .polite import LocalManners, Manners, SharedManners
 
 log = logging.getLogger(__name__)
 
@@ -248,6 +248,12 @@ class Fetcher:
         # Per-host limits and pauses: in this process, or shared through the catalog.
         self.manners: Manners = manners or LocalManners(network)
 
+    @classmethod
+    def sharing(cls, network: NetworkSettings, url: str) -> Fetcher:
+        """A fetcher whose per-host limits and pauses are kept in the PostgreSQL catalog
+        at ``url``, shared with every worker of that catalog."""
+        return cls(network, manners=SharedManners(network, url))
+
     async def _honour_hold(self, server: str, url: str) -> None:
         """Wait while ``server`` asked for a pause; fail at once if it asked for too long."""
         wait = await self.manners.held_for(server)
@@ -371,10 +377,9 @@ class Fetcher:
         """One hop, after any pause the server asked for, within the concurrency limits."""
         while True:
             await self._honour_hold(server, url)
-            async with self._all, self.manners.slot(host):
-                if await self.manners.held_for(server) > 0:
-                    continue  # a pause began while we queued: give the slot back, wait
-                await self.manners.pace(host)
+            async with self._all, self.manners.turn(host, server) as held:
+                if held > 0:
+                    continue  # a pause began while we queued: give the turn back, wait
                 return await self._one(url, headers, server, pinned, max_bytes)
 
     @staticmethod

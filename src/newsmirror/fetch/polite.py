@@ -25,14 +25,15 @@ from ..config import NetworkSettings
 class Manners(Protocol):
     """What a :class:`~newsmirror.fetch.http.Fetcher` asks before and after a request."""
 
-    def slot(self, host: str) -> Any:
-        """An async context manager: one of the host's concurrent requests."""
-
-    async def pace(self, host: str) -> None:
-        """Wait for this request's turn to start (one start per delay per host)."""
+    def turn(self, host: str, server: str) -> Any:
+        """An async context manager: one of the host's concurrent requests, whose start
+        is paced (one start per delay per host).  It gives the seconds the server still
+        asked us to wait; when that is not 0 the turn was not paced and the caller gives
+        it back and waits."""
 
     async def held_for(self, server: str) -> float:
-        """Seconds the server still asked us to wait (0: none)."""
+        """Seconds the server still asked us to wait (0: none): a look before queueing
+        for a turn, which may be a moment old where :meth:`turn`'s is not."""
 
     async def hold(self, server: str, seconds: float) -> None:
         """The server asked for a pause of ``seconds``."""
@@ -65,10 +66,15 @@ class LocalManners:
             lambda: asyncio.Semaphore(network.per_host_concurrency)
         )
 
-    def slot(self, host: str) -> asyncio.Semaphore:
-        return self._hosts[host]
+    @asynccontextmanager
+    async def turn(self, host: str, server: str) -> AsyncIterator[float]:
+        async with self._hosts[host]:
+            held = await self.held_for(server)
+            if held <= 0:
+                await self._pace(host)
+            yield held
 
-    async def pace(self, host: str) -> None:
+    async def _pace(self, host: str) -> None:
         delay = self.network.per_host_delay
         if delay <= 0:
             return
@@ -101,6 +107,20 @@ _WINDOW_MS = round(REFUSALS_WINDOW * 1000)
 _LOCK_CLASS = 0x6E6D  # the advisory locks' first key is this xor the host's hash
 
 
+# A turn in one statement: ``s`` the slot (tried, or one already ours), ``h`` the
+# server's pause, ``p`` the host's next start, taken only with a slot and no pause.
+_TRY_SLOT = "SELECT n FROM unnest(%s::int[]) AS n WHERE pg_try_advisory_lock(%s, n) LIMIT 1"
+_TURN = (
+    f"WITH t AS MATERIALIZED {_NOW}, s AS MATERIALIZED ({{slots}}), "
+    "h AS MATERIALIZED (SELECT max(hold_until_ms - t.ms) AS ms FROM hosts, t WHERE name = %s), "
+    "p AS (INSERT INTO hosts (name, next_ms, asked_ms) SELECT %s, t.ms + %s, t.ms "
+    "FROM s, t, h WHERE %s > 0 AND coalesce(h.ms, 0) <= 0 ON CONFLICT (name) DO UPDATE SET "
+    "next_ms = greatest(hosts.next_ms + %s, EXCLUDED.next_ms), asked_ms = EXCLUDED.asked_ms "
+    "RETURNING next_ms - asked_ms AS ms) "
+    "SELECT s.n, h.ms, (SELECT ms FROM p) FROM s, h"
+)
+
+
 def _key(host: str) -> int:
     """A host's advisory-lock key (a signed 32-bit integer)."""
     h = zlib.crc32(host.encode("utf-8", "surrogatepass")) ^ _LOCK_CLASS
@@ -109,7 +129,13 @@ def _key(host: str) -> int:
 
 class SharedManners:
     """Limits kept in the PostgreSQL catalog's ``hosts`` table and advisory locks, for
-    every process sharing that catalog.  One connection per fetcher."""
+    every process sharing that catalog.  One connection per fetcher.
+
+    A worker's requests queue for that connection, so a turn costs it one statement:
+    the slot, the server's pause and the pace are asked together; a slot given back
+    while another of the worker's requests waits for that host goes to it without
+    asking PostgreSQL; slots given back while a statement runs are unlocked together;
+    and the pause looked at before queueing is one this worker read a moment ago."""
 
     def __init__(self, network: NetworkSettings, url: str) -> None:
         self.network = network
@@ -117,8 +143,12 @@ class SharedManners:
         self._conn: Any = None
         self._lock = asyncio.Lock()  # one statement at a time on the connection
         self._mine: set[tuple[int, int]] = set()  # advisory locks are re-entrant per session
-        # server -> (count, loop time it was read): read again after REFUSALS_FRESH, so a
+        self._waiting: dict[int, list[asyncio.Future[int]]] = defaultdict(list)
+        self._unheld: list[tuple[int, int]] = []  # given back, not yet unlocked
+        # server -> (loop time its pause ends, loop time that was read), and
+        # server -> (refusals, loop time read): read again after REFUSALS_FRESH, so a
         # burst of one server's pages costs one query, not one each.
+        self._holds: dict[str, tuple[float, float]] = {}
         self._refusals: dict[str, tuple[int, float]] = {}
 
     async def _query(self, sql: str, *params: Any) -> Any:
@@ -131,71 +161,128 @@ class SharedManners:
             import psycopg
 
             self._conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
-        cur = await self._conn.execute(sql, params)
-        return await cur.fetchone() if cur.description else None
+        try:
+            cur = await self._conn.execute(sql, params)
+            return await cur.fetchone() if cur.description else None
+        except BaseException:
+            if self._conn.closed or self._conn.broken:
+                # The database restarted or the connection was cut: its slots went with
+                # it, and the next statement connects again (a worker lives on).
+                self._conn = None
+                self._mine.clear()
+                self._unheld.clear()
+            raise
 
     @asynccontextmanager
-    async def slot(self, host: str) -> AsyncIterator[None]:
+    async def turn(self, host: str, server: str) -> AsyncIterator[float]:
         key = _key(host)
-        taken = await self._take(key)
+        taken, held, ahead = await self._take(key, host, server)
         try:
-            yield
+            if ahead > 0:
+                await asyncio.sleep(ahead)
+            yield held
         finally:
-            self._mine.discard((key, taken))
-            await self._query("SELECT pg_advisory_unlock(%s, %s)", key, taken)
+            await self._give_back(key, taken)
 
-    async def _take(self, key: int) -> int:
-        """One of the host's ``per_host_concurrency`` slots, waiting until one is free.
+    async def _take(self, key: int, host: str, server: str) -> tuple[int, float, float]:
+        """One of the host's ``per_host_concurrency`` slots, waiting until one is free;
+        with the seconds the server still asked us to wait and, when that is none, the
+        seconds until this request's paced start.
 
-        One query tries the free-to-us slots in order and stops at the first it gets (the
-        lock is in the filter, which a ``LIMIT 1`` scan stops evaluating at the first row
-        it passes), where a query per slot made a busy host cost a round trip for each
-        slot other workers hold."""
+        One statement tries the slots free to us in order and stops at the first it
+        gets (the lock is in the filter, which a ``LIMIT 1`` scan stops evaluating at the
+        first row it passes), reads the server's pause and, with a slot and no pause,
+        takes the next start."""
         wait = 0.02
+        handed: int | None = None
         while True:
             # Under the lock from choosing to noting: the session's locks are re-entrant,
             # so two of its requests must never try the same slot.
+            chosen: list[Any]
             async with self._lock:
-                free = [
-                    n
-                    for n in range(self.network.per_host_concurrency)
-                    if (key, n) not in self._mine
-                ]
+                if handed is not None:
+                    slots, chosen = "SELECT %s::int AS n", [handed]
+                else:
+                    free = [
+                        n
+                        for n in range(self.network.per_host_concurrency)
+                        if (key, n) not in self._mine
+                    ]
+                    slots, chosen = _TRY_SLOT, [free, key]
+                delay = self._delay_ms()
                 row = await self._execute(
-                    "SELECT n FROM unnest(%s::int[]) AS n "
-                    "WHERE pg_try_advisory_lock(%s, n) LIMIT 1",
-                    free,
-                    key,
-                )
+                    _TURN.format(slots=slots),
+                    *chosen, "hold " + server, "pace " + host, delay, delay, delay,
+                )  # fmt: skip
                 if row is not None:
-                    self._mine.add((key, row[0]))
-                    return int(row[0])
-            await asyncio.sleep(wait * random.uniform(0.5, 1.5))
+                    n, held_ms, ahead_ms = int(row[0]), row[1] or 0, row[2]
+                    self._mine.add((key, n))
+                    self._note_hold(server, held_ms / 1000)
+                    ahead = 0.0 if ahead_ms is None else (ahead_ms - delay) / 1000
+                    return n, max(0.0, held_ms / 1000), ahead
+            handed = await self._wait_for_slot(key, wait * random.uniform(0.5, 1.5))
             wait = min(wait * 2, 0.5)
 
-    async def pace(self, host: str) -> None:
-        delay = round(self.network.per_host_delay * 1000)
-        if delay <= 0:
-            return
-        row = await self._query(
-            f"INSERT INTO hosts (name, next_ms, asked_ms) SELECT %s, t.ms + %s, t.ms "
-            f"FROM {_NOW} t ON CONFLICT (name) DO UPDATE SET "
-            "next_ms = greatest(hosts.next_ms + %s, EXCLUDED.next_ms), "
-            "asked_ms = EXCLUDED.asked_ms RETURNING next_ms - asked_ms",
-            "pace " + host,
-            delay,
-            delay,
-        )
-        wait = (row[0] - delay) / 1000
-        if wait > 0:
-            await asyncio.sleep(wait)
+    def _delay_ms(self) -> int:
+        return round(self.network.per_host_delay * 1000)
+
+    async def _wait_for_slot(self, key: int, seconds: float) -> int | None:
+        """A slot another of our requests gives back within ``seconds`` (None: none)."""
+        handed: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._waiting[key].append(handed)
+        try:
+            await asyncio.wait_for(asyncio.shield(handed), seconds)
+        except TimeoutError:
+            pass
+        except BaseException:
+            if handed.done():
+                self._unheld.append((key, handed.result()))  # cancelled while handed one
+            raise
+        finally:
+            self._waiting[key].remove(handed)
+            if not self._waiting[key]:
+                del self._waiting[key]
+        return handed.result() if handed.done() else None
+
+    async def _give_back(self, key: int, n: int) -> None:
+        """To a request of ours waiting for this host, or unlocked with any others given
+        back meanwhile (the first to get the connection unlocks them all)."""
+        for handed in self._waiting.get(key, ()):
+            if not handed.done():
+                handed.set_result(n)
+                return
+        self._unheld.append((key, n))
+        async with self._lock:
+            if not self._unheld:
+                return
+            batch, self._unheld = self._unheld, []
+            try:
+                await self._execute(
+                    "SELECT pg_advisory_unlock(k, n) FROM unnest(%s::int[], %s::int[]) AS u(k, n)",
+                    [k for k, _ in batch],
+                    [n for _, n in batch],
+                )
+            except Exception:
+                if self._conn is not None:
+                    raise
+                return  # the connection is gone and its locks with it: nothing to give
+            self._mine.difference_update(batch)
+
+    def _note_hold(self, server: str, seconds: float) -> None:
+        now = asyncio.get_running_loop().time()
+        self._holds[server] = (now + seconds, now)
 
     async def held_for(self, server: str) -> float:
-        row = await self._query(
-            f"SELECT max(hold_until_ms - t.ms) FROM hosts, {_NOW} t WHERE name = %s",
-            "hold " + server,
-        )
-        return max(0.0, (row[0] or 0) / 1000)
+        now = asyncio.get_running_loop().time()
+        known = self._holds.get(server)
+        if known is None or now - known[1] >= REFUSALS_FRESH:
+            row = await self._query(
+                f"SELECT max(hold_until_ms - t.ms) FROM hosts, {_NOW} t WHERE name = %s",
+                "hold " + server,
+            )
+            self._note_hold(server, (row[0] or 0) / 1000)
+            known = self._holds[server]
+        return max(0.0, known[0] - now)
 
     async def hold(self, server: str, seconds: float) -> None:
         await self._query(
@@ -205,6 +292,9 @@ class SharedManners:
             "hold " + server,
             round(seconds * 1000),
         )
+        now = asyncio.get_running_loop().time()
+        until = max(self._holds.get(server, (0.0, 0.0))[0], now + seconds)
+        self._holds[server] = (until, now)
 
     async def refused(self, server: str) -> None:
         # The row's hold_until_ms is where its count's window ends: a refusal after that
