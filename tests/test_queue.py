@@ -312,7 +312,7 @@ def test_enqueue_names_an_unreachable_database_without_its_password(tmp_path: Pa
 def test_a_workers_jobs_parse_in_its_pool_of_processes(
     tmp_path: Path, server: FakeServer, pg_cluster: Any
 ) -> None:
-    """A worker runs its jobs in threads of one process; their parsing goes to the
+    """A worker runs its jobs on one loop of its process; their parsing goes to the
     process's pool (``[archive] processes``), so a worker uses the machine's cores."""
     import os
 

@@ -31,7 +31,6 @@ from .config import Settings, SourceSettings
 from .cores import Cores, Runner, default_processes, in_thread
 from .errors import CatalogError, NewsmirrorError, is_fatal, reason
 from .fetch.http import Fetcher
-from .fetch.polite import SharedManners
 from .model import Article, SourceResult
 from .publish import git as git_publish
 from .publish.lists import readme_times
@@ -154,12 +153,18 @@ class Updater:
         """A worker's task (see ``queue``): fetch one source and record what it brought
         in the catalog only; its files are written by :meth:`publish`.  The archive's
         folder is not touched, so workers can run on machines without it."""
+        return asyncio.run(self.fetch_source_with(source_id, None))
+
+    async def fetch_source_with(self, source_id: str, fetcher: Fetcher | None) -> SourceReport:
+        """:meth:`fetch_source` with the worker process's ``fetcher``, shared by the jobs
+        it runs at once (see ``jobloop``); None: one of its own."""
         source = next((s for s in self.settings.sources if s.id == source_id), None)
         if source is None:
             raise NewsmirrorError(f"{source_id}: no such source in the configuration")
         self.applier.write_files = False
         self.shared = True
-        catalog = Catalog(self.settings.catalog)
+        # Opening the catalog waits for the database: not on a loop other jobs share.
+        catalog = await asyncio.to_thread(Catalog, self.settings.catalog)
         try:
             with catalog.transaction():
                 catalog.ensure_source(source.id, source.name, source.url)
@@ -168,19 +173,18 @@ class Updater:
                     f"{source.id}: the archive's existing files are not in the catalog yet "
                     "(the publisher takes them in: run `newsmirror publish`)"
                 )
-            return asyncio.run(self._fetch_one(source, catalog))
+            # The process's pool of parsing processes, shared by its jobs.
+            self.cpu = self._cores()
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="write") as pool:
+                if fetcher is not None:
+                    r = await self._source(source, catalog, fetcher, pool)
+                else:
+                    async with self._fetcher() as own:
+                        r = await self._source(source, catalog, own, pool)
+            assert r is not None  # no stop flag in a worker's task
+            return r
         finally:
             catalog.close()
-
-    async def _fetch_one(self, source: SourceSettings, catalog: Catalog) -> SourceReport:
-        # The worker's jobs run in threads of one process: in threads, their parsing and
-        # extracting would share one core.  The pool is the process's, shared by its jobs.
-        self.cpu = self._cores()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="write") as pool:
-            async with self._fetcher() as fetcher:
-                r = await self._source(source, catalog, fetcher, pool)
-        assert r is not None  # no stop flag in a worker's task
-        return r
 
     def publish(self) -> UpdateReport:
         """The single publisher of what workers recorded (see ``queue``): takes existing
@@ -242,7 +246,7 @@ class Updater:
         (``update`` keeps them for its pass: ``--force`` means now.)"""
         url = self.settings.catalog
         if self.shared and isinstance(url, str) and is_postgres(url):
-            return Fetcher(self.settings.network, manners=SharedManners(self.settings.network, url))
+            return Fetcher.sharing(self.settings.network, url)
         return Fetcher(self.settings.network)
 
     def _mover(self) -> Mover:

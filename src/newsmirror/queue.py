@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Settings, load
 from .errors import CatalogError, ConfigError
+from .jobloop import JobLoop
 from .pipeline import Updater, wall_clock_ms
 from .store.catalog import Catalog
 from .store.db import is_postgres, redact
@@ -63,6 +64,9 @@ def _url(settings: Settings) -> str:
     return url
 
 
+# The fetch jobs of this worker process run on one loop with one fetcher (see jobloop).
+JOBS = JobLoop()
+
 _LOADED: dict[Path, tuple[tuple[int, int, int], Settings]] = {}
 
 
@@ -96,7 +100,13 @@ def make_app(config: Path) -> App:
     async def fetch(source_id: str) -> dict[str, Any]:
         # A source's own failure is recorded in the catalog (with its backoff) and is no
         # reason to retry here; what raises is the catalog or the configuration.
-        report = await asyncio.to_thread(Updater(_settings(config)).fetch_source, source_id)
+        settings = _settings(config)
+        updater = Updater(settings)
+        report = await JOBS.run(
+            settings.network,
+            _url(settings),
+            lambda fetcher: updater.fetch_source_with(source_id, fetcher),
+        )
         if report.new or report.updated:
             await defer_publish(app)
         return {"new": report.new, "updated": report.updated, "error": report.error}
@@ -242,29 +252,33 @@ async def work(
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
-    wait = 1.0
-    while not stopping.is_set():
-        started = time.monotonic()
-        task = asyncio.create_task(
-            _work_once(config, queues, concurrency, heartbeat_s, stalled_after_s)
-        )
-        running[:] = [task]
-        why = "it stopped (its database connection failed)"
-        try:
-            await task
-        except asyncio.CancelledError:
-            if not stopping.is_set():
-                raise
-        except lost as e:
-            why = _cause(e)
-        if stopping.is_set():
-            return
-        if time.monotonic() - started > 60:
-            wait = 1.0  # it had been working: start again soon
-        log.error("worker: %s; starting again in %.0f s", why, wait)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stopping.wait(), timeout=wait)
-        wait = min(wait * 2, 60.0)
+    try:
+        wait = 1.0
+        while not stopping.is_set():
+            started = time.monotonic()
+            task = asyncio.create_task(
+                _work_once(config, queues, concurrency, heartbeat_s, stalled_after_s)
+            )
+            running[:] = [task]
+            why = "it stopped (its database connection failed)"
+            try:
+                await task
+            except asyncio.CancelledError:
+                if not stopping.is_set():
+                    raise
+            except lost as e:
+                why = _cause(e)
+            if stopping.is_set():
+                return
+            if time.monotonic() - started > 60:
+                wait = 1.0  # it had been working: start again soon
+            log.error("worker: %s; starting again in %.0f s", why, wait)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), timeout=wait)
+            wait = min(wait * 2, 60.0)
+    finally:
+        # A stopped worker finishes the jobs in hand, as it would in their threads.
+        await asyncio.to_thread(JOBS.close)
 
 
 def _cause(e: BaseException) -> str:
