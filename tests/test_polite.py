@@ -374,3 +374,39 @@ def test_a_cut_connection_loses_no_answer_and_the_next_statement_connects_again(
 
     pid, again = asyncio.run(run())
     assert again != pid
+
+
+def test_a_turn_whose_statement_fails_after_taking_a_slot_keeps_none(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session's advisory lock outlives the failed statement that took it; the turn
+    gives it back, or the host would have one slot less for as long as the worker lives."""
+    from newsmirror.fetch import polite
+
+    Catalog(pg_url).close()
+    network = NetworkSettings(allow_private_networks=True, per_host_delay=0)
+    manners = SharedManners(network, pg_url)
+    # The slot is taken, then the row fails: a division by zero where the pause would be.
+    failing = (
+        "SELECT s.n, 1 / (s.n - s.n) FROM ({slots}) s, "
+        "(SELECT %s::text, %s::text, %s::int, %s::int, %s::int) AS unused"
+    )
+
+    async def run() -> tuple[int, int]:
+        try:
+            monkeypatch.setattr(polite, "_TURN", failing)
+            with pytest.raises(Exception, match="division by zero"):
+                async with manners.turn("a.example", "a.example"):
+                    pass
+            row = await manners._query(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                "AND pid = pg_backend_pid()"
+            )
+            monkeypatch.undo()
+            async with manners.turn("a.example", "a.example"):
+                inside = len(manners._mine)
+            return int(row[0]), inside
+        finally:
+            await manners.aclose()
+
+    assert asyncio.run(run()) == (0, 1)

@@ -12,6 +12,7 @@ back at once; its clock is the database's, so machines' clocks need not agree.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import zlib
 from collections import defaultdict
@@ -110,6 +111,7 @@ _LOCK_CLASS = 0x6E6D  # the advisory locks' first key is this xor the host's has
 # A turn in one statement: ``s`` the slot (tried, or one already ours), ``h`` the
 # server's pause, ``p`` the host's next start, taken only with a slot and no pause.
 _TRY_SLOT = "SELECT n FROM unnest(%s::int[]) AS n WHERE pg_try_advisory_lock(%s, n) LIMIT 1"
+_UNLOCK = "SELECT pg_advisory_unlock(k, n) FROM unnest(%s::int[], %s::int[]) AS u(k, n)"
 _TURN = (
     f"WITH t AS MATERIALIZED {_NOW}, s AS MATERIALIZED ({{slots}}), "
     "h AS MATERIALIZED (SELECT max(hold_until_ms - t.ms) AS ms FROM hosts, t WHERE name = %s), "
@@ -210,10 +212,20 @@ class SharedManners:
                     ]
                     slots, chosen = _TRY_SLOT, [free, key]
                 delay = self._delay_ms()
-                row = await self._execute(
-                    _TURN.format(slots=slots),
-                    *chosen, "hold " + server, "pace " + host, delay, delay, delay,
-                )  # fmt: skip
+                try:
+                    row = await self._execute(
+                        _TURN.format(slots=slots),
+                        *chosen, "hold " + server, "pace " + host, delay, delay, delay,
+                    )  # fmt: skip
+                except BaseException:
+                    # A session's advisory lock outlives the statement that failed after
+                    # taking it: give back the slot handed to us, or any it may have taken.
+                    if handed is not None:
+                        self._unheld.append((key, handed))
+                    elif self._conn is not None:  # now, before another try may take one
+                        with contextlib.suppress(Exception):
+                            await self._execute(_UNLOCK, [key] * len(free), free)
+                    raise
                 if row is not None:
                     n, held_ms, ahead_ms = int(row[0]), row[1] or 0, row[2]
                     self._mine.add((key, n))
@@ -257,11 +269,7 @@ class SharedManners:
                 return
             batch, self._unheld = self._unheld, []
             try:
-                await self._execute(
-                    "SELECT pg_advisory_unlock(k, n) FROM unnest(%s::int[], %s::int[]) AS u(k, n)",
-                    [k for k, _ in batch],
-                    [n for _, n in batch],
-                )
+                await self._execute(_UNLOCK, [k for k, _ in batch], [n for _, n in batch])
             except Exception:
                 if self._conn is not None:
                     raise
