@@ -272,6 +272,7 @@ class SharedManners:
                 await self._execute(_UNLOCK, [k for k, _ in batch], [n for _, n in batch])
             except Exception:
                 if self._conn is not None:
+                    self._unheld.extend(batch)  # still ours: the next give-back tries again
                     raise
                 return  # the connection is gone and its locks with it: nothing to give
             self._mine.difference_update(batch)
