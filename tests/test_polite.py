@@ -47,6 +47,19 @@ def _fetchers(network: NetworkSettings, url: str | None) -> list[Fetcher]:
     return [Fetcher(network, manners=SharedManners(network, url)) for _ in range(2)]
 
 
+def _counting(manners: SharedManners) -> list[str]:
+    """The statements ``manners`` sends from now on."""
+    sent: list[str] = []
+    execute = manners._execute
+
+    async def counting(sql: str, *params: Any) -> Any:
+        sent.append(sql)
+        return await execute(sql, *params)
+
+    manners._execute = counting  # type: ignore[method-assign]
+    return sent
+
+
 async def _get_all(fetchers: list[Fetcher], urls: list[str]) -> list[Any]:
     try:
         jobs = [fetchers[i % 2].get(u) for i, u in enumerate(urls)]
@@ -206,14 +219,7 @@ def test_a_burst_of_pages_reads_the_refusal_count_once(pg_url: str) -> None:
     Catalog(pg_url).close()
     network = NetworkSettings(allow_private_networks=True)
     manners = SharedManners(network, pg_url)
-    asked: list[str] = []
-    query = manners._query
-
-    async def counting(sql: str, *params: Any) -> Any:
-        asked.append(sql)
-        return await query(sql, *params)
-
-    manners._query = counting  # type: ignore[method-assign]
+    asked = _counting(manners)
 
     async def run() -> list[int]:
         try:
@@ -263,19 +269,6 @@ def test_slots_are_taken_one_lock_each_and_never_twice_by_one_session(pg_url: st
 
     assert asyncio.run(run()) == 0
     assert most == 3 and max(held) == 3
-
-
-def _counting(manners: SharedManners) -> list[str]:
-    """The statements ``manners`` sends from now on."""
-    sent: list[str] = []
-    execute = manners._execute
-
-    async def counting(sql: str, *params: Any) -> Any:
-        sent.append(sql)
-        return await execute(sql, *params)
-
-    manners._execute = counting  # type: ignore[method-assign]
-    return sent
 
 
 def test_a_turn_is_one_statement_and_a_busy_hosts_slots_pass_from_hand_to_hand(
