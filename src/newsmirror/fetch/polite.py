@@ -53,6 +53,7 @@ class Manners(Protocol):
 # after the first of them, as a pass's are when it ends.
 REFUSALS_WINDOW = 15 * 60.0  # seconds
 REFUSALS_FRESH = 1.0  # seconds a worker goes by the count it read last (its own are added)
+HOLDS_FRESH = 1.0  # seconds the pause a worker read is looked at before queueing (a turn reads)
 
 
 class LocalManners:
@@ -148,8 +149,8 @@ class SharedManners:
         self._waiting: dict[int, list[asyncio.Future[int]]] = defaultdict(list)
         self._unheld: list[tuple[int, int]] = []  # given back, not yet unlocked
         # server -> (loop time its pause ends, loop time that was read), and
-        # server -> (refusals, loop time read): read again after REFUSALS_FRESH, so a
-        # burst of one server's pages costs one query, not one each.
+        # server -> (refusals, loop time read): read again after HOLDS_FRESH and
+        # REFUSALS_FRESH, so a burst of one server's pages costs one query, not one each.
         self._holds: dict[str, tuple[float, float]] = {}
         self._refusals: dict[str, tuple[int, float]] = {}
 
@@ -284,7 +285,7 @@ class SharedManners:
     async def held_for(self, server: str) -> float:
         now = asyncio.get_running_loop().time()
         known = self._holds.get(server)
-        if known is None or now - known[1] >= REFUSALS_FRESH:
+        if known is None or now - known[1] >= HOLDS_FRESH:
             row = await self._query(
                 f"SELECT max(hold_until_ms - t.ms) FROM hosts, {_NOW} t WHERE name = %s",
                 "hold " + server,
