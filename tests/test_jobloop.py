@@ -55,16 +55,27 @@ def test_new_settings_get_a_new_fetcher_and_the_old_one_closes() -> None:
     fetchers: list[Fetcher] = []
 
     async def job(fetcher: Fetcher) -> None:
+        if not fetchers:  # its closing takes a moment, as a connection's does
+            close = fetcher.aclose
+
+            async def slowly() -> None:
+                await asyncio.sleep(0.1)
+                await close()
+
+            fetcher.aclose = slowly  # type: ignore[method-assign]
         fetchers.append(fetcher)
 
     async def run() -> None:
         await jobs.run(NetworkSettings(), URL, job)
         await jobs.run(NetworkSettings(), URL, job)  # the same settings: the same fetcher
-        await jobs.run(NetworkSettings(concurrency=3), URL, job)
+        # Two jobs of new settings at once, while the old fetcher is being closed.
+        new = NetworkSettings(concurrency=3)
+        await asyncio.gather(jobs.run(new, URL, job), jobs.run(new, URL, job))
 
     try:
         asyncio.run(run())
-        assert fetchers[0] is fetchers[1] is not fetchers[2]
+        assert fetchers[0] is fetchers[1] and len(fetchers) == 4
+        assert fetchers[2] is fetchers[3] is not fetchers[0]
         assert fetchers[0].client.is_closed and not fetchers[2].client.is_closed
     finally:
         jobs.close()

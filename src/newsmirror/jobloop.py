@@ -37,7 +37,7 @@ class JobLoop:
         self._start = threading.Lock()
         # (network settings, catalog URL) -> fetcher and how many jobs use it; touched
         # on the loop only.  A configuration edited between jobs gets a new fetcher, and
-        # the old one closes with its last job.
+        # the old one closes, once no job uses it, when a job of other settings starts.
         self._fetchers: dict[tuple[NetworkSettings, str], tuple[Fetcher, int]] = {}
         self._jobs: set[concurrent.futures.Future[Any]] = set()
 
@@ -69,12 +69,12 @@ class JobLoop:
         self, network: NetworkSettings, url: str, job: Callable[[Fetcher], Awaitable[T]]
     ) -> T:
         key = (network, url)
-        if key not in self._fetchers:
-            await self._close_fetchers(idle_only=True)  # of settings no longer asked for
-            self._fetchers[key] = (Fetcher.sharing(network, url), 0)
-        fetcher, users = self._fetchers[key]
+        new = key not in self._fetchers
+        fetcher, users = (Fetcher.sharing(network, url), 0) if new else self._fetchers[key]
         self._fetchers[key] = (fetcher, users + 1)
         try:
+            if new:
+                await self._close_fetchers(idle_only=True)  # of settings no longer asked for
             return await job(fetcher)
         finally:
             fetcher, users = self._fetchers[key]
@@ -94,7 +94,12 @@ class JobLoop:
         self._loop = self._thread = None
 
     async def _close_fetchers(self, *, idle_only: bool = False) -> None:
-        for key, (fetcher, users) in list(self._fetchers.items()):
-            if users == 0 or not idle_only:
-                del self._fetchers[key]
-                await fetcher.aclose()
+        """Close the fetchers (``idle_only``: those no job uses), taken from the table
+        before the first wait, so a job starting meanwhile never gets one being closed."""
+        closing = [
+            self._fetchers.pop(key)[0]
+            for key, (_fetcher, users) in list(self._fetchers.items())
+            if not (idle_only and users)
+        ]
+        for fetcher in closing:
+            await fetcher.aclose()
