@@ -381,13 +381,14 @@ def test_a_turn_whose_statement_fails_after_taking_a_slot_keeps_none(
     manners = SharedManners(network, pg_url)
     # The slot is taken, then the row fails: a division by zero where the pause would be.
     failing = (
-        "SELECT s.n, 1 / (s.n - s.n) FROM ({slots}) s, "
+        "SELECT s.n, 1 / (s.n - s.n) FROM "
+        "(SELECT n FROM unnest(%s::int[]) AS n WHERE pg_try_advisory_lock(%s, n) LIMIT 1) s, "
         "(SELECT %s::text, %s::text, %s::int, %s::int, %s::int) AS unused"
     )
 
     async def run() -> tuple[int, int]:
         try:
-            monkeypatch.setattr(polite, "_TURN", failing)
+            monkeypatch.setattr(polite, "_TURN_TRYING", failing)
             with pytest.raises(Exception, match="division by zero"):
                 async with manners.turn("a.example", "a.example"):
                     pass

@@ -111,8 +111,6 @@ _LOCK_CLASS = 0x6E6D  # the advisory locks' first key is this xor the host's has
 
 # A turn in one statement: ``s`` the slot (tried, or one already ours), ``h`` the
 # server's pause, ``p`` the host's next start, taken only with a slot and no pause.
-_TRY_SLOT = "SELECT n FROM unnest(%s::int[]) AS n WHERE pg_try_advisory_lock(%s, n) LIMIT 1"
-_UNLOCK = "SELECT pg_advisory_unlock(k, n) FROM unnest(%s::int[], %s::int[]) AS u(k, n)"
 _TURN = (
     f"WITH t AS MATERIALIZED {_NOW}, s AS MATERIALIZED ({{slots}}), "
     "h AS MATERIALIZED (SELECT max(hold_until_ms - t.ms) AS ms FROM hosts, t WHERE name = %s), "
@@ -122,6 +120,11 @@ _TURN = (
     "RETURNING next_ms - asked_ms AS ms) "
     "SELECT s.n, h.ms, (SELECT ms FROM p) FROM s, h"
 )
+_TURN_TRYING = _TURN.format(
+    slots="SELECT n FROM unnest(%s::int[]) AS n WHERE pg_try_advisory_lock(%s, n) LIMIT 1"
+)
+_TURN_HANDED = _TURN.format(slots="SELECT %s::int AS n")
+_UNLOCK = "SELECT pg_advisory_unlock(k, n) FROM unnest(%s::int[], %s::int[]) AS u(k, n)"
 
 
 def _key(host: str) -> int:
@@ -204,18 +207,18 @@ class SharedManners:
             chosen: list[Any]
             async with self._lock:
                 if handed is not None:
-                    slots, chosen = "SELECT %s::int AS n", [handed]
+                    turn, chosen = _TURN_HANDED, [handed]
                 else:
                     free = [
                         n
                         for n in range(self.network.per_host_concurrency)
                         if (key, n) not in self._mine
                     ]
-                    slots, chosen = _TRY_SLOT, [free, key]
+                    turn, chosen = _TURN_TRYING, [free, key]
                 delay = self._delay_ms()
                 try:
                     row = await self._execute(
-                        _TURN.format(slots=slots),
+                        turn,
                         *chosen, "hold " + server, "pace " + host, delay, delay, delay,
                     )  # fmt: skip
                 except BaseException:
