@@ -67,7 +67,13 @@ def test_a_schema_10_search_index_is_made_again_of_streams(pg_url: str) -> None:
             )
             c.add_article(a, f"articles/s/{i}.md", None, f"h{i}", i)
     c.close()
-    # As schema 10 left it: vectors in the rows, four GIN indexes, no keys function.
+    # As schema 10 left it: vectors in the rows, four GIN indexes, no keys function, bodies
+    # as text.
+    _sql(
+        pg_url,
+        "ALTER TABLE revisions ALTER COLUMN body TYPE TEXT "
+        "USING convert_from(substr(body, 2), 'UTF8')",
+    )
     _sql(pg_url, "DROP TABLE search_docs")
     _sql(pg_url, "DROP FUNCTION newsmirror_keys")
     _sql(
@@ -97,6 +103,33 @@ def test_a_schema_10_search_index_is_made_again_of_streams(pg_url: str) -> None:
     assert columns == [("article_id",), ("hash",), ("revision_id",), ("title",), ("body",)]
     indexes = _sql(pg_url, "SELECT indexname FROM pg_indexes WHERE tablename = 'search_docs'")
     assert sorted(indexes) == [("search_by_keys",), ("search_docs_pkey",)]
+    c.close()
+
+
+def test_revision_bodies_are_deflated_and_those_kept_as_text_read_back(pg_url: str) -> None:
+    """PostgreSQL's own compression leaves Chinese text as it is; the catalog deflates it,
+    and a body schema 12 kept as text (NUL escaped) reads back as it was written."""
+    long = "<p>" + "德国之声报道，柏林政府周三宣布经济增长。\x00\x01" * 40 + "</p>"
+    short = "<p>短\x00\x01</p>"
+    c = Catalog(pg_url)
+    with c.transaction():
+        c.ensure_source("s", "S", "https://e.example/f")
+        for i, body in enumerate((long, short)):
+            a = Article("s", f"id:{i}", f"k{i}", f"https://e.example/{i}", "标题", i, body)
+            c.add_article(a, f"articles/s/{i}.md", None, f"h{i}", i)
+    kept = [r[0] for r in _sql(pg_url, "SELECT body FROM revisions ORDER BY id")]
+    assert kept[0][:1] != b"\0" and len(kept[0]) < len(long.encode()) / 3  # deflated
+    assert kept[1][:1] == b"\0"  # too short to gain: its text, marked
+    assert [st.article.body for st in c.stored([1, 2])] == [long, short]
+    # As schema 12 kept bodies: text, with the NUL escaped as every text column holds it.
+    c.db.execute("ALTER TABLE revisions ALTER COLUMN body TYPE TEXT USING ''")
+    c.db.execute("UPDATE newsmirror_schema SET version = 12")
+    c.db.execute("UPDATE revisions SET body = ? WHERE id = 1", (long,))
+    c.close()
+    c = Catalog(pg_url)
+    assert _sql(pg_url, "SELECT version FROM newsmirror_schema") == [(SCHEMA_VERSION,)]
+    assert c.stored([1])[0].article.body == long
+    assert c.revision(1, c.stored([1])[0].article).body == long
     c.close()
 
 

@@ -252,7 +252,7 @@ class Applier:
         complete = r.error is None and done == len(groups)
         retry = any(e.retry for e in result.item_errors)
         edits = self._edits(catalog, by_ident, written_changed)
-        made = result.packed if catalog.deflates else {}
+        made = result.packed
         blobs: dict[int, bytes | None] = {}
         now = self.clock()
         watch = Watchlist(catalog)

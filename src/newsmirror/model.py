@@ -122,6 +122,6 @@ class SourceResult:
     # The answers articles were read from (fetch.http.Response), kept as evidence should an
     # archived article turn out edited: "" the listing's, an ident its page's.
     answers: Mapping[str, Any] = field(default_factory=dict)
-    # Bodies of ``articles`` deflated as a SQLite catalog keeps revisions (see store.db), by
+    # Bodies of ``articles`` deflated as the catalog keeps revisions (see store.db), by
     # ident, where a driver made them beside the parsing: off the process that stores them.
     packed: Mapping[str, bytes] = field(default_factory=dict)

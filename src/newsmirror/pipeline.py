@@ -435,7 +435,7 @@ class Updater:
             known_dates=lambda idents: catalog.dates(source.id, idents),
             iframe_hosts=self.settings.iframe_hosts,
             cpu=self.cpu,
-            deflate=catalog.deflates,
+            deflate=True,
         )
         try:
             result = await self.drivers[source.kind](source, catalog.source(source.id), ctx)

@@ -437,11 +437,6 @@ class Catalog:
                 "UPDATE articles SET ident = ? WHERE id = ?", (article.ident, known.article_id)
             )
 
-    @property
-    def deflates(self) -> bool:
-        """Whether revision bodies are kept deflated (as ``db.deflated`` makes them)."""
-        return self.dialect == "sqlite"
-
     def _add_revisions(
         self, revisions: Sequence[tuple[int, Article, str, str | bytes | None]], now_ms: int
     ) -> None:

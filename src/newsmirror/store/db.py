@@ -69,14 +69,21 @@ def redact(url: str) -> str:
 
 
 # A revision keeps its body as it was fetched, and every article has one: in SQLite the
-# revisions were a third of the catalog.  SQLite keeps them deflated (about half the size for
-# Chinese HTML); PostgreSQL compresses long values itself (TOAST), so there they stay text.
-# Readers take either form, so catalogs written before this read as they are.  Level 1: on
-# the bench's Chinese HTML it keeps 93 % of level 6's gain (2.9x vs 3.1x) in 57 % of the time,
-# and an update deflates every body it stores, in the process that also writes the files.
-# ISA-L (``isal``) makes the same zlib stream as zlib's level 1, as small, in a third of the
-# time (bench bodies 14 µs against 41-90; about a tenth of a pass's CPU); any zlib reads it.
+# revisions were a third of the catalog.  Both engines keep them deflated (about half the
+# size for Chinese HTML).  PostgreSQL's own compression of long values (TOAST) left them as
+# they were: pglz gives up when it saves less than a quarter, and Chinese text in UTF-8 does
+# not give it that (4.4 KB a bench article either way, 2.4 deflated).  Readers take every
+# form, so catalogs written before read as they are.  Level 1: on the bench's Chinese HTML
+# it keeps 93 % of level 6's gain (2.9x vs 3.1x) in 57 % of the time, and an update deflates
+# every body it stores, in the process that also writes the files.  ISA-L (``isal``) makes
+# the same zlib stream as zlib's level 1, as small, in a third of the time (bench bodies
+# 14 µs against 41-90; about a tenth of a pass's CPU); any zlib reads it.
 PACK_FROM = 200  # characters: shorter bodies gain too little to be worth it
+# PostgreSQL keeps a body in bytes (``BYTEA``) even when it is not deflated: then as this
+# byte and the UTF-8 of the body as its text columns hold text (escape_text), which is what
+# the bodies it kept as text before schema 13 became.  No zlib stream starts with this byte
+# (its first names the method, 8), so the two forms never meet.
+RAW = b"\0"
 
 
 def insert_id(db: Connection, dialect: str, sql: str, parameters: Sequence[Any]) -> int:
@@ -121,13 +128,19 @@ def deflated(body: str) -> bytes | None:
 
 def pack(dialect: str, body: str) -> str | bytes:
     """A revision's body as the catalog keeps it in ``dialect``."""
-    made = deflated(body) if dialect == "sqlite" else None
-    return body if made is None else made
+    made = deflated(body)
+    if made is not None:
+        return made
+    return RAW + escape_text(body).encode() if dialect == "postgresql" else body
 
 
 def unpack(value: str | bytes) -> str:
-    """A revision's body as :func:`pack` kept it."""
-    return value if isinstance(value, str) else zlib.decompress(value).decode()
+    """A revision's body as :func:`pack` kept it (or as a catalog of before kept it)."""
+    if isinstance(value, str):
+        return value
+    if value[:1] == RAW:
+        return unescape_text(value[1:].decode())
+    return zlib.decompress(value).decode()
 
 
 _MARK = re.compile(r"'[^']*'|\?|%")

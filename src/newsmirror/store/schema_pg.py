@@ -235,6 +235,12 @@ PG_MIGRATIONS: dict[int, str] = {
     EXCEPTION WHEN feature_not_supported THEN NULL;
     END $$;
     """,
+    # Revision bodies are kept in bytes, deflated as in SQLite (store/db.py: pack).  Those
+    # already here become the marker byte and their UTF-8, which readers take as text.
+    13: """
+    ALTER TABLE revisions ALTER COLUMN body TYPE BYTEA
+        USING decode('00', 'hex') || convert_to(body, 'UTF8');
+    """,
 }
 
 assert set(PG_MIGRATIONS) == set(range(PG_FIRST, SCHEMA_VERSION + 1))
