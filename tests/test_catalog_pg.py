@@ -24,6 +24,14 @@ from .conftest import Clock, snapshot, write_config
 from .fakeserver import Answer, FakeServer
 
 
+def _counting(f: Any, calls: list[str], name: str) -> Any:
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(name)
+        return f(*args, **kwargs)
+
+    return counted
+
+
 def _sql(url: str, statement: str) -> Any:
     with psycopg.connect(url, autocommit=True) as conn:
         cur = conn.execute(statement)
@@ -102,7 +110,7 @@ def test_a_schema_10_search_index_is_made_again_of_streams(pg_url: str) -> None:
     )
     assert columns == [("article_id",), ("hash",), ("revision_id",), ("title",), ("body",)]
     indexes = _sql(pg_url, "SELECT indexname FROM pg_indexes WHERE tablename = 'search_docs'")
-    assert sorted(indexes) == [("search_by_keys",), ("search_docs_pkey",)]
+    assert sorted(indexes) == [("search_by_keys",), ("search_docs_pkey",), ("search_long",)]
     c.close()
 
 
@@ -123,6 +131,7 @@ def test_revision_bodies_are_deflated_and_those_kept_as_text_read_back(pg_url: s
     assert [st.article.body for st in c.stored([1, 2])] == [long, short]
     # As schema 12 kept bodies: text, with the NUL escaped as every text column holds it.
     c.db.execute("ALTER TABLE revisions ALTER COLUMN body TYPE TEXT USING ''")
+    c.db.execute("DROP INDEX search_long")
     c.db.execute("UPDATE newsmirror_schema SET version = 12")
     c.db.execute("UPDATE revisions SET body = ? WHERE id = 1", (long,))
     c.close()
@@ -154,6 +163,45 @@ def test_the_longest_bodies_are_indexed_and_found(pg_url: str) -> None:
         assert index.sync() == 1
         assert index.search(han[10] + han[11] + han[12])[1] == 1
         assert index.search("长文长")[1] == 1
+    finally:
+        c.close()
+
+
+def test_words_after_the_keyed_part_are_found_either_way_the_rows_are_read(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a long body's first 24,000 characters are keyed; its words after them are found
+    through the index as when the rows are read one by one, and they are checked."""
+    from newsmirror.store import search_pg
+    from newsmirror.store.search import SearchIndex
+
+    long = "<p>" + "德国之声报道柏林消息。" * 2500 + "</p><p>末尾 zzyzx 长尾词组</p>"
+    c = Catalog(pg_url)
+    try:
+        c.ensure_source("s", "S", "https://e.example/f")
+        for i, body in enumerate((long, "<p>短文 zzyzy 长尾</p>", long.replace("末尾", "开头"))):
+            a = Article("s", f"id:{i}", f"k{i}", f"https://e.example/{i}", "标题", i, body)
+            c.add_article(a, f"articles/s/{i}.md", None, f"h{i}", i)
+        index = SearchIndex(c)
+        assert index.sync() == 3
+        queries = {"末尾": 1, "zzyzx": 2, "zzyz*": 3, "长尾词组": 2, '"末尾 zzyzx"': 1, "长尾": 3}
+        queries |= {"zzyzx -末尾": 1, "末尾 OR 开头": 2, "柏林": 2}
+        for costly, way in (("BITMAP_ROW_US", "_walk"), ("WALK_ROW_US", "_bitmap")):
+            used: list[str] = []
+            with monkeypatch.context() as m:
+                m.setattr(search_pg, costly, 1e9)  # so every query is read the other way
+                m.setattr(search_pg, way, _counting(getattr(search_pg, way), used, way))
+                found = {q: index.search(q)[1] for q in queries}
+            assert found == queries, way
+            assert len(used) == len(queries), way
+        # The long rows are read from their own index, not by opening every row.
+        with c.transaction():
+            c.db.execute("SET LOCAL enable_seqscan = off")
+            plan = c.db.execute(
+                f"EXPLAIN SELECT article_id FROM search_docs WHERE {search_pg.LONG} "
+                "AND article_id BETWEEN 0 AND 9"
+            ).fetchall()
+        assert "search_long" in " ".join(r[0] for r in plan)
     finally:
         c.close()
 

@@ -219,7 +219,8 @@ MIGRATIONS: tuple[str, ...] = (
     # 12: nothing in SQLite; PostgreSQL compresses its search rows with lz4
     "",
     # 13: nothing in SQLite, whose columns take text or bytes alike (its revision bodies
-    # were already deflated); PostgreSQL's are deflated from now on too (schema_pg.py)
+    # were already deflated) and whose index keeps every word; PostgreSQL's bodies are
+    # deflated from now on too, and its longest search rows listed (schema_pg.py)
     "",
 )
 SCHEMA_VERSION = len(MIGRATIONS)

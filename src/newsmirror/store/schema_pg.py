@@ -237,9 +237,13 @@ PG_MIGRATIONS: dict[int, str] = {
     """,
     # Revision bodies are kept in bytes, deflated as in SQLite (store/db.py: pack).  Those
     # already here become the marker byte and their UTF-8, which readers take as text.
+    # The search rows longer than their keys cover are listed (search_pg.LONG, the same
+    # expression), and every query reads them too.
     13: """
     ALTER TABLE revisions ALTER COLUMN body TYPE BYTEA
         USING decode('00', 'hex') || convert_to(body, 'UTF8');
+    CREATE INDEX search_long ON search_docs (article_id)
+        WHERE (length(title) > 1000 OR length(body) > 24000);
     """,
 }
 

@@ -27,8 +27,10 @@ catalog took at 300,000 bench articles; now it takes 19.7 (the GIN index 9, the 
 from 384 to 40 ms.
 
 Keys are made of a title's first 1,000 and a body's first 24,000 characters (a ``tsvector``
-holds at most 1 MB): in a longer body, words after that are found when the rows are read
-one by one (a common word), not through the index.
+holds at most 1 MB).  The few rows with a longer stream are listed by a small partial index
+of their own (``search_long``, :data:`LONG`), and every query reading the GIN index reads
+them too and checks them on their streams: a word after the keyed part is found whichever
+way the rows are read.
 """
 
 from __future__ import annotations
@@ -167,6 +169,9 @@ def index(
 
 
 KEYS = "newsmirror_keys(title, body, article_id)"  # what the GIN index is made of
+# The rows whose streams are longer than their keys cover (as ``newsmirror_keys`` cuts them),
+# as the partial index ``search_long`` names them: the same expression, so it is read.
+LONG = "(length(title) > 1000 OR length(body) > 24000)"
 # The GIN indexes, made again after a bulk indexing (see bulk).
 INDEXES = {"search_by_keys": KEYS}
 BULK = 20_000  # articles to index at once from which the indexes are made afresh
@@ -331,9 +336,16 @@ def newest(
         where, args = f"({where}){restrict}", [*args, *sources]
     exact_keys = answers(groups)
 
-    def loose(within: str) -> tuple[str, list[object]]:
+    def loose(within: str, ids: tuple[int, int]) -> tuple[str, list[object]]:
+        """The candidates among ``ids`` (first, last; ``within`` names their groups) and
+        the long rows among them, each with whether it is one of the long."""
         sql, values = candidates(groups, within)
-        return f"{sql}{restrict}", [*values, *sources]
+        return (
+            f"SELECT article_id, false FROM search_docs WHERE {sql}{restrict} UNION ALL "
+            f"SELECT article_id, true FROM search_docs WHERE {LONG} "
+            f"AND article_id BETWEEN ? AND ?{restrict}",
+            [*values, *sources, *ids, *sources],
+        )
 
     with catalog.transaction():
         # Planned afresh each time: psycopg prepares statements used often, and a plan
@@ -373,14 +385,14 @@ def _first_span(limit: int, share: float) -> int:
 
 def _bitmap(
     catalog: Catalog,
-    loose: tuple[Callable[[str], tuple[str, list[object]]], bool],
+    loose: tuple[Callable[[str, tuple[int, int]], tuple[str, list[object]]], bool],
     check: tuple[str, Sequence[object]],
     limit_top: tuple[int, int],
     share: float,
 ) -> list[int]:
     """The newest ``limit`` rows meeting ``check``, of the candidates ``loose`` makes the
-    condition of (for a range of ids) and whether they are the matches (else each is
-    checked on its row).
+    statement of (for a range of ids) and whether they are the matches (else each is
+    checked on its row; a long row, which may hold words its keys do not, always is).
 
     Read in ranges of ids from the newest: a GIN bitmap gives candidates in no order, and
     each is fetched from its row to learn its id, so reading all 9,000 matches of a word
@@ -398,11 +410,18 @@ def _bitmap(
         lo = max(0, hi - blocks + 1)
         whole = lo == 0 and hi == newest  # no need to name every group
         within = "" if whole else _within(hi, lo)
-        where, args = make(within)
+        sql, args = make(within, (lo * BLOCK, (hi + 1) * BLOCK - 1))
         db.execute("SET LOCAL enable_indexscan = off")
-        sql = f"SELECT article_id FROM search_docs WHERE {where} ORDER BY article_id DESC"
-        found = [r[0] for r in db.execute(sql, args)]
-        if not answered:
+        rows = db.execute(f"{sql} ORDER BY 1 DESC", args).fetchall()
+        found = list(dict.fromkeys(i for i, _ in rows))
+        if answered:
+            # Those only long: their keys do not have the words, their streams may.
+            keyed = {i for i, is_long in rows if not is_long}
+            unsure = [i for i in found if i not in keyed]
+            if unsure:
+                kept = set(_checked(catalog, unsure, check, len(unsure)))
+                found = [i for i in found if i in keyed or i in kept]
+        else:
             found = _checked(catalog, found, check, limit - len(out))
         out += found
         read = (top - lo * BLOCK + 1) / BLOCK
