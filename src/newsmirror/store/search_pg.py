@@ -415,12 +415,12 @@ def _bitmap(
         rows = db.execute(f"{sql} ORDER BY 1 DESC", args).fetchall()
         found = list(dict.fromkeys(i for i, _ in rows))
         if answered:
-            # Those only long: their keys do not have the words, their streams may.
-            keyed = {i for i, is_long in rows if not is_long}
-            unsure = [i for i in found if i not in keyed]
-            if unsure:
-                kept = set(_checked(catalog, unsure, check, len(unsure)))
-                found = [i for i in found if i in keyed or i in kept]
+            # The long ones: their keys may lack a word their streams have (wanted or
+            # excluded).
+            long = {i for i, is_long in rows if is_long}
+            if long:
+                kept = set(_checked(catalog, [i for i in found if i in long], check, len(long)))
+                found = [i for i in found if i not in long or i in kept]
         else:
             found = _checked(catalog, found, check, limit - len(out))
         out += found
