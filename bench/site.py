@@ -269,7 +269,7 @@ def search_figures(work: Path, n: int) -> None:
             "SELECT relname, pg_relation_size(oid) "
             "+ coalesce(pg_total_relation_size(nullif(reltoastrelid, 0)), 0) FROM pg_class "
             "WHERE relkind IN ('r', 'i') AND relnamespace = 'public'::regnamespace "
-            "ORDER BY 2 DESC LIMIT 8"
+            "ORDER BY 2 DESC LIMIT 12"
         ).fetchall()
         size = catalog.db.execute("SELECT pg_database_size(current_database())").fetchone()[0]
     else:
