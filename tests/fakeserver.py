@@ -8,6 +8,8 @@ whole answer.  Every request is recorded with its headers so tests can check the
 from __future__ import annotations
 
 import hashlib
+import select
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -36,6 +38,19 @@ class Request:
     headers: dict[str, str]
     body: bytes = b""
     method: str = "GET"
+    # Whether the client has hung up: a slow handler stops working for it, as a server
+    # behind a proxy does.
+    gone: Callable[[], bool] = field(default=lambda: False, compare=False, repr=False)
+
+
+def _hung_up(conn: socket.socket) -> bool:
+    """Whether the client closed its end (readable, with nothing to read)."""
+    try:
+        if not select.select([conn], [], [], 0)[0]:
+            return False
+        return conn.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
 
 
 class _Server(ThreadingHTTPServer):
@@ -73,7 +88,7 @@ class FakeServer:
 
             def _serve(self, method: str, body: bytes) -> None:
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                req = Request(self.path, headers, body, method)
+                req = Request(self.path, headers, body, method, lambda: _hung_up(self.connection))
                 server.requests.append(req)
                 answer = server.answer(req)
                 self.send_response(answer.status)

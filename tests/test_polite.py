@@ -369,6 +369,59 @@ def test_a_cut_connection_loses_no_answer_and_the_next_statement_connects_again(
     assert again != pid
 
 
+def test_a_request_that_outlives_its_connection_keeps_its_slot(pg_url: str) -> None:
+    """Slots are locks of a connection; a request is not.  When the connection is cut
+    while requests of the worker go on, the next statement takes their slots again, so
+    another worker does not get them before they end; one taken by another meanwhile is
+    neither unlocked nor handed on by the first when its request ends."""
+    import psycopg
+
+    Catalog(pg_url).close()
+    network = NetworkSettings(allow_private_networks=True, per_host_concurrency=1, per_host_delay=0)
+    host = "a.example"
+
+    async def cut(manners: SharedManners) -> None:
+        pid = (await manners._query("SELECT pg_backend_pid()"))[0]
+        async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as c:
+            await c.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with pytest.raises(psycopg.OperationalError):
+            await manners._query("SELECT 1")
+
+    async def got_turn(manners: SharedManners, within: float) -> bool:
+        try:
+            async with asyncio.timeout(within), manners.turn(host, host):
+                return True
+        except TimeoutError:
+            return False
+
+    async def run() -> list[bool]:
+        first, other = SharedManners(network, pg_url), SharedManners(network, pg_url)
+        seen = []
+        try:
+            async with first.turn(host, host):
+                await cut(first)
+                await first._query("SELECT 1")  # a new connection: the slot is taken again
+                seen.append(await got_turn(other, 0.5))  # not while the request goes on
+            seen.append(await got_turn(other, 5))  # given back when it ended
+
+            async with first.turn(host, host):
+                await cut(first)
+                # Before the first asks again, the other takes the slot and keeps it.
+                keeper = other.turn(host, host)
+                await keeper.__aenter__()
+                waiting = asyncio.create_task(got_turn(first, 1.0))
+                await asyncio.sleep(0.2)  # the first's own next request waits for a slot
+            seen.append(await waiting)  # not handed the slot the other holds
+            await keeper.__aexit__(None, None, None)
+            seen.append(await got_turn(first, 5))
+            return seen
+        finally:
+            await first.aclose()
+            await other.aclose()
+
+    assert asyncio.run(run()) == [False, True, False, True]
+
+
 def test_a_turn_whose_statement_fails_after_taking_a_slot_keeps_none(
     pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

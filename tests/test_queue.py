@@ -33,7 +33,9 @@ BASE_MS = 1_669_280_000_000  # 2022-11-24
 
 class Pages:
     """The outlet's article pages: each answers after a pause, and the most answered at
-    once is recorded (all feeds are on one host, so its limit holds for all workers)."""
+    once is recorded (all feeds are on one host, so its limit holds for all workers).
+    A page whose client hung up (a killed worker's) stops counting then, as the killed
+    worker's slots come back then."""
 
     def __init__(self, pause: float) -> None:
         self.pause = pause
@@ -41,11 +43,13 @@ class Pages:
         self.now = self.most = 0
         self.lock = threading.Lock()
 
-    def __call__(self, _req: Request) -> Answer:
+    def __call__(self, req: Request) -> Answer:
         with self.lock:
             self.now += 1
             self.most = max(self.most, self.now)
-        time.sleep(self.pause)
+        end = time.monotonic() + self.pause
+        while time.monotonic() < end and not req.gone():
+            time.sleep(0.002)
         with self.lock:
             self.now -= 1
         return Answer(200, self.page, {"Content-Type": "text/html; charset=utf-8"})

@@ -6,7 +6,8 @@ the pages each server refused, by which the page fetchers leave a refusing serve
 keeps it in the PostgreSQL catalog, so every worker on every machine counts against the
 same limits: ten workers are as polite to a host as one.  Its slots are PostgreSQL
 session advisory locks, so a worker that dies (its connection with it) gives its slots
-back at once; its clock is the database's, so machines' clocks need not agree.
+back at once; a worker whose connection is cut while its requests go on takes their
+slots again on the next; its clock is the database's, so machines' clocks need not agree.
 """
 
 from __future__ import annotations
@@ -125,6 +126,9 @@ _TURN_TRYING = _TURN.format(
 )
 _TURN_HANDED = _TURN.format(slots="SELECT %s::int AS n")
 _UNLOCK = "SELECT pg_advisory_unlock(k, n) FROM unnest(%s::int[], %s::int[]) AS u(k, n)"
+_RETAKE = (
+    "SELECT k, n FROM unnest(%s::int[], %s::int[]) AS u(k, n) WHERE pg_try_advisory_lock(k, n)"
+)
 
 
 def _key(host: str) -> int:
@@ -149,6 +153,9 @@ class SharedManners:
         self._conn: Any = None
         self._lock = asyncio.Lock()  # one statement at a time on the connection
         self._mine: set[tuple[int, int]] = set()  # advisory locks are re-entrant per session
+        # Slots our requests still use whose locks went with a cut connection: taken
+        # again with the next, and never tried or handed on meanwhile.
+        self._astray: set[tuple[int, int]] = set()
         self._waiting: dict[int, list[asyncio.Future[int]]] = defaultdict(list)
         self._unheld: list[tuple[int, int]] = []  # given back, not yet unlocked
         # server -> (loop time its pause ends, loop time that was read), and
@@ -168,16 +175,30 @@ class SharedManners:
 
             self._conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
         try:
+            if self._astray:
+                await self._retake()
             cur = await self._conn.execute(sql, params)
             return await cur.fetchone() if cur.description else None
         except BaseException:
             if self._conn.closed or self._conn.broken:
                 # The database restarted or the connection was cut: its slots went with
-                # it, and the next statement connects again (a worker lives on).
+                # it, and the next statement connects again (a worker lives on).  The
+                # requests that had them go on, so their slots are taken again then.
                 self._conn = None
+                self._astray |= self._mine - set(self._unheld)
                 self._mine.clear()
                 self._unheld.clear()
             raise
+
+    async def _retake(self) -> None:
+        """The slots of our requests that outlived a connection, locked again on this one.
+        One another worker took meanwhile stays astray until its request gives it back:
+        the host has one request more for that while, which no worker can undo."""
+        astray = sorted(self._astray)
+        cur = await self._conn.execute(_RETAKE, ([k for k, _ in astray], [n for _, n in astray]))
+        taken = {(int(k), int(n)) for k, n in await cur.fetchall()}
+        self._mine |= taken
+        self._astray -= taken
 
     @asynccontextmanager
     async def turn(self, host: str, server: str) -> AsyncIterator[float]:
@@ -206,13 +227,16 @@ class SharedManners:
             # so two of its requests must never try the same slot.
             chosen: list[Any]
             async with self._lock:
+                if handed is not None and (key, handed) in self._astray:
+                    self._astray.discard((key, handed))  # its lock went with a connection
+                    handed = None
                 if handed is not None:
                     turn, chosen = _TURN_HANDED, [handed]
                 else:
                     free = [
                         n
                         for n in range(self.network.per_host_concurrency)
-                        if (key, n) not in self._mine
+                        if (key, n) not in self._mine and (key, n) not in self._astray
                     ]
                     turn, chosen = _TURN_TRYING, [free, key]
                 delay = self._delay_ms()
@@ -224,7 +248,7 @@ class SharedManners:
                 except BaseException:
                     # A session's advisory lock outlives the statement that failed after
                     # taking it: give back the slot handed to us, or any it may have taken.
-                    if handed is not None:
+                    if handed is not None and not self._astray_back(key, handed):
                         self._unheld.append((key, handed))
                     elif self._conn is not None:  # now, before another try may take one
                         with contextlib.suppress(Exception):
@@ -239,6 +263,13 @@ class SharedManners:
             handed = await self._wait_for_slot(key, wait * random.uniform(0.5, 1.5))
             wait = min(wait * 2, 0.5)
 
+    def _astray_back(self, key: int, n: int) -> bool:
+        """Whether the slot given back was astray (not locked: nothing to unlock or hand on)."""
+        if (key, n) in self._astray:
+            self._astray.discard((key, n))
+            return True
+        return False
+
     def _delay_ms(self) -> int:
         return round(self.network.per_host_delay * 1000)
 
@@ -251,7 +282,7 @@ class SharedManners:
         except TimeoutError:
             pass
         except BaseException:
-            if handed.done():
+            if handed.done() and not self._astray_back(key, handed.result()):
                 self._unheld.append((key, handed.result()))  # cancelled while handed one
             raise
         finally:
@@ -263,6 +294,8 @@ class SharedManners:
     async def _give_back(self, key: int, n: int) -> None:
         """To a request of ours waiting for this host, or unlocked with any others given
         back meanwhile (the first to get the connection unlocks them all)."""
+        if self._astray_back(key, n):
+            return
         for handed in self._waiting.get(key, ()):
             if not handed.done():
                 handed.set_result(n)
@@ -272,14 +305,15 @@ class SharedManners:
             if not self._unheld:
                 return
             batch, self._unheld = self._unheld, []
+            self._mine.difference_update(batch)  # no request uses them: never astray
             try:
                 await self._execute(_UNLOCK, [k for k, _ in batch], [n for _, n in batch])
             except Exception:
                 if self._conn is not None:
-                    self._unheld.extend(batch)  # still ours: the next give-back tries again
+                    self._mine.update(batch)  # still ours: the next give-back tries again
+                    self._unheld.extend(batch)
                     raise
-                return  # the connection is gone and its locks with it: nothing to give
-            self._mine.difference_update(batch)
+                # the connection is gone and its locks with it: nothing to give
 
     def _note_hold(self, server: str, seconds: float) -> None:
         now = asyncio.get_running_loop().time()
