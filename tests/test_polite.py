@@ -422,6 +422,45 @@ def test_a_request_that_outlives_its_connection_keeps_its_slot(pg_url: str) -> N
     assert asyncio.run(run()) == [False, True, False, True]
 
 
+def test_a_slot_handed_on_over_a_cut_connection_is_neither_kept_nor_lost(pg_url: str) -> None:
+    """A request waiting for the host is handed the slot of one that ended; its statement
+    finds the connection cut (the slot went with it), so it fails and nothing is held or
+    counted astray: the next turns of either worker get the host's slot."""
+    import psycopg
+
+    Catalog(pg_url).close()
+    network = NetworkSettings(allow_private_networks=True, per_host_concurrency=1, per_host_delay=0)
+    host = "a.example"
+
+    async def run() -> tuple[bool, bool]:
+        first, other = SharedManners(network, pg_url), SharedManners(network, pg_url)
+
+        async def waiting() -> None:
+            async with first.turn(host, host):
+                pass
+
+        try:
+            async with first.turn(host, host):
+                pid = (await first._query("SELECT pg_backend_pid()"))[0]
+                task = asyncio.create_task(waiting())
+                await asyncio.sleep(0.3)  # it asked, found the slot taken, and waits
+                async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as c:
+                    await c.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            with pytest.raises(psycopg.OperationalError):
+                await task
+            clean = not first._astray and not first._mine and not first._unheld
+            async with asyncio.timeout(5), other.turn(host, host):
+                pass
+            async with asyncio.timeout(5), first.turn(host, host):
+                pass
+            return clean, not first._astray
+        finally:
+            await first.aclose()
+            await other.aclose()
+
+    assert asyncio.run(run()) == (True, True)
+
+
 def test_a_turn_whose_statement_fails_after_taking_a_slot_keeps_none(
     pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

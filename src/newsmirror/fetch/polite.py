@@ -248,8 +248,9 @@ class SharedManners:
                 except BaseException:
                     # A session's advisory lock outlives the statement that failed after
                     # taking it: give back the slot handed to us, or any it may have taken.
-                    if handed is not None and not self._astray_back(key, handed):
-                        self._unheld.append((key, handed))
+                    if handed is not None:
+                        if not self._astray_back(key, handed):
+                            self._unheld.append((key, handed))
                     elif self._conn is not None:  # now, before another try may take one
                         with contextlib.suppress(Exception):
                             await self._execute(_UNLOCK, [key] * len(free), free)
