@@ -222,9 +222,6 @@ MIGRATIONS: tuple[str, ...] = (
     # were already deflated) and whose index keeps every word; PostgreSQL's bodies are
     # deflated from now on too, and its longest search rows listed (schema_pg.py)
     "",
-    # 14: nothing in SQLite; PostgreSQL's search keys keep two adjacent characters, not
-    # three (schema_pg.py)
-    "",
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

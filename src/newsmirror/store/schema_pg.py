@@ -27,38 +27,6 @@ _CJK_CLASS = (
     r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002ffff"
 )
 
-
-def _keys_function(verb: str, widths: str) -> str:
-    """The SQL function the GIN index makes an article's keys with (search_pg.py): every
-    word, the CJK runs' pieces of ``widths`` characters, two adjacent parts, the group of
-    ids.  Migrations 11 and 14 differ in the widths only."""
-    return f"""
-    {verb} FUNCTION newsmirror_keys(title TEXT, body TEXT, id BIGINT) RETURNS tsvector
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS $$
-    WITH parts AS (
-        SELECT s.n AS section, x.n, x.p, length(x.p) AS len,
-            x.p ~ '^[{_CJK_CLASS}]' AS cjk
-        FROM (VALUES (1, left(title, 1000)), (2, left(body, 24000))) AS s(n, t),
-            string_to_table(btrim(s.t, ' '), ' ') WITH ORDINALITY AS x(p, n)
-        WHERE x.p <> ''
-    ), keys AS (
-        SELECT p AS k FROM parts WHERE NOT cjk
-        UNION ALL
-        SELECT substr(p, i, w) FROM parts, generate_series(1, len) AS i,
-            (VALUES {widths}) AS v(w)
-        WHERE cjk AND i + w - 1 <= len
-        UNION ALL
-        SELECT (CASE WHEN a.cjk THEN right(a.p, 1) ELSE left(a.p, 100) END) || ' '
-            || (CASE WHEN b.cjk THEN left(b.p, 1) ELSE left(b.p, 100) END)
-        FROM parts a JOIN parts b ON b.section = a.section AND b.n = a.n + 1
-        UNION ALL
-        SELECT '_b' || (id / 4096)
-    )
-    SELECT array_to_tsvector(array_agg(DISTINCT k)) FROM keys
-    $$;
-    """
-
-
 PG_MIGRATIONS: dict[int, str] = {
     7: f"""
     CREATE TABLE newsmirror_schema (version INTEGER NOT NULL);
@@ -221,11 +189,31 @@ PG_MIGRATIONS: dict[int, str] = {
     # title's first 1,000 and a body's first 24,000 characters, a word is cut to
     # search_pg.PAIR_WORD characters in the key of two parts, and an article's group of
     # ids is its id over search_pg.BLOCK.  Every article is indexed again, at the next sync.
-    11: """
+    11: rf"""
     DROP TABLE search_docs;
-    """
-    + _keys_function("CREATE", "(1), (2), (3)")
-    + """
+    CREATE FUNCTION newsmirror_keys(title TEXT, body TEXT, id BIGINT) RETURNS tsvector
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS $$
+    WITH parts AS (
+        SELECT s.n AS section, x.n, x.p, length(x.p) AS len,
+            x.p ~ '^[{_CJK_CLASS}]' AS cjk
+        FROM (VALUES (1, left(title, 1000)), (2, left(body, 24000))) AS s(n, t),
+            string_to_table(btrim(s.t, ' '), ' ') WITH ORDINALITY AS x(p, n)
+        WHERE x.p <> ''
+    ), keys AS (
+        SELECT p AS k FROM parts WHERE NOT cjk
+        UNION ALL
+        SELECT substr(p, i, w) FROM parts, generate_series(1, len) AS i,
+            (VALUES (1), (2), (3)) AS v(w)
+        WHERE cjk AND i + w - 1 <= len
+        UNION ALL
+        SELECT (CASE WHEN a.cjk THEN right(a.p, 1) ELSE left(a.p, 100) END) || ' '
+            || (CASE WHEN b.cjk THEN left(b.p, 1) ELSE left(b.p, 100) END)
+        FROM parts a JOIN parts b ON b.section = a.section AND b.n = a.n + 1
+        UNION ALL
+        SELECT '_b' || (id / 4096)
+    )
+    SELECT array_to_tsvector(array_agg(DISTINCT k)) FROM keys
+    $$;
     CREATE TABLE search_docs (
         article_id BIGINT PRIMARY KEY REFERENCES articles(id),
         hash TEXT COLLATE "C" NOT NULL,
@@ -256,18 +244,6 @@ PG_MIGRATIONS: dict[int, str] = {
         USING decode('00', 'hex') || convert_to(body, 'UTF8');
     CREATE INDEX search_long ON search_docs (article_id)
         WHERE (length(title) > 1000 OR length(body) > 24000);
-    """,
-    # The keys no longer hold three adjacent characters: they were 60 % of the GIN index,
-    # and two adjacent characters all a word's or phrase's hold leave about its matches to
-    # check (search_pg.py).  The index is made again from the rows, in this step.
-    14: """
-    DROP INDEX search_by_keys;
-    """
-    + _keys_function("CREATE OR REPLACE", "(1), (2)")
-    + """
-    CREATE INDEX search_by_keys ON search_docs
-        USING gin (newsmirror_keys(title, body, article_id));
-    ALTER INDEX search_by_keys ALTER COLUMN 1 SET STATISTICS 0;
     """,
 }
 

@@ -10,17 +10,20 @@ reading a ``tsvector`` with positions cost 12.
 The index holds no copy of the tokens either.  One GIN index is made over an expression,
 ``newsmirror_keys(title, body, article_id)``, a SQL function made with the schema
 (``schema_pg.py``), so the database makes each article's *keys* from its streams when it
-indexes the row, and no row stores them.  The keys are every CJK character, every two
-adjacent characters of a run, every other word, every two adjacent parts (the last
+indexes the row, and no row stores them.  The keys are every CJK character, every two and
+three adjacent characters of a run, every other word, every two adjacent parts (the last
 character or the word of one, a space, the first character or the word of the next), and
-the group of ids the article is in (:data:`BLOCK`).  An article holds a Chinese word of one
-or two characters or a Latin word (or the start of one) exactly when it has its key; a
-longer word or a phrase has keys every article holding it has, and its overlapping
-two-character keys make those candidates about the matches, even for words common apart and
-rare together (联合国 and 人权 were 180,000 candidates of 300,000 articles for 500 matches
-when only words and characters were keys).  Candidates are then checked on their streams.
-Three adjacent characters were keys too until schema 14: 60 % of the index, for
-candidates hardly fewer.
+the group of ids the article is in (:data:`BLOCK`).  An article holds a Chinese word of up
+to three characters, a single character or a Latin word (or the start of one) exactly when
+it has its key; a longer word or a phrase has keys every article holding it has, and the
+three-character keys make those candidates about the matches, even for words common apart
+and rare together (联合国 and 人权 were 180,000 candidates of 300,000 articles for 500
+matches when only words and characters were keys).  Candidates are then checked on their
+streams.  The three-character keys are most of the index, and were measured without:
+at 300,000 bench articles the catalog took 12.4 KB an article instead of 17.5, but a word
+of three characters was checked on its rows and a phrase of common pairs read thousands
+of candidates (联合国人权: 3,868 for 230 matches at 100,000): p95 54.6 ms instead of 42.6,
+that phrase 287 ms.
 
 The rows' vectors this replaced, with positions, were 25 KB an article of the 42.8 the
 catalog took at 300,000 bench articles; now it takes 19.7 (the GIN index 9, the streams
@@ -111,10 +114,10 @@ def keys(parts: Sequence[str], prefix: bool) -> list[tuple[str, bool]]:
     for i, part in enumerate(folded):
         if not _cjk(part):
             out.append((part, prefix and i == len(folded) - 1))
-        elif len(part) <= 2:
+        elif len(part) <= 3:
             out.append((part, False))
         else:
-            out += [(part[k : k + 2], False) for k in range(len(part) - 1)]
+            out += [(part[k : k + 3], False) for k in range(len(part) - 2)]
         if i and not (prefix and i == len(folded) - 1):  # a key of a whole word only
             out.append((_edge(folded[i - 1], True) + " " + _edge(part, False), False))
     return list(dict.fromkeys(out))
@@ -128,7 +131,7 @@ def _operand(key: tuple[str, bool]) -> str:
 def exact(parts: Sequence[str]) -> bool:
     """Whether holding the keys of ``parts`` is holding them (one key, no check)."""
     folded = _folded(parts)
-    return len(folded) == 1 and (not _cjk(folded[0]) or len(folded[0]) <= 2)
+    return len(folded) == 1 and (not _cjk(folded[0]) or len(folded[0]) <= 3)
 
 
 # Articles are grouped by id, BLOCK to a group, and each has its group as one more key
@@ -301,8 +304,8 @@ def _probe(catalog: Catalog, groups: Sequence[Sequence[Term]], top: int) -> floa
     """About what share of the articles are candidates of ``groups``: counted in the
     newest groups of ids, from the GIN index (a few milliseconds).  PostgreSQL's own
     figures list a few hundred of millions of keys, the commonest, and put every other at
-    the frequency of the last listed: the keys of a phrase in 230 of 100,000 articles
-    looked as common as a single character, and every row was read."""
+    the frequency of the last listed: the three-character keys of a phrase in 230 of
+    100,000 articles looked as common as a single character, and every row was read."""
     newest = top // BLOCK
     lo = max(0, newest - PROBED + 1)
     sql, args = candidates(groups, _within(newest, lo))
@@ -360,7 +363,7 @@ def newest(
         walk = limit / share * WALK_ROW_US
         bitmap = share * top * BITMAP_ROW_US
         if not exact_keys:
-            # Candidates to check: with a longer word's or two parts' keys among the
+            # Candidates to check: with three-character keys or two parts' keys among the
             # conditions, about the matches; else (an exclusion to check) every candidate.
             joined = any(len(keys(t.parts, t.prefix)) > 1 for g in groups for t in g)
             tested = limit if joined else limit / share
