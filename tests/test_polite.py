@@ -461,6 +461,113 @@ def test_a_slot_handed_on_over_a_cut_connection_is_neither_kept_nor_lost(pg_url:
     assert asyncio.run(run()) == (True, True)
 
 
+def test_a_request_ending_while_its_slot_is_taken_again_leaves_it_free(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The slot of a request that outlived its connection is taken again by the next
+    statement; when the request ends while that statement runs, the slot is given back
+    then, not kept by a worker with no request to give it back."""
+    import psycopg
+
+    from newsmirror.fetch import polite
+
+    Catalog(pg_url).close()
+    network = NetworkSettings(allow_private_networks=True, per_host_concurrency=1, per_host_delay=0)
+    host = "a.example"
+    rest = polite._RETAKE.split(" FROM ", 1)[1]  # a slow statement taking slots again
+    monkeypatch.setattr(polite, "_RETAKE", "SELECT k, n FROM (SELECT pg_sleep(0.5)) s, " + rest)
+
+    async def run() -> tuple[int, int]:
+        first = SharedManners(network, pg_url)
+        try:
+            async with first.turn(host, host):
+                pid = (await first._query("SELECT pg_backend_pid()"))[0]
+                async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as c:
+                    await c.execute("SELECT pg_terminate_backend(%s)", (pid,))
+                with pytest.raises(psycopg.OperationalError):
+                    await first._query("SELECT 1")
+                asking = asyncio.create_task(first._query("SELECT pg_backend_pid()"))
+                await asyncio.sleep(0.2)  # the slot is being taken again: the request ends
+            pid = (await asking)[0]
+            async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as c:
+                cur = await c.execute(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = %s",
+                    (pid,),
+                )
+                held = (await cur.fetchone())[0]
+            return held, len(first._mine) + len(first._astray)
+        finally:
+            await first.aclose()
+
+    assert asyncio.run(run()) == (0, 0)
+
+
+def test_turns_over_connections_cut_at_random_leave_nothing_held_and_never_hang(
+    pg_url: str,
+) -> None:
+    """Two workers' requests to one host while their connections are cut at random
+    moments: every turn ends (given or failed with the connection), and afterwards
+    neither holds a slot, in PostgreSQL or in its own books, so the host has all its
+    slots for the next."""
+    import random
+
+    import psycopg
+
+    Catalog(pg_url).close()
+    network = NetworkSettings(allow_private_networks=True, per_host_concurrency=2, per_host_delay=0)
+    host = "a.example"
+    rng = random.Random(5)
+
+    async def run() -> tuple[int, int, list[int]]:
+        workers = [SharedManners(network, pg_url) for _ in range(2)]
+        done = failed = 0
+
+        async def request(m: SharedManners) -> None:
+            nonlocal done, failed
+            try:
+                async with m.turn(host, host):
+                    await asyncio.sleep(rng.uniform(0, 0.03))
+                done += 1
+            except psycopg.OperationalError:
+                failed += 1  # its statement met the cut connection: that page's error
+
+        async def cutting() -> None:
+            async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as c:
+                for _ in range(12):
+                    await asyncio.sleep(rng.uniform(0.02, 0.12))
+                    await c.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE pid <> pg_backend_pid() AND datname = current_database() "
+                        "AND application_name = '' ORDER BY random() LIMIT 1"
+                    )
+
+        try:
+            async with asyncio.timeout(60):
+                cutter = asyncio.create_task(cutting())
+                for _ in range(6):
+                    await asyncio.gather(*(request(workers[i % 2]) for i in range(30)))
+                await cutter
+            left = []
+            for m in workers:
+                row = await m._query(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                    "AND pid = pg_backend_pid()"
+                )
+                left.append(int(row[0]) + len(m._mine) + len(m._astray) + len(m._unheld))
+            if left == [0, 0]:  # and the host's slots are all there for the next
+                for m in workers:
+                    async with asyncio.timeout(5), m.turn(host, host), m.turn(host, host):
+                        pass
+            return done, failed, left
+        finally:
+            for m in workers:
+                await m.aclose()
+
+    done, failed, left = asyncio.run(run())
+    assert done + failed == 180 and done > 90
+    assert left == [0, 0]
+
+
 def test_a_turn_whose_statement_fails_after_taking_a_slot_keeps_none(
     pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
