@@ -197,12 +197,12 @@ class SharedManners:
         astray = sorted(self._astray)
         cur = await self._conn.execute(_RETAKE, ([k for k, _ in astray], [n for _, n in astray]))
         taken = {(int(k), int(n)) for k, n in await cur.fetchall()}
-        # A request may have ended while the statement ran (its slot no longer astray):
-        # that slot is given back at once, or no request would ever give it back.
-        ended = sorted(taken - self._astray)
-        if ended:
+        # A request may end while a statement runs (its slot no longer astray): that slot
+        # is given back at once, or no request would ever give it back.
+        while ended := sorted(taken - self._astray):
             await self._conn.execute(_UNLOCK, ([k for k, _ in ended], [n for _, n in ended]))
-        self._mine |= taken & self._astray
+            taken -= set(ended)
+        self._mine |= taken  # no await from the last look to here
         self._astray -= taken
 
     @asynccontextmanager
