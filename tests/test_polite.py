@@ -60,6 +60,17 @@ def _counting(manners: SharedManners) -> list[str]:
     return sent
 
 
+async def _terminate(manners: SharedManners, url: str) -> int:
+    """Cut ``manners``'s connection from the server's side (it learns at its next
+    statement, as after a restart); its backend's pid."""
+    import psycopg
+
+    pid = int((await manners._query("SELECT pg_backend_pid()"))[0])
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as c:
+        await c.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    return pid
+
+
 async def _get_all(fetchers: list[Fetcher], urls: list[str]) -> list[Any]:
     try:
         jobs = [fetchers[i % 2].get(u) for i, u in enumerate(urls)]
@@ -346,7 +357,6 @@ def test_a_cut_connection_loses_no_answer_and_the_next_statement_connects_again(
     """A worker outlives a database restart: the slots went with the old connection (so
     a request that had one keeps its answer), and its fetcher, shared by the process's
     jobs, asks on a new connection."""
-    import psycopg
 
     Catalog(pg_url).close()
     network = NetworkSettings(allow_private_networks=True, per_host_delay=0)
@@ -355,9 +365,7 @@ def test_a_cut_connection_loses_no_answer_and_the_next_statement_connects_again(
     async def run() -> tuple[int, int]:
         try:
             async with manners.turn("a.example", "a.example"):
-                pid = (await manners._query("SELECT pg_backend_pid()"))[0]
-                async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as c:
-                    await c.execute("SELECT pg_terminate_backend(%s)", (pid,))
+                pid = await _terminate(manners, pg_url)
             async with manners.turn("a.example", "a.example") as held:
                 assert held == 0
                 again = (await manners._query("SELECT pg_backend_pid()"))[0]
@@ -381,9 +389,7 @@ def test_a_request_that_outlives_its_connection_keeps_its_slot(pg_url: str) -> N
     host = "a.example"
 
     async def cut(manners: SharedManners) -> None:
-        pid = (await manners._query("SELECT pg_backend_pid()"))[0]
-        async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as c:
-            await c.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        await _terminate(manners, pg_url)
         with pytest.raises(psycopg.OperationalError):
             await manners._query("SELECT 1")
 
@@ -441,11 +447,9 @@ def test_a_slot_handed_on_over_a_cut_connection_is_neither_kept_nor_lost(pg_url:
 
         try:
             async with first.turn(host, host):
-                pid = (await first._query("SELECT pg_backend_pid()"))[0]
                 task = asyncio.create_task(waiting())
                 await asyncio.sleep(0.3)  # it asked, found the slot taken, and waits
-                async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as c:
-                    await c.execute("SELECT pg_terminate_backend(%s)", (pid,))
+                await _terminate(first, pg_url)
             with pytest.raises(psycopg.OperationalError):
                 await task
             clean = not first._astray and not first._mine and not first._unheld
@@ -481,9 +485,7 @@ def test_a_request_ending_while_its_slot_is_taken_again_leaves_it_free(
         first = SharedManners(network, pg_url)
         try:
             async with first.turn(host, host):
-                pid = (await first._query("SELECT pg_backend_pid()"))[0]
-                async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as c:
-                    await c.execute("SELECT pg_terminate_backend(%s)", (pid,))
+                await _terminate(first, pg_url)
                 with pytest.raises(psycopg.OperationalError):
                     await first._query("SELECT 1")
                 asking = asyncio.create_task(first._query("SELECT pg_backend_pid()"))

@@ -17,7 +17,7 @@ import contextlib
 import random
 import zlib
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
@@ -131,6 +131,11 @@ _RETAKE = (
 )
 
 
+def _columns(slots: Iterable[tuple[int, int]]) -> tuple[list[int], list[int]]:
+    """Slots (key, number) as the two arrays the statements unnest."""
+    return [k for k, _ in slots], [n for _, n in slots]
+
+
 def _key(host: str) -> int:
     """A host's advisory-lock key (a signed 32-bit integer)."""
     h = zlib.crc32(host.encode("utf-8", "surrogatepass")) ^ _LOCK_CLASS
@@ -195,12 +200,12 @@ class SharedManners:
         One another worker took meanwhile stays astray until its request gives it back:
         the host has one request more for that while, which no worker can undo."""
         astray = sorted(self._astray)
-        cur = await self._conn.execute(_RETAKE, ([k for k, _ in astray], [n for _, n in astray]))
+        cur = await self._conn.execute(_RETAKE, _columns(astray))
         taken = {(int(k), int(n)) for k, n in await cur.fetchall()}
         # A request may end while a statement runs (its slot no longer astray): that slot
         # is given back at once, or no request would ever give it back.
         while ended := sorted(taken - self._astray):
-            await self._conn.execute(_UNLOCK, ([k for k, _ in ended], [n for _, n in ended]))
+            await self._conn.execute(_UNLOCK, _columns(ended))
             taken -= set(ended)
         self._mine |= taken  # no await from the last look to here
         self._astray -= taken
@@ -232,9 +237,8 @@ class SharedManners:
             # so two of its requests must never try the same slot.
             chosen: list[Any]
             async with self._lock:
-                if handed is not None and (key, handed) in self._astray:
-                    self._astray.discard((key, handed))  # its lock went with a connection
-                    handed = None
+                if handed is not None and self._astray_back(key, handed):
+                    handed = None  # its lock went with a connection
                 if handed is not None:
                     turn, chosen = _TURN_HANDED, [handed]
                 else:
@@ -313,7 +317,7 @@ class SharedManners:
             batch, self._unheld = self._unheld, []
             self._mine.difference_update(batch)  # no request uses them: never astray
             try:
-                await self._execute(_UNLOCK, [k for k, _ in batch], [n for _, n in batch])
+                await self._execute(_UNLOCK, *_columns(batch))
             except Exception:
                 if self._conn is not None:
                     self._mine.update(batch)  # still ours: the next give-back tries again
