@@ -146,7 +146,7 @@ def test_killed_worker_leaves_the_archive_a_single_process_leaves(
         pages.most = 0
         done = _cli(config, "enqueue")
         assert done.returncode == 0, done.stderr
-        assert f"{FEEDS} sources queued" in done.stdout
+        assert f"{FEEDS} jobs queued" in done.stdout
         logs = [tmp_path / f"w{n}.log" for n in range(3)]
         first = _worker(config, logs[0])
         second = _worker(config, logs[1], "--concurrency", "2")
@@ -343,3 +343,53 @@ def test_a_workers_jobs_parse_in_its_pool_of_processes(
     finally:
         conftest._forget_databases()
         conftest.PG_CLUSTER = None
+
+
+def test_rechecks_are_jobs_the_schedule_queues_and_workers_publish(
+    tmp_path: Path, server: FakeServer, pg_cluster: Any
+) -> None:
+    """With ``[watch]`` on, ``enqueue`` (what the tick does) queues a re-check of each
+    source with checks due, under the source's lock; a worker makes it and the publisher
+    it asks for writes the edited file and the change page."""
+    from newsmirror.pipeline import wall_clock_ms
+
+    from .conftest import Clock
+    from .test_watch import HOUR, Outlet, _config
+
+    outlet = Outlet(server)
+    outlet.add("/news/a.html", "新闻 a")
+    outlet.feed()
+    conftest.PG_CLUSTER = pg_cluster
+    try:
+        config = _config(tmp_path, server)
+        url = conftest.catalog_url(tmp_path / "site")
+        assert url is not None
+        settings = load(config)
+        clock = Clock(wall_clock_ms() - 2 * HOUR)  # archived two hours ago
+        Updater(settings, clock=clock).publish()
+        assert Updater(settings, clock=clock).fetch_source("hk").new == 1
+        Updater(settings, clock=clock).publish()
+        outlet.state["/news/a.html"] = "edited"
+        assert _cli(config, "enqueue").returncode == 0
+        again = _cli(config, "enqueue")
+        jobs = _sql(url, "SELECT task_name, lock, queueing_lock FROM procrastinate_jobs")
+        assert ("newsmirror.recheck", "source:hk", "recheck:hk") in jobs
+        assert "0 jobs queued" in again.stdout  # each is waiting already
+        worker = _worker(config, tmp_path / "w.log", "--publisher")
+        try:
+
+            def edited() -> bool:
+                files = (tmp_path / "site" / "articles").rglob("*.md")
+                return any("经过删节的帖文" in p.read_text(encoding="utf-8") for p in files)
+
+            _wait("the edit in the archive", edited, timeout=120)
+            busy = "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')"
+            _wait("the queue to empty", lambda: _sql(url, busy)[0][0] == 0)
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(timeout=60) == 0
+        events = _sql(url, "SELECT kind, detail FROM events")
+    finally:
+        conftest._forget_databases()
+    assert events == [("edit", "text")]
+    assert list((tmp_path / "site" / "changes").glob("*.md"))

@@ -596,3 +596,105 @@ def test_evidence_that_cannot_be_made_costs_only_the_evidence(
     report = run_update(cfg)
     assert report.updated == 1 and not report.failed
     assert [(k, d) for _n, k, d in _events(tmp_path)] == [("edit", "text")]
+
+
+def test_rechecks_as_workers_jobs_leave_the_archive_an_update_leaves(
+    tmp_path: Path, server: FakeServer
+) -> None:
+    """Workers' jobs (fetch, then re-check, one source each) record in the catalog only;
+    the publisher writes the files.  Pass for pass, the archive and the events are those
+    the same passes of ``update`` leave, and a job whose store fails records nothing."""
+    import asyncio
+
+    from newsmirror.pipeline import Updater
+
+    from .conftest import Clock
+    from .test_queue import _files
+
+    names = ["edit", "gone404", "soft", "blip", "title"]
+    states: list[dict[str, object]] = [
+        {},
+        {"/news/blip.html": 404},
+        {"/news/edit.html": "edited", "/news/gone404.html": 404, "/news/soft.html": "soft404",
+         "/news/blip.html": "ok", "/news/title.html": "retitled"},
+        {},
+        {"/news/gone404.html": "ok"},
+    ]  # fmt: skip
+
+    def passes(side: str, one: Callable[[Path, Clock], None]) -> None:
+        (tmp_path / side).mkdir()
+        outlet, cfg = _outlet(tmp_path / side, server, *names)
+        clock = Clock()
+        for state in states:
+            outlet.state.update(state)
+            one(cfg, clock)
+            clock.ms += HOUR + 1
+
+    def update(cfg: Path, clock: Clock) -> None:
+        assert not Updater(load(cfg), clock=clock).run().failed
+
+    def jobs(cfg: Path, clock: Clock) -> None:
+        settings = load(cfg)
+        Updater(settings, clock=clock).publish()  # takes nothing in: a new archive
+        assert Updater(settings, clock=clock).fetch_source("hk").error is None
+        before = _files(tmp_path / "jobs" / "site")
+        asyncio.run(Updater(settings, clock=clock).recheck_source_with("hk", None))
+        assert _files(tmp_path / "jobs" / "site") == before  # rows only
+        Updater(settings, clock=clock).publish()
+
+    passes("update", update)
+    passes("jobs", jobs)
+    expected = _files(tmp_path / "update" / "site")
+    got = _files(tmp_path / "jobs" / "site")
+    assert sorted(got) == sorted(expected)
+    assert got == expected
+    events = _events(tmp_path / "jobs")
+    assert events == _events(tmp_path / "update")
+    assert sorted({k for _n, k, _d in events}) == ["edit", "removal", "restoration"]
+
+
+def test_a_workers_recheck_that_cannot_store_its_edit_records_no_look(
+    tmp_path: Path, server: FakeServer, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a worker, an edit and the look that found it are one transaction: when the
+    edit cannot be stored, the look is recorded as failed and asked again, and nothing
+    of the edit is kept, so the next look finds it again."""
+    import asyncio
+
+    from newsmirror.apply import Applier
+    from newsmirror.config import SourceSettings
+    from newsmirror.model import Article
+    from newsmirror.pipeline import Updater
+
+    outlet, cfg = _outlet(tmp_path, server, "a", "b")
+    settings = load(cfg)
+    Updater(settings, clock=clock).run()
+    outlet.state["/news/a.html"] = "edited"
+    clock.ms += HOUR + 1
+    real = Applier.store_edits
+
+    async def broken(
+        self: Applier, catalog: Catalog, source: SourceSettings, articles: list[Article]
+    ) -> set[str]:
+        await real(self, catalog, source, articles)  # the rows are written, then it fails
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Applier, "store_edits", broken)
+    report = asyncio.run(Updater(settings, clock=clock).recheck_source_with("hk", None))
+    assert (report.checked, report.edits, report.failed) == (2, 0, 1)
+    cat = archive_catalog(tmp_path / "site")
+    try:
+        assert cat.unpublished() == []
+        (a,) = [st for st in cat.stored(cat.article_ids(["hk"])) if "a.html" in st.article.url]
+        assert "经过删节的帖文" not in a.article.body
+    finally:
+        cat.close()
+    monkeypatch.setattr(Applier, "store_edits", real)
+    clock.ms += 2 * HOUR + 1  # a failed look backs off: twice the first interval
+    report = asyncio.run(Updater(settings, clock=clock).recheck_source_with("hk", None))
+    assert (report.checked, report.edits) == (2, 1)  # the edit is found again
+    Updater(settings, clock=clock).publish()
+    assert [(k, d) for _n, k, d in _events(tmp_path)] == [("edit", "text")]
+    articles = (tmp_path / "site" / "articles").rglob("*.md")
+    edited = [p.name for p in articles if "经过删节的帖文" in p.read_text(encoding="utf-8")]
+    assert len(edited) == 1, edited  # the publisher wrote the edited file

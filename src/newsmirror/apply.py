@@ -372,18 +372,28 @@ class Applier:
         self, catalog: Catalog, source: SourceSettings, articles: list[Article]
     ) -> set[str]:
         """Write edited versions of archived articles and their revisions; the idents
-        whose files were written (the rest are unchanged as files)."""
+        whose files were written (the rest are unchanged as files).  Without
+        ``write_files`` (a worker's re-check) only the rows are written, in the caller's
+        transaction, and the articles wait for the publisher."""
         state = catalog.source(source.id)
         assert state is not None
         by_ident, p = self._plan(catalog, source, articles, state.next_number)
-        files = [f for ch in p.changed for f in [(ch.known.path, ch.data), *ch.extra]]
-        await asyncio.to_thread(self.writer.write_batch, files)  # durable on return
-        now = self.clock()
-        with catalog.transaction():
+
+        def record() -> None:
+            now = self.clock()
             for ch in p.changed:
                 x = by_ident[ch.article.ident]
                 catalog.update_article(ch.known, x.given, ch.hash, now, x.alt_path(ch.known.path))
                 catalog.set_refs(ch.known.article_id, sorted(x.refs))
+
+        if not self.write_files:
+            record()
+            catalog.mark_unpublished([ch.known.article_id for ch in p.changed])
+        else:
+            files = [f for ch in p.changed for f in [(ch.known.path, ch.data), *ch.extra]]
+            await asyncio.to_thread(self.writer.write_batch, files)  # durable on return
+            with catalog.transaction():
+                record()
         return {ch.article.ident for ch in p.changed}
 
     def rerender(self, catalog: Catalog, article_ids: list[int]) -> int:

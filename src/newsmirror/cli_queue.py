@@ -75,7 +75,7 @@ def worker(
 @click.option("--force", is_flag=True, help="Queue every enabled source, due or not.")
 @click.pass_obj
 def enqueue(obj: Obj, force: bool) -> None:
-    """Queue a fetch of every source that is due now (workers do the rest)."""
+    """Queue the fetches and re-checks that are due now (workers do the rest)."""
     from . import queue
 
     try:
@@ -84,7 +84,7 @@ def enqueue(obj: Obj, force: bool) -> None:
     except NewsmirrorError as e:
         fail(e)
         return
-    console.print(f"{n} sources queued", markup=False)
+    console.print(f"{n} jobs queued", markup=False)
 
 
 @click.command()

@@ -214,8 +214,9 @@ class WatchSettings:
     """Re-checks of archived articles for edits and take-downs (see ``watch.py``).
 
     Each article is looked at again ``intervals`` after it was first archived (the last
-    interval repeating) until ``horizon`` has passed; a pass asks at most ``budget`` pages;
-    ``confirm`` not-found answers in a row, on different passes, make a removal.
+    interval repeating) until ``horizon`` has passed; a pass (or a worker's re-check job, of
+    one source) asks at most ``budget`` pages; ``confirm`` not-found answers in a row, on
+    different passes, make a removal.
     """
 
     enabled: bool = False

@@ -20,10 +20,11 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from .apply import Applier
 from .assets import AssetFetcher
@@ -48,6 +49,7 @@ from .watch import Rechecker, WatchReport
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], int]
+T = TypeVar("T")
 
 
 def wall_clock_ms() -> int:
@@ -158,13 +160,48 @@ class Updater:
     async def fetch_source_with(self, source_id: str, fetcher: Fetcher | None) -> SourceReport:
         """:meth:`fetch_source` with the worker process's ``fetcher``, shared by the jobs
         it runs at once (see ``jobloop``); None: one of its own."""
+
+        async def fetch(source: SourceSettings, catalog: Catalog, fetcher: Fetcher) -> SourceReport:
+            # The process's pool of parsing processes, shared by its jobs.
+            self.cpu = self._cores()
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="write") as pool:
+                r = await self._source(source, catalog, fetcher, pool)
+            assert r is not None  # no stop flag in a worker's task
+            return r
+
+        return await self._job(source_id, fetcher, fetch)
+
+    async def recheck_source_with(self, source_id: str, fetcher: Fetcher | None) -> WatchReport:
+        """A worker's task: the due re-checks of one source's archived articles (see
+        ``watch``), recorded in the catalog only, each edit with its event in one
+        transaction; the publisher writes the edited files."""
+
+        async def recheck(
+            source: SourceSettings, catalog: Catalog, fetcher: Fetcher
+        ) -> WatchReport:
+            self.cpu = self._cores()
+            return await self._recheck(catalog, fetcher, [source])
+
+        return await self._job(source_id, fetcher, recheck)
+
+    async def _job(
+        self,
+        source_id: str,
+        fetcher: Fetcher | None,
+        work: Callable[[SourceSettings, Catalog, Fetcher], Awaitable[T]],
+    ) -> T:
+        """Run a worker's ``work`` on one source: rows only, never the archive's files."""
         source = next((s for s in self.settings.sources if s.id == source_id), None)
         if source is None:
             raise NewsmirrorError(f"{source_id}: no such source in the configuration")
         self.applier.write_files = False
         self.shared = True
-        # Opening the catalog waits for the database: not on a loop other jobs share.
-        catalog = await asyncio.to_thread(Catalog, self.settings.catalog)
+        url = self.settings.catalog
+        if isinstance(url, str) and is_postgres(url):
+            # Opening the catalog waits for the database: not on a loop other jobs share.
+            catalog = await asyncio.to_thread(Catalog, url)
+        else:  # a SQLite connection stays in the thread that made it
+            catalog = Catalog(url)
         try:
             with catalog.transaction():
                 catalog.ensure_source(source.id, source.name, source.url)
@@ -173,25 +210,19 @@ class Updater:
                     f"{source.id}: the archive's existing files are not in the catalog yet "
                     "(the publisher takes them in: run `newsmirror publish`)"
                 )
-            # The process's pool of parsing processes, shared by its jobs.
-            self.cpu = self._cores()
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="write") as pool:
-                if fetcher is not None:
-                    r = await self._source(source, catalog, fetcher, pool)
-                else:
-                    async with self._fetcher() as own:
-                        r = await self._source(source, catalog, own, pool)
-            assert r is not None  # no stop flag in a worker's task
-            return r
+            if fetcher is not None:
+                return await work(source, catalog, fetcher)
+            async with self._fetcher() as own:
+                return await work(source, catalog, own)
         finally:
             catalog.close()
 
     def publish(self) -> UpdateReport:
         """The single publisher of what workers recorded (see ``queue``): takes existing
         files of new sources in, copies images (copy mode), writes the recorded
-        articles' files from the catalog, makes the due re-checks (they write edited
-        files), renders again what now links to them, the lists and the README, and
-        commits and pushes."""
+        articles' files from the catalog (new, updated and edited as re-checks found),
+        renders again what now links to them, the lists and the README, and commits and
+        pushes."""
         self.root.mkdir(parents=True, exist_ok=True)
         self.shared = True
         with archive_lock(self.root):
@@ -202,8 +233,6 @@ class Updater:
                 report = UpdateReport()
                 asyncio.run(self._copy_stored(catalog, catalog.unpublished()))
                 report.published = self.applier.publish_recorded(catalog)
-                if self.settings.watch.enabled:
-                    report.watch = asyncio.run(self._recheck_alone(catalog))
                 report.rerendered = self.applier.fix_up(catalog)
                 if self.settings.rotate.enabled:
                     report.rotation = RotateReport()
@@ -324,7 +353,8 @@ class Updater:
                 if self.assets is not None and not self.stop:
                     await self.assets.retry_due()
                 if self.settings.watch.enabled and not self.stop:
-                    report.watch = await self._recheck(catalog, fetcher)
+                    enabled = [s for s in self.settings.sources if s.enabled]
+                    report.watch = await self._recheck(catalog, fetcher, enabled)
         for s, result in zip(sources, results, strict=True):
             if isinstance(result, SourceReport):
                 report.sources.append(result)
@@ -339,15 +369,12 @@ class Updater:
             report.rerendered = self.applier.fix_up(catalog)
         return report
 
-    async def _recheck_alone(self, catalog: Catalog) -> WatchReport:
-        async with self._fetcher() as fetcher:
-            return await self._recheck(catalog, fetcher)
-
-    async def _recheck(self, catalog: Catalog, fetcher: Fetcher) -> WatchReport:
-        """Look again at the archived articles that are due (see watch.py)."""
+    async def _recheck(
+        self, catalog: Catalog, fetcher: Fetcher, sources: list[SourceSettings]
+    ) -> WatchReport:
+        """Look again at the archived articles of ``sources`` that are due (see watch.py)."""
         ctx = Context(fetcher=fetcher, now_ms=self.clock(), keep_tracking=False,
                       iframe_hosts=self.settings.iframe_hosts, cpu=self.cpu)  # fmt: skip
-        sources = [s for s in self.settings.sources if s.enabled]
         checker = Rechecker(
             self.settings,
             catalog,
@@ -355,6 +382,7 @@ class Updater:
             lambda source, articles: self.applier.store_edits(catalog, source, articles),
             self.clock,
             stopped=lambda: bool(self.stop),
+            edits_in_transaction=not self.applier.write_files,
         )
         return await checker.run(sources)
 

@@ -1,19 +1,22 @@
 """Workers on a task queue kept in the PostgreSQL catalog (procrastinate).
 
 A pass becomes jobs: ``fetch`` one source (any worker, on any machine: it writes only
-catalog rows, each source's in one transaction, and marks the articles unpublished) and
-``publish`` (only workers started with ``--publisher``, on the machine holding the
-archive: it writes the files from the catalog, commits and pushes).  The schedule is a
-periodic job (``tick``, every minute): it queues the sources that are due by the same
-rules as ``run`` (interval, backoff, Retry-After), so no cron is needed anywhere.
+catalog rows, each source's in one transaction, and marks the articles unpublished),
+``recheck`` one source's archived articles that are due (``[watch]``; rows only too, its
+looks with the edits they found in one transaction) and ``publish`` (only workers started
+with ``--publisher``, on the machine holding the archive: it writes the files from the
+catalog, commits and pushes).  The schedule is a periodic job (``tick``, every minute):
+it queues the sources that are due by the same rules as ``run`` (interval, backoff,
+Retry-After) and the re-checks that are due, so no cron is needed anywhere.
 
-Why the effects happen once: a source's job holds the lock ``source:<id>`` (two workers
-never fetch one source at once) and commits everything it found in one transaction; a
-worker killed before it commits leaves nothing, one killed after leaves rows the retry
-finds known (unchanged, nothing archived twice).  A killed worker's jobs are found by its
-missing heartbeats and queued again by the workers still alive.  The publisher writes
-durable files before it clears their marks and commits them through the archive's
-journal, so a killed publisher's work is done again by the next one, to the same bytes.
+Why the effects happen once: a source's jobs hold the lock ``source:<id>`` (two workers
+never fetch one source at once, nor re-check it while it is fetched) and commit
+everything it found in one transaction; a worker killed before it commits leaves
+nothing, one killed after leaves rows the retry finds known (unchanged, nothing archived
+twice).  A killed worker's jobs are found by its missing heartbeats and queued again by
+the workers still alive.  The publisher writes durable files before it clears their marks
+and commits them through the archive's journal, so a killed publisher's work is done
+again by the next one, to the same bytes.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from .jobloop import JobLoop
 from .pipeline import Updater, wall_clock_ms
 from .store.catalog import Catalog
 from .store.db import is_postgres, redact
+from .store.watch import Watchlist
 
 if TYPE_CHECKING:
     from procrastinate import App
@@ -112,6 +116,29 @@ def make_app(config: Path) -> App:
         return {"new": report.new, "updated": report.updated, "error": report.error}
 
     @app.task(
+        name="newsmirror.recheck",
+        queue=FETCH,
+        retry=procrastinate.RetryStrategy(max_attempts=5, exponential_wait=10),
+    )
+    async def recheck(source_id: str) -> dict[str, Any]:
+        settings = _settings(config)
+        updater = Updater(settings)
+        report = await JOBS.run(
+            settings.network,
+            _url(settings),
+            lambda fetcher: updater.recheck_source_with(source_id, fetcher),
+        )
+        if report.edits or report.removals or report.restorations:
+            await defer_publish(app)  # edited files, and the change pages
+        return {
+            "checked": report.checked,
+            "edits": report.edits,
+            "removals": report.removals,
+            "restorations": report.restorations,
+            "failed": report.failed,
+        }
+
+    @app.task(
         name="newsmirror.publish",
         queue=PUBLISH,
         lock="publish",
@@ -157,38 +184,52 @@ async def defer_publish(app: Any) -> bool:
 
 
 async def enqueue(app: Any, settings: Settings, *, force: bool = False) -> int:
-    """Queue a fetch of every enabled source that is due (all of them with ``force``),
-    and a publication if recorded articles wait for one.  A source already waiting in
-    the queue is not queued twice.  Returns how many fetches were queued."""
+    """Queue a fetch of every enabled source that is due (all of them with ``force``), a
+    re-check of every one with checks due (``[watch]``), and a publication if recorded
+    articles wait for one.  A job already waiting in the queue is not queued twice.
+    Returns how many jobs were queued."""
     procrastinate = _procrastinate()
 
-    def due() -> tuple[list[str], bool]:
+    def due() -> tuple[list[str], list[str], bool]:
         catalog = Catalog(settings.catalog)
         try:
             states = {st.id: st for st in catalog.sources()}
             waiting = bool(catalog.unpublished(1))
+            now = wall_clock_ms()
+            enabled = [s.id for s in settings.sources if s.enabled]
+            rechecks = []
+            if settings.watch.enabled:
+                watch = Watchlist(catalog)
+                with catalog.transaction():
+                    watch.enroll(
+                        now,
+                        int(settings.watch.intervals[0] * 1000),
+                        int(settings.watch.horizon * 1000),
+                    )
+                rechecks = watch.due_sources(now, enabled)
         finally:
             catalog.close()
-        now = wall_clock_ms()
         ids = []
-        for s in settings.sources:
-            st = states.get(s.id)
+        for sid in enabled:
+            st = states.get(sid)
             next_due = st.next_due_ms if st else None
-            if s.enabled and (force or next_due is None or next_due <= now):
-                ids.append(s.id)
-        return ids, waiting
+            if force or next_due is None or next_due <= now:
+                ids.append(sid)
+        return ids, rechecks, waiting
 
-    ids, waiting = await asyncio.to_thread(due)
+    ids, rechecks, waiting = await asyncio.to_thread(due)
+    jobs = [("newsmirror.fetch", "fetch", sid) for sid in ids]
+    jobs += [("newsmirror.recheck", "recheck", sid) for sid in rechecks]
     queued = 0
-    for sid in ids:
+    for task, kind, sid in jobs:
         try:
             await app.configure_task(
-                "newsmirror.fetch", lock=f"source:{sid}", queueing_lock=f"fetch:{sid}"
+                task, lock=f"source:{sid}", queueing_lock=f"{kind}:{sid}"
             ).defer_async(source_id=sid)
             queued += 1
         except procrastinate.exceptions.AlreadyEnqueued:
             pass
-    if waiting or settings.watch.enabled:  # re-checks are the publisher's too
+    if waiting:
         await defer_publish(app)
     return queued
 

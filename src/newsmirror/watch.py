@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 
 from . import evidence
@@ -91,8 +92,14 @@ class Rechecker:
         store_edits: StoreEdits,
         clock: Callable[[], int],
         stopped: Callable[[], bool] = lambda: False,
+        edits_in_transaction: bool = False,
     ) -> None:
         self.settings = settings
+        # store_edits writes catalog rows only, in the transaction that records the looks
+        # (a worker's job: the publisher writes the files).  A job killed between an edit
+        # and its event would otherwise leave the edit stored and the event lost: the
+        # retry's look finds the page the same as what is stored.
+        self.edits_in_transaction = edits_in_transaction
         self.watch = settings.watch
         self.catalog = catalog
         self.list = Watchlist(catalog)
@@ -137,25 +144,42 @@ class Rechecker:
             detail = edit_detail(stored[check.article_id], new)
             if detail:
                 edited.setdefault(check.source, []).append((check, new, detail))
-        written = await self._store(by_id, edited)
-        unstored = {c.article_id for items in edited.values() for c, _a, _d in items} - set(written)
-        now = self.clock()
-        with self.catalog.transaction():
-            for check, outcome in zip(checks, outcomes, strict=True):
-                if outcome.kind == "skipped":
-                    continue  # still due: the next pass asks
-                if check.article_id in unstored:
-                    # Its validators must not be kept: a 304 next time would hide the edit.
-                    outcome = Outcome("failed", "the edited version could not be stored")
-                try:
-                    self._record(check, outcome, now, written, report)
-                except Exception as e:  # one article's bookkeeping, never the pass's
-                    if is_fatal(e):
-                        raise
-                    log.error("re-check of article %d: %s", check.article_id, reason(e))
+        if self.edits_in_transaction:
+            with self.catalog.transaction():
+                written = await self._store(by_id, edited)
+                self._record_all(checks, outcomes, edited, written, report)
+        else:
+            written = await self._store(by_id, edited)
+            with self.catalog.transaction():
+                self._record_all(checks, outcomes, edited, written, report)
         if self.watch.save_page_now:
             await asyncio.gather(*(self._save(url) for url in dict.fromkeys(self.to_save)))
         return report
+
+    def _record_all(
+        self,
+        checks: list[Check],
+        outcomes: list[Outcome],
+        edited: dict[str, list[tuple[Check, Article, str]]],
+        written: dict[int, tuple[int | None, str]],
+        report: WatchReport,
+    ) -> None:
+        """Record what each look found (in the open transaction)."""
+        unstored = {c.article_id for items in edited.values() for c, _a, _d in items} - set(written)
+        now = self.clock()
+        for check, outcome in zip(checks, outcomes, strict=True):
+            if outcome.kind == "skipped":
+                continue  # still due: the next pass asks
+            if check.article_id in unstored:
+                # Its validators must not be kept: a 304 next time would hide the edit.
+                outcome = Outcome("failed", "the edited version could not be stored")
+            try:
+                with self.catalog.part():
+                    self._record(check, outcome, now, written, report)
+            except Exception as e:  # one article's bookkeeping, never the pass's
+                if is_fatal(e):
+                    raise
+                log.error("re-check of article %d: %s", check.article_id, reason(e))
 
     async def _save(self, url: str) -> None:
         """Ask the Internet Archive to capture ``url`` (its own copy, beside ours)."""
@@ -194,7 +218,9 @@ class Rechecker:
         for sid, items in edited.items():
             before = {c.article_id: self.list.latest_revision(c.article_id) for c, _a, _d in items}
             try:
-                done = await self.store_edits(by_id[sid], [a for _c, a, _d in items])
+                # Inside the looks' transaction, a source's failed edits are undone alone.
+                with self.catalog.part() if self.edits_in_transaction else nullcontext():
+                    done = await self.store_edits(by_id[sid], [a for _c, a, _d in items])
             except Exception as e:  # this source's edits wait for the next look
                 if is_fatal(e):
                     raise

@@ -85,10 +85,26 @@ class Watchlist:
             "INSERT INTO checks (article_id, due_ms) "
             "SELECT a.id, a.first_seen_ms + ? FROM articles a "
             "WHERE a.first_seen_ms >= ? AND NOT EXISTS "
-            "(SELECT 1 FROM checks c WHERE c.article_id = a.id)",
+            "(SELECT 1 FROM checks c WHERE c.article_id = a.id) "
+            # Jobs of several workers enroll at once: an article another one enrolled
+            # meanwhile is left as it is.
+            "ON CONFLICT DO NOTHING",
             (first_delay_ms, now_ms - horizon_ms),
         )
         return cur.rowcount
+
+    def due_sources(self, now_ms: int, sources: Sequence[str]) -> list[str]:
+        """Those of ``sources`` with a check due by ``now_ms`` (the workers' schedule
+        queues a re-check job for each)."""
+        if not sources:
+            return []
+        marks = ",".join("?" * len(sources))
+        rows = self.db.execute(
+            "SELECT DISTINCT a.source FROM checks c JOIN articles a ON a.id = c.article_id "
+            f"WHERE c.due_ms <= ? AND a.source IN ({marks}) ORDER BY 1",
+            (now_ms, *sources),
+        )
+        return [r[0] for r in rows]
 
     def due(self, now_ms: int, sources: Sequence[str], limit: int) -> list[Check]:
         """The checks due by ``now_ms`` of these sources, most overdue first."""
