@@ -152,3 +152,56 @@ def test_downloads_obey_limits_and_guard(tmp_path: Path, server: FakeServer, run
     with _open(tmp_path / "site") as c:
         ((url, error, attempts),) = c.asset_failures()
     assert url.endswith("/endless.png") and "after decompression" in error and attempts == 1
+
+
+def test_workers_copies_wait_in_the_catalog_for_the_publisher(
+    tmp_path: Path, server: FakeServer
+) -> None:
+    """A worker's fetch copies its articles' images without an archive: the bytes wait in
+    the catalog with the image's record, the publisher writes them, and a failed copy's
+    later try is a job of its own.  Step for step, the archive is the one ``update``
+    leaves."""
+    import asyncio
+
+    from newsmirror.config import load
+    from newsmirror.pipeline import Updater
+
+    from .test_queue import _files
+
+    base = server.url("/img")
+    its = feeds.items(2)
+    its[0].body = f'<p>一</p><img src="{base}/a.png"><img src="{base}/later.png">'
+    its[1].body = f'<p>二</p><img src="{base}/a.png">'
+    server.routes["/f.xml"] = feeds.rss(its)
+    server.routes["/img/a.png"] = image(PNG, "image/png")
+    later = image(GIF, "image/gif")  # /img/later.png: 404 at first
+    cfgs = {}
+    for side in ("update", "jobs"):
+        (tmp_path / side).mkdir()
+        cfgs[side] = load(copy_config(tmp_path / side, server))
+    clock = Clock()
+    assert not Updater(cfgs["update"], clock=clock).run().failed
+
+    jobs = cfgs["jobs"]
+    Updater(jobs, clock=clock).publish()
+    assert Updater(jobs, clock=clock).fetch_source("s").new == 2
+    root = tmp_path / "jobs" / "site"
+    assert not (root / "assets").exists() and not (root / "articles").exists()
+    with _open(root) as c:
+        assert [p for p, _d in c.asset_data(10)] == [asset_path(PNG, "png")]
+    Updater(jobs, clock=clock).publish()
+    with _open(root) as c:
+        assert c.asset_data(10) == []  # written, so gone from the catalog
+    assert _files(root) == _files(tmp_path / "update" / "site")
+
+    server.routes["/img/later.png"] = later
+    clock.ms += 2 * 3600_000 + 1
+    assert Updater(cfgs["update"], clock=clock).run().rerendered == 1
+    assert Updater(jobs, clock=clock).fetch_source("s").new == 0
+    before = _files(root)
+    assert asyncio.run(Updater(jobs, clock=clock).retry_images_with(None)) == 1
+    assert _files(root) == before  # the copy waits for the publisher
+    assert Updater(jobs, clock=clock).publish().rerendered == 1
+    assert _files(root) == _files(tmp_path / "update" / "site")
+    assert (root / asset_path(GIF, "gif")).read_bytes() == GIF
+    assert len(server.hits("/img/a.png")) == 2  # once for each archive

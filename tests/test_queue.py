@@ -393,3 +393,40 @@ def test_rechecks_are_jobs_the_schedule_queues_and_workers_publish(
         conftest._forget_databases()
     assert events == [("edit", "text")]
     assert list((tmp_path / "site" / "changes").glob("*.md"))
+
+
+def test_failed_image_copies_due_again_are_one_job(tmp_path: Path, pg_url: str) -> None:
+    """In copy mode the schedule queues one ``images`` job when failed copies are due for
+    another try (never two at once); none when nothing is due."""
+    import asyncio
+
+    from newsmirror import queue
+    from newsmirror.store.catalog import Catalog
+
+    config = write_config(tmp_path / "newsmirror.toml", ONE)
+    config.write_text(
+        config.read_text() + f'\n[catalog]\nurl = "{pg_url}"\n\n[images]\nmode = "copy"\n'
+    )
+    settings = load(config)
+    queue.install(pg_url)
+    app = queue.make_app(config)
+
+    async def enqueue() -> int:
+        async with app.open_async():
+            return await queue.enqueue(app, settings)
+
+    catalog = Catalog(pg_url)
+    try:
+        with catalog.transaction():
+            catalog.ensure_source("s", "s", "http://127.0.0.1:9/feed.xml")
+            catalog.record_success("s", 0, None, None, next_due_ms=2**62)  # not due
+            catalog.record_asset("http://x/a.png", 0, error="HTTP 503", next_try_ms=2**62)
+        assert asyncio.run(enqueue()) == 0  # the failed copy is not due yet
+        with catalog.transaction():
+            catalog.record_asset("http://x/a.png", 0, error="HTTP 503", next_try_ms=0)
+    finally:
+        catalog.close()
+    assert asyncio.run(enqueue()) == 1
+    assert asyncio.run(enqueue()) == 0  # still waiting
+    rows = _sql(pg_url, "SELECT task_name, lock, queueing_lock FROM procrastinate_jobs")
+    assert rows == [("newsmirror.images", "images", "images")]

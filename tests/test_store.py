@@ -298,7 +298,7 @@ def test_schema_1_catalog_is_migrated_with_its_data(tmp_path: Path) -> None:
     c = Catalog(path)
     (st,) = c.sources()
     assert (st.id, st.failures, st.next_due_ms, st.failing_since_ms) == ("ex", 2, None, None)
-    assert c.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 13
+    assert c.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 14
     assert c.db.execute("SELECT count(*) FROM checks").fetchone()[0] == 0
     # Schema 10: the indexes of columns that are nearly always NULL keep only the others,
     # and lookups by value still use them.

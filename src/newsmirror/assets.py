@@ -11,6 +11,10 @@ A failed download leaves the article on the proxied URL and is tried again later
 from one interval to a day, up to ``max_attempts``); an image too large or not an image is
 refused for good.  When a later try succeeds, the articles that show the image are rendered
 again (see ``pipeline``).
+
+A worker (``queue``) has no copy of the archive: the bytes it downloads wait in the catalog,
+recorded with the image in one transaction, until the publisher writes them
+(:func:`place_waiting`) before it renders the articles that show them.
 """
 
 from __future__ import annotations
@@ -63,15 +67,17 @@ class _Outcome:
     size: int | None = None
     error: str | None = None
     refused: bool = False
+    data: bytes | None = None  # for the publisher to write (a worker's download)
 
 
 class AssetFetcher:
-    """Downloads images for one pass; a URL asked for twice is fetched once."""
+    """Downloads images for one pass; a URL asked for twice is fetched once.  Without a
+    ``writer`` (a worker) the copies are kept in the catalog for the publisher."""
 
     def __init__(
         self,
         fetcher: Fetcher,
-        writer: ArchiveWriter,
+        writer: ArchiveWriter | None,
         catalog: Catalog,
         settings: ImageSettings,
         *,
@@ -94,7 +100,7 @@ class AssetFetcher:
         # A copy that left the archive with the articles showing it (a rotation) is
         # fetched again when an article of the archive shows it.
         for url, path in self.catalog.asset_paths(urls).items():
-            if url not in wanted and not (self.writer.root / path).exists():
+            if url not in wanted and self.writer and not (self.writer.root / path).exists():
                 wanted.append(url)
         for url in wanted:
             if url not in self._tasks:
@@ -124,6 +130,8 @@ class AssetFetcher:
             self.catalog.record_asset(
                 o.url, now, path=o.path, content_type=f"image/{o.kind}", size=o.size
             )
+            if o.data is not None:
+                self.catalog.keep_asset_data(o.path, o.data)
             return
         next_try = None
         if not o.refused:
@@ -158,9 +166,25 @@ class AssetFetcher:
                 refused=True,
             )
         path = asset_path(response.content, kind)
+        if self.writer is None:
+            return _Outcome(url, path, kind, len(response.content), data=response.content)
         if not (self.writer.root / path).exists():
             try:
                 await asyncio.to_thread(self.writer.write_batch, [(path, response.content)])
             except NewsmirrorError as e:
                 return _Outcome(url, error=str(e))
         return _Outcome(url, path, kind, len(response.content))
+
+
+def place_waiting(catalog: Catalog, writer: ArchiveWriter, batch: int = 32) -> int:
+    """Write the copies workers downloaded into the archive (the publisher, before it
+    renders the articles showing them); each is durable before it leaves the catalog, so
+    a publisher killed in between writes the same bytes again.  Returns how many."""
+    count = 0
+    while waiting := catalog.asset_data(batch):
+        new = [(path, data) for path, data in waiting if not (writer.root / path).exists()]
+        writer.write_batch(new)
+        with catalog.transaction():
+            catalog.drop_asset_data([path for path, _ in waiting])
+        count += len(waiting)
+    return count

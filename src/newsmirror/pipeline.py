@@ -15,6 +15,7 @@ A source that fails is recorded with its reason and the others go on.  A stop re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import logging
 import os
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from .apply import Applier
-from .assets import AssetFetcher
+from .assets import AssetFetcher, place_waiting
 from .config import Settings, SourceSettings
 from .cores import Cores, Runner, default_processes, in_thread
 from .errors import CatalogError, NewsmirrorError, is_fatal, reason
@@ -164,6 +165,7 @@ class Updater:
         async def fetch(source: SourceSettings, catalog: Catalog, fetcher: Fetcher) -> SourceReport:
             # The process's pool of parsing processes, shared by its jobs.
             self.cpu = self._cores()
+            self.assets = self._asset_fetcher(fetcher, catalog)  # copies wait in the catalog
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="write") as pool:
                 r = await self._source(source, catalog, fetcher, pool)
             assert r is not None  # no stop flag in a worker's task
@@ -184,24 +186,44 @@ class Updater:
 
         return await self._job(source_id, fetcher, recheck)
 
+    async def retry_images_with(self, fetcher: Fetcher | None) -> int:
+        """A worker's task: another try for the image copies that failed and are due
+        (copy mode); the copies wait in the catalog for the publisher, which renders again
+        the articles showing them.  Returns how many were copied."""
+        catalog = await self._worker_catalog()
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                if fetcher is None:
+                    fetcher = await stack.enter_async_context(self._fetcher())
+                assets = self._asset_fetcher(fetcher, catalog)
+                if assets is None:
+                    return 0
+                await assets.retry_due()
+                return len(assets.copied)
+        finally:
+            catalog.close()
+
+    async def _worker_catalog(self) -> Catalog:
+        """The catalog, for a worker's job: rows only, never the archive's files."""
+        self.applier.write_files = False
+        self.shared = True
+        url = self.settings.catalog
+        if isinstance(url, str) and is_postgres(url):
+            # Opening the catalog waits for the database: not on a loop other jobs share.
+            return await asyncio.to_thread(Catalog, url)
+        return Catalog(url)  # a SQLite connection stays in the thread that made it
+
     async def _job(
         self,
         source_id: str,
         fetcher: Fetcher | None,
         work: Callable[[SourceSettings, Catalog, Fetcher], Awaitable[T]],
     ) -> T:
-        """Run a worker's ``work`` on one source: rows only, never the archive's files."""
+        """Run a worker's ``work`` on one source."""
         source = next((s for s in self.settings.sources if s.id == source_id), None)
         if source is None:
             raise NewsmirrorError(f"{source_id}: no such source in the configuration")
-        self.applier.write_files = False
-        self.shared = True
-        url = self.settings.catalog
-        if isinstance(url, str) and is_postgres(url):
-            # Opening the catalog waits for the database: not on a loop other jobs share.
-            catalog = await asyncio.to_thread(Catalog, url)
-        else:  # a SQLite connection stays in the thread that made it
-            catalog = Catalog(url)
+        catalog = await self._worker_catalog()
         try:
             with catalog.transaction():
                 catalog.ensure_source(source.id, source.name, source.url)
@@ -231,6 +253,8 @@ class Updater:
             try:
                 self._know_sources(catalog)
                 report = UpdateReport()
+                # Workers' image copies first: rendering looks for them on disk.
+                place_waiting(catalog, self._image_writer())
                 asyncio.run(self._copy_stored(catalog, catalog.unpublished()))
                 report.published = self.applier.publish_recorded(catalog)
                 report.rerendered = self.applier.fix_up(catalog)
@@ -389,17 +413,21 @@ class Updater:
     def _asset_fetcher(self, fetcher: Fetcher, catalog: Catalog) -> AssetFetcher | None:
         if not any(self.settings.image_mode(s) == "copy" for s in self.settings.sources):
             return None
-        if self.image_writer is not self.writer:
-            self.image_writer.root.mkdir(parents=True, exist_ok=True)
-            self.image_writer.clear_temps()
         return AssetFetcher(
             fetcher,
-            self.image_writer,
+            self._image_writer() if self.applier.write_files else None,
             catalog,
             self.settings.images,
             clock=self.clock,
             interval_s=self.settings.interval,
         )
+
+    def _image_writer(self) -> ArchiveWriter:
+        """Where image copies go, ready (their own repository's folder made)."""
+        if self.image_writer is not self.writer:
+            self.image_writer.root.mkdir(parents=True, exist_ok=True)
+            self.image_writer.clear_temps()
+        return self.image_writer
 
     async def _copy_images(self, source: SourceSettings, articles: list[Article]) -> None:
         """Copy mode: download the images of these articles that have no copy yet."""

@@ -3,11 +3,13 @@
 A pass becomes jobs: ``fetch`` one source (any worker, on any machine: it writes only
 catalog rows, each source's in one transaction, and marks the articles unpublished),
 ``recheck`` one source's archived articles that are due (``[watch]``; rows only too, its
-looks with the edits they found in one transaction) and ``publish`` (only workers started
-with ``--publisher``, on the machine holding the archive: it writes the files from the
-catalog, commits and pushes).  The schedule is a periodic job (``tick``, every minute):
-it queues the sources that are due by the same rules as ``run`` (interval, backoff,
-Retry-After) and the re-checks that are due, so no cron is needed anywhere.
+looks with the edits they found in one transaction), ``images`` (another try at failed
+image copies; a fetch copies its articles' images, and the bytes wait in the catalog)
+and ``publish`` (only workers started with ``--publisher``, on the machine holding the
+archive: it writes the files from the catalog, commits and pushes).  The schedule is a
+periodic job (``tick``, every minute): it queues the sources that are due by the same
+rules as ``run`` (interval, backoff, Retry-After), the re-checks and the image copies
+that are due, so no cron is needed anywhere.
 
 Why the effects happen once: a source's jobs hold the lock ``source:<id>`` (two workers
 never fetch one source at once, nor re-check it while it is fetched) and commit
@@ -139,6 +141,19 @@ def make_app(config: Path) -> App:
         }
 
     @app.task(
+        name="newsmirror.images",
+        queue=FETCH,
+        retry=procrastinate.RetryStrategy(max_attempts=5, exponential_wait=10),
+    )
+    async def images() -> dict[str, Any]:
+        settings = _settings(config)
+        updater = Updater(settings)
+        copied = await JOBS.run(settings.network, _url(settings), updater.retry_images_with)
+        if copied:
+            await defer_publish(app)  # the articles showing them are rendered again
+        return {"copied": copied}
+
+    @app.task(
         name="newsmirror.publish",
         queue=PUBLISH,
         lock="publish",
@@ -185,17 +200,20 @@ async def defer_publish(app: Any) -> bool:
 
 async def enqueue(app: Any, settings: Settings, *, force: bool = False) -> int:
     """Queue a fetch of every enabled source that is due (all of them with ``force``), a
-    re-check of every one with checks due (``[watch]``), and a publication if recorded
-    articles wait for one.  A job already waiting in the queue is not queued twice.
-    Returns how many jobs were queued."""
+    re-check of every one with checks due (``[watch]``), another try at the failed image
+    copies that are due (copy mode), and a publication if recorded articles wait for
+    one.  A job already waiting in the queue is not queued twice.  Returns how many jobs
+    were queued."""
     procrastinate = _procrastinate()
 
-    def due() -> tuple[list[str], list[str], bool]:
+    def due() -> tuple[list[str], list[str], bool, bool]:
         catalog = Catalog(settings.catalog)
         try:
             states = {st.id: st for st in catalog.sources()}
             waiting = bool(catalog.unpublished(1))
             now = wall_clock_ms()
+            copying = any(settings.image_mode(s) == "copy" for s in settings.sources)
+            images = copying and bool(catalog.assets_due(now, settings.images.max_attempts, 1))
             enabled = [s.id for s in settings.sources if s.enabled]
             rechecks = []
             if settings.watch.enabled:
@@ -215,17 +233,20 @@ async def enqueue(app: Any, settings: Settings, *, force: bool = False) -> int:
             next_due = st.next_due_ms if st else None
             if force or next_due is None or next_due <= now:
                 ids.append(sid)
-        return ids, rechecks, waiting
+        return ids, rechecks, waiting, images
 
-    ids, rechecks, waiting = await asyncio.to_thread(due)
-    jobs = [("newsmirror.fetch", "fetch", sid) for sid in ids]
-    jobs += [("newsmirror.recheck", "recheck", sid) for sid in rechecks]
+    ids, rechecks, waiting, images = await asyncio.to_thread(due)
+    jobs: list[tuple[str, str, dict[str, str]]] = [
+        ("newsmirror.fetch", f"fetch:{sid}", {"source_id": sid}) for sid in ids
+    ]
+    jobs += [("newsmirror.recheck", f"recheck:{sid}", {"source_id": sid}) for sid in rechecks]
+    if images:  # failed image copies due for another try
+        jobs.append(("newsmirror.images", "images", {}))
     queued = 0
-    for task, kind, sid in jobs:
+    for task, name, args in jobs:
+        lock = f"source:{args['source_id']}" if args else name
         try:
-            await app.configure_task(
-                task, lock=f"source:{sid}", queueing_lock=f"{kind}:{sid}"
-            ).defer_async(source_id=sid)
+            await app.configure_task(task, lock=lock, queueing_lock=name).defer_async(**args)
             queued += 1
         except procrastinate.exceptions.AlreadyEnqueued:
             pass

@@ -698,6 +698,22 @@ class Catalog:
             )
         )
 
+    def keep_asset_data(self, path: str, data: bytes) -> None:
+        """A copy a worker downloaded, for the publisher to write at ``path``."""
+        self.db.execute(
+            "INSERT INTO asset_data (path, data) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            (path, data),
+        )
+
+    def asset_data(self, limit: int) -> list[tuple[str, bytes]]:
+        """Copies waiting for the publisher (``path, data``), by path."""
+        rows = self.db.execute("SELECT path, data FROM asset_data ORDER BY path LIMIT ?", (limit,))
+        return [(path, bytes(data)) for path, data in rows]
+
+    def drop_asset_data(self, paths: Sequence[str]) -> None:
+        """Those copies are files of the archive now, durable."""
+        self.db.executemany("DELETE FROM asset_data WHERE path = ?", [(p,) for p in paths])
+
     def asset_attempts(self, url: str) -> int:
         """How often an image download has been tried so far."""
         row = self.db.execute("SELECT attempts FROM assets WHERE url = ?", (url,)).fetchone()

@@ -222,6 +222,11 @@ MIGRATIONS: tuple[str, ...] = (
     # were already deflated) and whose index keeps every word; PostgreSQL's bodies are
     # deflated from now on too, and its longest search rows listed (schema_pg.py)
     "",
+    # 14: image copies a worker downloaded, waiting for the publisher to write them into
+    # the archive (workers have no copy of it); by their archive path
+    """
+    CREATE TABLE asset_data (path TEXT PRIMARY KEY, data BLOB NOT NULL);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
