@@ -85,6 +85,7 @@ def test_a_schema_10_search_index_is_made_again_of_streams(pg_url: str) -> None:
     _sql(pg_url, "DROP TABLE search_docs")
     _sql(pg_url, "DROP FUNCTION newsmirror_keys")
     _sql(pg_url, "DROP TABLE asset_data")  # schema 14
+    _sql(pg_url, "DROP INDEX articles_by_first_seen")
     _sql(
         pg_url,
         "CREATE TABLE search_docs (article_id BIGINT PRIMARY KEY REFERENCES articles(id), "
@@ -134,6 +135,7 @@ def test_revision_bodies_are_deflated_and_those_kept_as_text_read_back(pg_url: s
     c.db.execute("ALTER TABLE revisions ALTER COLUMN body TYPE TEXT USING ''")
     c.db.execute("DROP INDEX search_long")
     c.db.execute("DROP TABLE asset_data")  # schema 14
+    c.db.execute("DROP INDEX articles_by_first_seen")
     c.db.execute("UPDATE newsmirror_schema SET version = 12")
     c.db.execute("UPDATE revisions SET body = ? WHERE id = 1", (long,))
     c.close()

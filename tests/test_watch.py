@@ -598,6 +598,17 @@ def test_evidence_that_cannot_be_made_costs_only_the_evidence(
     assert [(k, d) for _n, k, d in _events(tmp_path)] == [("edit", "text")]
 
 
+def _enroll(site: Path, now_ms: int) -> None:
+    """What the workers' schedule does before it queues re-checks."""
+    from newsmirror.watch import enroll
+
+    cat = archive_catalog(site)
+    try:
+        enroll(cat, load(site.parent / "c.toml").watch, now_ms)
+    finally:
+        cat.close()
+
+
 def test_rechecks_as_workers_jobs_leave_the_archive_an_update_leaves(
     tmp_path: Path, server: FakeServer
 ) -> None:
@@ -638,6 +649,7 @@ def test_rechecks_as_workers_jobs_leave_the_archive_an_update_leaves(
         Updater(settings, clock=clock).publish()  # takes nothing in: a new archive
         assert Updater(settings, clock=clock).fetch_source("hk").error is None
         before = _files(tmp_path / "jobs" / "site")
+        _enroll(tmp_path / "jobs" / "site", clock())
         asyncio.run(Updater(settings, clock=clock).recheck_source_with("hk", None))
         assert _files(tmp_path / "jobs" / "site") == before  # rows only
         Updater(settings, clock=clock).publish()
@@ -680,6 +692,7 @@ def test_a_workers_recheck_that_cannot_store_its_edit_records_no_look(
         raise OSError("disk full")
 
     monkeypatch.setattr(Applier, "store_edits", broken)
+    _enroll(tmp_path / "site", clock())
     report = asyncio.run(Updater(settings, clock=clock).recheck_source_with("hk", None))
     assert (report.checked, report.edits, report.failed) == (2, 0, 1)
     cat = archive_catalog(tmp_path / "site")

@@ -75,7 +75,7 @@ def worker(
 @click.option("--force", is_flag=True, help="Queue every enabled source, due or not.")
 @click.pass_obj
 def enqueue(obj: Obj, force: bool) -> None:
-    """Queue the fetches and re-checks that are due now (workers do the rest)."""
+    """Queue the jobs that are due now: fetches, re-checks, image copies (workers do the rest)."""
     from . import queue
 
     try:

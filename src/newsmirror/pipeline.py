@@ -45,7 +45,7 @@ from .store.catalog import Catalog
 from .store.db import is_postgres
 from .store.files import ArchiveWriter, SyncBarrier
 from .transform.images import image_sources
-from .watch import Rechecker, WatchReport
+from .watch import Rechecker, WatchReport, enroll
 
 log = logging.getLogger(__name__)
 
@@ -175,8 +175,9 @@ class Updater:
 
     async def recheck_source_with(self, source_id: str, fetcher: Fetcher | None) -> WatchReport:
         """A worker's task: the due re-checks of one source's archived articles (see
-        ``watch``), recorded in the catalog only, each edit with its event in one
-        transaction; the publisher writes the edited files."""
+        ``watch``; the schedule that queued it enrolled the new ones), recorded in the
+        catalog only, each edit with its event in one transaction; the publisher writes
+        the edited files."""
 
         async def recheck(
             source: SourceSettings, catalog: Catalog, fetcher: Fetcher
@@ -241,7 +242,8 @@ class Updater:
 
     def publish(self) -> UpdateReport:
         """The single publisher of what workers recorded (see ``queue``): takes existing
-        files of new sources in, copies images (copy mode), writes the recorded
+        files of new sources in, writes the image copies workers downloaded and copies
+        those still missing (copy mode), writes the recorded
         articles' files from the catalog (new, updated and edited as re-checks found),
         renders again what now links to them, the lists and the README, and commits and
         pushes."""
@@ -377,6 +379,7 @@ class Updater:
                 if self.assets is not None and not self.stop:
                     await self.assets.retry_due()
                 if self.settings.watch.enabled and not self.stop:
+                    enroll(catalog, self.settings.watch, self.clock())
                     enabled = [s for s in self.settings.sources if s.enabled]
                     report.watch = await self._recheck(catalog, fetcher, enabled)
         for s, result in zip(sources, results, strict=True):

@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import watch
 from .config import Settings, load
 from .errors import CatalogError, ConfigError
 from .jobloop import JobLoop
@@ -217,14 +218,8 @@ async def enqueue(app: Any, settings: Settings, *, force: bool = False) -> int:
             enabled = [s.id for s in settings.sources if s.enabled]
             rechecks = []
             if settings.watch.enabled:
-                watch = Watchlist(catalog)
-                with catalog.transaction():
-                    watch.enroll(
-                        now,
-                        int(settings.watch.intervals[0] * 1000),
-                        int(settings.watch.horizon * 1000),
-                    )
-                rechecks = watch.due_sources(now, enabled)
+                watch.enroll(catalog, settings.watch, now)
+                rechecks = Watchlist(catalog).due_sources(now, enabled)
         finally:
             catalog.close()
         ids = []

@@ -70,6 +70,15 @@ def next_due(watch: WatchSettings, step: int, first_seen_ms: int, now_ms: int) -
     return due
 
 
+def enroll(catalog: Catalog, watch: WatchSettings, now_ms: int) -> int:
+    """Give the articles archived since the last time their first check; returns how many.
+    What schedules the looks does it (a pass, or the workers' schedule, once for all the
+    re-check jobs it queues)."""
+    first, horizon = int(watch.intervals[0] * 1000), int(watch.horizon * 1000)
+    with catalog.transaction():
+        return Watchlist(catalog).enroll(now_ms, first, horizon)
+
+
 @dataclass(slots=True)
 class WatchReport:
     """What the re-checks of one pass found."""
@@ -111,13 +120,10 @@ class Rechecker:
         self.to_save: list[str] = []  # pages to ask Save Page Now for
 
     async def run(self, sources: Sequence[SourceSettings]) -> WatchReport:
-        """Look at every due article of these sources, within the budget."""
+        """Look at every due article of these sources, within the budget (of those
+        :func:`enroll` has given checks)."""
         report = WatchReport()
         now = self.clock()
-        with self.catalog.transaction():
-            self.list.enroll(
-                now, int(self.watch.intervals[0] * 1000), int(self.watch.horizon * 1000)
-            )
         by_id = {s.id: s for s in sources}
         due = self.list.due(now, list(by_id), self.watch.budget)
         if not due:

@@ -223,9 +223,11 @@ MIGRATIONS: tuple[str, ...] = (
     # deflated from now on too, and its longest search rows listed (schema_pg.py)
     "",
     # 14: image copies a worker downloaded, waiting for the publisher to write them into
-    # the archive (workers have no copy of it); by their archive path
+    # the archive (workers have no copy of it); by their archive path.  The articles
+    # archived lately, for the re-checks' schedule to enroll (every minute, with workers)
     """
     CREATE TABLE asset_data (path TEXT PRIMARY KEY, data BLOB NOT NULL);
+    CREATE INDEX articles_by_first_seen ON articles (first_seen_ms);
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -245,11 +245,12 @@ PG_MIGRATIONS: dict[int, str] = {
     CREATE INDEX search_long ON search_docs (article_id)
         WHERE (length(title) > 1000 OR length(body) > 24000);
     """,
-    # Image copies workers downloaded, waiting for the publisher.  Images are compressed
-    # already: stored out of line as they are.
+    # Image copies workers downloaded, waiting for the publisher (images are compressed
+    # already: stored out of line as they are); the articles archived lately, by time.
     14: f"""
     CREATE TABLE asset_data (path {_T} PRIMARY KEY, data BYTEA NOT NULL);
     ALTER TABLE asset_data ALTER COLUMN data SET STORAGE EXTERNAL;
+    CREATE INDEX articles_by_first_seen ON articles (first_seen_ms);
     """,
 }
 
