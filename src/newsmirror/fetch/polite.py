@@ -112,9 +112,11 @@ _LOCK_CLASS = 0x6E6D  # the advisory locks' first key is this xor the host's has
 
 # A turn in one statement: ``s`` the slot (tried, or one already ours), ``h`` the
 # server's pause, ``p`` the host's next start, taken only with a slot and no pause.
+# The pause a server asked for, in ms from the database's now (``t``; none: NULL).
+_HELD = "SELECT max(hold_until_ms - t.ms) AS ms FROM hosts, t WHERE name = %s"
 _TURN = (
     f"WITH t AS MATERIALIZED {_NOW}, s AS MATERIALIZED ({{slots}}), "
-    "h AS MATERIALIZED (SELECT max(hold_until_ms - t.ms) AS ms FROM hosts, t WHERE name = %s), "
+    f"h AS MATERIALIZED ({_HELD}), "
     "p AS (INSERT INTO hosts (name, next_ms, asked_ms) SELECT %s, t.ms + %s, t.ms "
     "FROM s, t, h WHERE %s > 0 AND coalesce(h.ms, 0) <= 0 ON CONFLICT (name) DO UPDATE SET "
     "next_ms = greatest(hosts.next_ms + %s, EXCLUDED.next_ms), asked_ms = EXCLUDED.asked_ms "
@@ -334,7 +336,7 @@ class SharedManners:
         known = self._holds.get(server)
         if known is None or now - known[1] >= HOLDS_FRESH:
             row = await self._query(
-                f"SELECT max(hold_until_ms - t.ms) FROM hosts, {_NOW} t WHERE name = %s",
+                f"WITH t AS {_NOW} {_HELD}",
                 "hold " + server,
             )
             self._note_hold(server, (row[0] or 0) / 1000)
