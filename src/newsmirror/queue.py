@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import watch
 from .config import Settings, load
@@ -44,7 +45,10 @@ from .store.watch import Watchlist
 if TYPE_CHECKING:
     from procrastinate import App
 
+    from .fetch.http import Fetcher
+
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 FETCH = "fetch"
 PUBLISH = "publish"
@@ -99,38 +103,31 @@ def make_app(config: Path) -> App:
         connector=procrastinate.PsycopgConnector(conninfo=_url(settings)),
     )
 
-    @app.task(
-        name="newsmirror.fetch",
+    # The fetching jobs: on the worker's loop, with its one fetcher (see jobloop); a job
+    # the catalog or the configuration fails is tried again.
+    fetching = functools.partial(
+        app.task,
         queue=FETCH,
         retry=procrastinate.RetryStrategy(max_attempts=5, exponential_wait=10),
     )
+
+    async def on_loop(work: Callable[[Updater, Fetcher], Awaitable[T]]) -> T:
+        settings = _settings(config)
+        updater = Updater(settings)
+        return await JOBS.run(settings.network, _url(settings), lambda f: work(updater, f))
+
+    @fetching(name="newsmirror.fetch")
     async def fetch(source_id: str) -> dict[str, Any]:
         # A source's own failure is recorded in the catalog (with its backoff) and is no
         # reason to retry here; what raises is the catalog or the configuration.
-        settings = _settings(config)
-        updater = Updater(settings)
-        report = await JOBS.run(
-            settings.network,
-            _url(settings),
-            lambda fetcher: updater.fetch_source_with(source_id, fetcher),
-        )
+        report = await on_loop(lambda u, f: u.fetch_source_with(source_id, f))
         if report.new or report.updated:
             await defer_publish(app)
         return {"new": report.new, "updated": report.updated, "error": report.error}
 
-    @app.task(
-        name="newsmirror.recheck",
-        queue=FETCH,
-        retry=procrastinate.RetryStrategy(max_attempts=5, exponential_wait=10),
-    )
+    @fetching(name="newsmirror.recheck")
     async def recheck(source_id: str) -> dict[str, Any]:
-        settings = _settings(config)
-        updater = Updater(settings)
-        report = await JOBS.run(
-            settings.network,
-            _url(settings),
-            lambda fetcher: updater.recheck_source_with(source_id, fetcher),
-        )
+        report = await on_loop(lambda u, f: u.recheck_source_with(source_id, f))
         if report.edits or report.removals or report.restorations:
             await defer_publish(app)  # edited files, and the change pages
         return {
@@ -141,15 +138,9 @@ def make_app(config: Path) -> App:
             "failed": report.failed,
         }
 
-    @app.task(
-        name="newsmirror.images",
-        queue=FETCH,
-        retry=procrastinate.RetryStrategy(max_attempts=5, exponential_wait=10),
-    )
+    @fetching(name="newsmirror.images")
     async def images() -> dict[str, Any]:
-        settings = _settings(config)
-        updater = Updater(settings)
-        copied = await JOBS.run(settings.network, _url(settings), updater.retry_images_with)
+        copied = await on_loop(lambda u, f: u.retry_images_with(f))
         if copied:
             await defer_publish(app)  # the articles showing them are rendered again
         return {"copied": copied}
