@@ -176,15 +176,22 @@ class AssetFetcher:
         return _Outcome(url, path, kind, len(response.content))
 
 
-def place_waiting(catalog: Catalog, writer: ArchiveWriter, batch: int = 32) -> int:
+def place_waiting(
+    catalog: Catalog, writer_for: Callable[[], ArchiveWriter], batch: int = 32
+) -> int:
     """Write the copies workers downloaded into the archive (the publisher, before it
     renders the articles showing them); each is durable before it leaves the catalog, so
-    a publisher killed in between writes the same bytes again.  Returns how many."""
-    count = 0
-    while waiting := catalog.asset_data(batch):
+    a publisher killed in between writes the same bytes again.  ``writer_for`` readies
+    where copies go, asked only when some wait.  Returns how many."""
+    waiting = catalog.asset_data(batch)
+    if not waiting:
+        return 0
+    writer, count = writer_for(), 0
+    while waiting:
         new = [(path, data) for path, data in waiting if not (writer.root / path).exists()]
         writer.write_batch(new)
         with catalog.transaction():
             catalog.drop_asset_data([path for path, _ in waiting])
         count += len(waiting)
+        waiting = catalog.asset_data(batch)
     return count

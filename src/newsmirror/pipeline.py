@@ -163,8 +163,6 @@ class Updater:
         it runs at once (see ``jobloop``); None: one of its own."""
 
         async def fetch(source: SourceSettings, catalog: Catalog, fetcher: Fetcher) -> SourceReport:
-            # The process's pool of parsing processes, shared by its jobs.
-            self.cpu = self._cores()
             self.assets = self._asset_fetcher(fetcher, catalog)  # copies wait in the catalog
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="write") as pool:
                 r = await self._source(source, catalog, fetcher, pool)
@@ -182,7 +180,6 @@ class Updater:
         async def recheck(
             source: SourceSettings, catalog: Catalog, fetcher: Fetcher
         ) -> WatchReport:
-            self.cpu = self._cores()
             return await self._recheck(catalog, fetcher, [source])
 
         return await self._job(source_id, fetcher, recheck)
@@ -233,6 +230,8 @@ class Updater:
                     f"{source.id}: the archive's existing files are not in the catalog yet "
                     "(the publisher takes them in: run `newsmirror publish`)"
                 )
+            # The process's pool of parsing processes, shared by its jobs.
+            self.cpu = self._cores()
             if fetcher is not None:
                 return await work(source, catalog, fetcher)
             async with self._fetcher() as own:
@@ -256,7 +255,7 @@ class Updater:
                 self._know_sources(catalog)
                 report = UpdateReport()
                 # Workers' image copies first: rendering looks for them on disk.
-                place_waiting(catalog, self._image_writer())
+                place_waiting(catalog, self._image_writer)
                 asyncio.run(self._copy_stored(catalog, catalog.unpublished()))
                 report.published = self.applier.publish_recorded(catalog)
                 report.rerendered = self.applier.fix_up(catalog)
