@@ -148,7 +148,7 @@ def test_long_bodies_are_kept_deflated_and_read_back_as_written(tmp_path: Path) 
         c.ensure_source("ex", "Ex", "https://e.example/feed")
         c.add_article(_article(body=long), "articles/ex/1.md", None, "h1", 10)
         c.add_article(_article(ident="id:2", key="2", body="<p>短</p>"), "a/ex/2.md", None, "h", 10)
-    assert c.db.execute("PRAGMA page_size").fetchone()[0] == 8192
+    assert c.db.execute("PRAGMA page_size").fetchone()[0] == 16384
     kept = dict(c.db.execute("SELECT article_id, body FROM revisions").fetchall())
     assert isinstance(kept[1], bytes) and len(kept[1]) < len(long.encode()) / 3
     assert kept[2] == "<p>短</p>"  # too short to gain: text
